@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+/**
+ * The one module that reads `process.env`. Everything else receives a `Config`.
+ * `.env` in the working directory is loaded by the CLI before this runs (variables already set win).
+ */
+const envSchema = z.object({
+  /** Server PostgreSQL (Supabase works); when unset, the embedded PGlite database is used. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  /** Embedded database directory. Default `./.sluice`. */
+  SLUICE_DATA_DIR: z.string().min(1).optional(),
+  /** Default region for phone numbers without a country code (ISO 3166 alpha-2). Default `US`. */
+  SLUICE_DEFAULT_REGION: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/, 'must be a two-letter country code such as US or GB')
+    .optional(),
+  /** pino level. Default `info` (`warn` for the CLI's own output). */
+  SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** Any value disables colour (https://no-color.org). */
+  NO_COLOR: z.string().optional(),
+});
+
+export interface Config {
+  /** Set when server Postgres is used. */
+  databaseUrl: string | undefined;
+  /** Absolute path of the embedded database directory. */
+  dataDir: string;
+  defaultRegion: string;
+  logLevel: z.infer<typeof envSchema>['SLUICE_LOG_LEVEL'] & string;
+  color: boolean;
+  /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ConfigOverrides {
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: ConfigOverrides = {},
+): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? '?');
+    throw new ConfigError(
+      `environment variable ${key}=${JSON.stringify(env[key])} is invalid: ${issue?.message}. Fix or unset it (it may come from .env).`,
+      { exitCode: 2 },
+    );
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: overrides.databaseUrl ?? e.DATABASE_URL,
+    dataDir: resolve(overrides.dataDir ?? e.SLUICE_DATA_DIR ?? '.sluice'),
+    defaultRegion: (e.SLUICE_DEFAULT_REGION ?? 'US').toUpperCase(),
+    logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
+    color: e.NO_COLOR === undefined || e.NO_COLOR === '',
+    env,
+  };
+}

@@ -1,0 +1,74 @@
+import type { Gateway } from './gateway-types.ts';
+
+/**
+ * What the run engine executes. YAML pipelines (src/pipelines/) compile to this; tests define small
+ * ones in code. A run = one record (an account and its contacts) through one pipeline.
+ */
+
+/** The record a run works on: current values, plus what earlier steps of this run produced. */
+export interface RecordView {
+  account: { id: number } & Record<string, unknown>;
+  contacts: ContactView[];
+}
+
+export interface ContactView extends Record<string, unknown> {
+  /** Database id, or undefined for a contact this run discovered and has not written yet. */
+  id: number | undefined;
+  /** Stable key within the run: `id:<n>` for stored contacts, else `new:<email or name>`. */
+  ref: string;
+}
+
+/** One observed value a step wants written, with its provenance. */
+export interface FieldWrite {
+  entity: 'account' | 'contact';
+  /** For contacts: the ContactView.ref the value belongs to. */
+  contactRef?: string;
+  field: string;
+  value: unknown;
+  source: 'provider' | 'step';
+  provider?: string;
+  operation?: string;
+  costUsd: number;
+  /** 0..1 */
+  confidence?: number;
+  observedAt: string;
+}
+
+export interface StepOutput {
+  /** found: wrote something; not_found: ran and found nothing; skipped: `when` false or inputs missing. */
+  status: 'found' | 'not_found' | 'skipped';
+  writes: FieldWrite[];
+  /** Contacts discovered by this step (e.g. a staff list), created at the end of the run. */
+  newContacts?: ContactView[];
+  /** Free-form facts for later steps and for `sluice runs show` (never written to records). */
+  data?: Record<string, unknown>;
+}
+
+export interface StepContext {
+  run: { id: number; batchId: number | undefined; pipeline: string };
+  /** The record with all writes of earlier steps applied. */
+  record: RecordView;
+  /** Every paid or external call goes through here (runId/batchId are filled in). */
+  gateway: Gateway;
+  /**
+   * Memoizes a sub-step (e.g. a foreach child `<step>/<contactRef>`): a retried or resumed run returns the
+   * stored output instead of running `fn` again.
+   */
+  memo(key: string, fn: () => Promise<StepOutput>): Promise<StepOutput>;
+  signal: AbortSignal;
+}
+
+export interface StepDefinition {
+  id: string;
+  /** A required step that fails makes the run fail (critical) instead of partial. */
+  required?: boolean;
+  run(ctx: StepContext): Promise<StepOutput>;
+}
+
+export interface PipelineDefinition {
+  name: string;
+  description?: string;
+  steps: StepDefinition[];
+  /** Paid calls per record by provider/operation, for `sluice run --dry-run` (upper bound). */
+  forecast?: { provider: string; operation: string; callsPerRecord: number }[];
+}

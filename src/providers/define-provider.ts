@@ -1,0 +1,120 @@
+import type { z } from 'zod';
+import type { SluiceError } from '../errors.ts';
+
+/**
+ * One definition object per provider (see docs/providers.md). Types of an operation's input and
+ * output are inferred from its zod schemas. Definitions are registered explicitly in registry.ts.
+ */
+
+/** A rate-limit window: at most `limit` calls per `windowMs`, spaced evenly (GCRA). */
+export interface RateLimitSpec {
+  limit: number;
+  windowMs: number;
+  /** Label for messages and the limiter key, e.g. "15/s". */
+  label?: string;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path relative to the provider's base URL, or an absolute URL (Jina takes the target URL in the path). */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined | null | readonly string[]>;
+  headers?: Record<string, string>;
+  body?: unknown;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the body is JSON, else the text. */
+  body: unknown;
+  text: string;
+}
+
+/** What an operation's `run` gets: an HTTP client bound to the provider (base URL, auth, timeout). */
+export interface OperationContext {
+  /**
+   * Sends one request. Non-2xx responses are mapped to Sluice errors by the provider's `mapError`
+   * (or the default mapping) before `run` sees them, so `run` handles success bodies only, unless
+   * `acceptStatus` lists the status (e.g. Hunter 202).
+   */
+  request(req: HttpRequest & { acceptStatus?: number[] }): Promise<HttpResponse>;
+  /** The API key from the provider's env var, when it has one. */
+  apiKey: string | undefined;
+  baseUrl: string;
+  signal: AbortSignal;
+  /** Extra services some operations need (the LLM model factory, the email-pattern store). */
+  services: OperationServices;
+}
+
+export interface OperationServices {
+  /** Set by the engine for operations that read Sluice's own data (pattern inference). */
+  db?: import('../db/db.ts').Queryable;
+  /** AI SDK language model factory, for `ai` operations (real providers or the sandbox LLM). */
+  languageModel?: (modelId: string) => import('@ai-sdk/provider').LanguageModelV3;
+}
+
+export type OperationResult<O> =
+  | {
+      found: true;
+      output: O;
+      /** What this call cost in USD (after the provider's own rules: free when nothing found…). */
+      costUsd: number;
+      /** 0..1 */
+      confidence?: number;
+    }
+  | { found: false; costUsd: number };
+
+export interface OperationDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  description: string;
+  input: I;
+  output: O;
+  /** Price of one call that finds something, in USD, for forecasts (the result's costUsd is what is charged). */
+  priceUsd: number;
+  /** Cache TTL for found results. Default 30 days. */
+  cacheTtlMs?: number;
+  /** Cache TTL for not-found results. Default 7 days. */
+  notFoundTtlMs?: number;
+  /** Rate limits of this operation, on top of the provider-wide ones. */
+  limits?: RateLimitSpec[];
+  /** Attempts before giving up on retryable errors. Default 4. */
+  maxAttempts?: number;
+  timeoutMs?: number;
+  /** The part of the input that identifies the lookup (cache and coalescing key). Default: the whole input. */
+  cacheKey?: (input: z.infer<I>) => unknown;
+  run(ctx: OperationContext, input: z.infer<I>): Promise<OperationResult<z.infer<O>>>;
+}
+
+export interface ProviderDefinition {
+  /** Lowercase id used everywhere: config, ledger, pipelines (`hunter`). */
+  id: string;
+  name: string;
+  /** Env var holding the key (e.g. HUNTER_API_KEY); `required: false` for providers usable without one (Jina). */
+  auth?: { envVar: string; required: boolean };
+  /** Default base URL; overridable by env `SLUICE_<ID>_BASE_URL` and config. */
+  baseUrl: string;
+  /** How the key is sent. */
+  applyAuth?: (req: HttpRequest, apiKey: string) => HttpRequest;
+  /** Provider-wide limits shared by all operations (several windows at once). */
+  limits: RateLimitSpec[];
+  /** Max calls in flight at once, across all processes. */
+  concurrency: number;
+  /** Maps a non-2xx response to a Sluice error (the one place for this provider's throttle signals). */
+  mapError?: (res: HttpResponse) => SluiceError;
+  /** `true` for providers that cost nothing and need no key (website fetcher, pattern inferrer). */
+  free?: boolean;
+  operations: Record<string, OperationDefinition>;
+}
+
+/** Identity function that keeps the literal types of a provider definition. */
+export function defineProvider<const P extends ProviderDefinition>(definition: P): P {
+  return definition;
+}
+
+/** Identity function that infers an operation's input/output types from its schemas. */
+export function defineOperation<I extends z.ZodType, O extends z.ZodType>(
+  op: OperationDefinition<I, O>,
+): OperationDefinition<I, O> {
+  return op;
+}
