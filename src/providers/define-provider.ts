@@ -22,6 +22,11 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: unknown;
   timeoutMs?: number;
+  /**
+   * `json` (default): a 2xx body that is not valid JSON is a CriticalError for this call.
+   * `text`: the body is returned as text (web pages); JSON is still parsed when it looks like JSON.
+   */
+  responseType?: 'json' | 'text';
 }
 
 export interface HttpResponse {
@@ -44,6 +49,11 @@ export interface OperationContext {
   apiKey: string | undefined;
   baseUrl: string;
   signal: AbortSignal;
+  /**
+   * Provider settings from the environment (Config.env), e.g. `SLUICE_HUNTER_USD_PER_CREDIT`.
+   * Optional so hand-built contexts in tests need not set it; read it through `providerSetting()`.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Extra services some operations need (the LLM model factory, the email-pattern store). */
   services: OperationServices;
 }

@@ -1,0 +1,34 @@
+import { ConfigError } from '../errors.ts';
+import type { ProviderDefinition } from './define-provider.ts';
+import { hunter } from './hunter/index.ts';
+
+/**
+ * Every provider Sluice knows, listed explicitly (no directory scanning): adding a provider means
+ * adding its folder and one line here.
+ */
+export const providers: readonly ProviderDefinition[] = [hunter];
+
+/** The provider with this id; a ConfigError listing the known ids otherwise. */
+export function getProvider(id: string): ProviderDefinition {
+  const found = providers.find((p) => p.id === id);
+  if (!found) {
+    throw new ConfigError(
+      `unknown provider "${id}". Known providers: ${providers.map((p) => p.id).join(', ')} (see \`sluice providers list\`).`,
+      { exitCode: 2 },
+    );
+  }
+  return found;
+}
+
+/** The operation of a provider; a ConfigError naming the provider's operations otherwise. */
+export function getOperation(providerId: string, operationId: string) {
+  const provider = getProvider(providerId);
+  const op = provider.operations[operationId];
+  if (!op) {
+    throw new ConfigError(
+      `provider "${providerId}" has no operation "${operationId}". Its operations: ${Object.keys(provider.operations).join(', ')}.`,
+      { exitCode: 2 },
+    );
+  }
+  return { provider, operation: op };
+}
