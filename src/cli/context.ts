@@ -27,7 +27,11 @@ export function createContext(cmd: Command, options: { json?: boolean }): Comman
     config,
     out,
     db() {
-      opened ??= openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      opened ??= openDb({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        ...(config.dbSchema ? { schema: config.dbSchema } : {}),
+      });
       return opened;
     },
     async close() {

@@ -21,6 +21,11 @@ const envSchema = z.object({
     .optional(),
   /** pino level. Default `info` (`warn` for the CLI's own output). */
   SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** Isolate Sluice's tables in this schema instead of `public` (tests, several instances on one server). */
+  SLUICE_DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,50}$/, 'must be a lowercase SQL identifier such as sluice_test')
+    .optional(),
   /** Any value disables colour (https://no-color.org). */
   NO_COLOR: z.string().optional(),
 });
@@ -31,6 +36,8 @@ export interface Config {
   /** Absolute path of the embedded database directory. */
   dataDir: string;
   defaultRegion: string;
+  /** Schema holding Sluice's tables; undefined = `public`. */
+  dbSchema: string | undefined;
   logLevel: z.infer<typeof envSchema>['SLUICE_LOG_LEVEL'] & string;
   color: boolean;
   /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
@@ -60,6 +67,7 @@ export function loadConfig(
     databaseUrl: overrides.databaseUrl ?? e.DATABASE_URL,
     dataDir: resolve(overrides.dataDir ?? e.SLUICE_DATA_DIR ?? '.sluice'),
     defaultRegion: (e.SLUICE_DEFAULT_REGION ?? 'US').toUpperCase(),
+    dbSchema: e.SLUICE_DB_SCHEMA,
     logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
     color: e.NO_COLOR === undefined || e.NO_COLOR === '',
     env,

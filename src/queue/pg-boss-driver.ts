@@ -1,0 +1,154 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import { fromPglite, PgBoss } from 'pg-boss';
+import type { Db } from '../db/db.ts';
+import type { QueueDriver, QueueJob, QueueSpec, SendOptions } from './queue-driver.ts';
+
+export interface PgBossDriverOptions {
+  /** Sluice's database: pg-boss shares its PGlite instance or its connection pool. */
+  db: Db;
+  /** Queues to create (idempotent) with their retry/heartbeat settings. */
+  queues: QueueSpec[];
+  /** Schema for pg-boss's tables. Default `<db.schema>_boss` (`sluice_boss` for `public`). */
+  schema?: string;
+  /**
+   * How often pg-boss looks for jobs whose heartbeat lapsed, in seconds. Default 5. Tests use 1 so
+   * a killed worker's jobs come back within `heartbeatSeconds + 1`.
+   */
+  superviseIntervalSeconds?: number;
+}
+
+/** pg-boss's own name for its schema next to Sluice's. */
+export function bossSchemaFor(dbSchema: string): string {
+  return dbSchema === 'public' ? 'sluice_boss' : `${dbSchema}_boss`;
+}
+
+/** A pg-boss IDatabase over Sluice's Db: the same PGlite instance (one per data dir) or the same pool. */
+function bossDatabase(db: Db) {
+  if (db.backend === 'pglite') {
+    const pglite = (db as Db & { pglite?: PGlite }).pglite;
+    if (!pglite) throw new Error('PGlite Db without its instance: open it with openDb()');
+    return { database: fromPglite(pglite), backend: 'pglite' as const };
+  }
+  const pool = (db as Db & { pool?: pg.Pool }).pool;
+  if (!pool) throw new Error('Postgres Db without its pool: open it with openDb()');
+  return {
+    database: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) },
+    backend: 'postgres' as const,
+  };
+}
+
+/**
+ * Starts pg-boss on Sluice's database and returns the queue port. Claiming is `fetch` with SKIP
+ * LOCKED, driven by the caller's own loop (pg-boss's `work()` would wait a polling interval between
+ * batches); heartbeats are sent by the caller with `heartbeat()`.
+ */
+export async function createPgBossDriver(options: PgBossDriverOptions): Promise<QueueDriver> {
+  const { database, backend } = bossDatabase(options.db);
+  const schema = options.schema ?? bossSchemaFor(options.db.schema);
+  const boss = new PgBoss({
+    db: database,
+    backend,
+    schema,
+    superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+    monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+    // cron and the bloat check are not used; fewer background statements on PGlite's one connection
+    schedule: false,
+    reindex: false,
+    monitorVacuum: false,
+  });
+  // Background maintenance errors (e.g. a statement racing shutdown) must not crash the process.
+  boss.on('error', () => {});
+  await boss.start();
+  for (const spec of options.queues) {
+    if (spec.deadLetter) await ensureQueue(boss, { name: spec.deadLetter });
+    await ensureQueue(boss, spec);
+  }
+  const sql = boss.getDb();
+
+  const attempt = (job: QueueJob<unknown>) => ({ id: job.id, retryCount: job.retryCount });
+  // pg-boss validates present keys, so absent options must be absent, not undefined.
+  const jobOptions = (o?: SendOptions) => ({
+    ...(o?.delayMs && o.delayMs > 0 ? { startAfter: new Date(Date.now() + o.delayMs) } : {}),
+    ...(o?.priority !== undefined ? { priority: o.priority } : {}),
+  });
+
+  const driver: QueueDriver = {
+    async send(queue, data, o) {
+      const id = await boss.send(queue, data, jobOptions(o));
+      if (!id) throw new Error(`queue ${queue}: job was not created`);
+      return id;
+    },
+    async sendMany(queue, data, o) {
+      const common = jobOptions(o);
+      // Chunks keep each INSERT's JSON parameter reasonable for 100k-record batches.
+      for (let i = 0; i < data.length; i += 1000) {
+        await boss.insert(
+          queue,
+          data.slice(i, i + 1000).map((d) => ({ data: d, ...common })),
+        );
+      }
+    },
+    async fetch<T>(queue: string, max: number) {
+      const jobs = await boss.fetch<T>(queue, { batchSize: max });
+      return jobs.map((j) => ({ id: j.id, data: j.data, retryCount: j.retryCount }));
+    },
+    async complete(queue, jobs) {
+      if (jobs.length > 0) await boss.complete(queue, jobs.map(attempt));
+    },
+    async fail(queue, job, reason) {
+      await boss.fail(queue, attempt(job), { message: reason });
+    },
+    async heartbeat(queue, jobs) {
+      if (jobs.length > 0) await boss.touch(queue, jobs.map(attempt));
+    },
+    async reschedule(queue, job, delayMs) {
+      // Send first: a crash in between leaves two jobs for one run, which the run's job fence makes
+      // harmless; the other order could lose the run.
+      await driver.send(queue, job.data as object, { delayMs });
+      await driver.complete(queue, [job]);
+    },
+    async deadLetter(queue, job, data) {
+      const spec = options.queues.find((q) => q.name === queue);
+      if (!spec?.deadLetter) throw new Error(`queue ${queue} has no dead-letter queue`);
+      const id = await driver.send(spec.deadLetter, data);
+      await driver.complete(queue, [job]);
+      return id;
+    },
+    async remove(queue, ids) {
+      if (ids.length > 0) await boss.deleteJob(queue, ids);
+    },
+    async pending(queue) {
+      const r = await sql.executeSql(
+        `SELECT count(*)::int AS n FROM "${schema}".job WHERE name = $1 AND state IN ('created', 'retry')`,
+        [queue],
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    },
+    async stop() {
+      // close: false — the Db (PGlite instance or pool) belongs to Sluice and is closed by its owner.
+      await boss.stop({ graceful: false, close: false, timeout: 2000 });
+    },
+  };
+  return driver;
+}
+
+async function ensureQueue(boss: PgBoss, spec: QueueSpec): Promise<void> {
+  const options = {
+    retryLimit: spec.retryLimit ?? 20,
+    retryDelay: spec.retryDelaySeconds ?? 2,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    // a run longer than this is stuck, not slow: long waits reschedule the run instead
+    expireInSeconds: 3600,
+    heartbeatSeconds: spec.heartbeatSeconds ?? 20,
+    ...(spec.deadLetter ? { deadLetter: spec.deadLetter } : {}),
+  };
+  if (!(await boss.getQueue(spec.name))) {
+    // Several workers may start at once; losing the creation race is fine.
+    await boss.createQueue(spec.name, options).catch(async (err: unknown) => {
+      if (!(await boss.getQueue(spec.name))) throw err;
+    });
+  }
+  await boss.updateQueue(spec.name, options);
+}
