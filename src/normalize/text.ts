@@ -1,0 +1,30 @@
+/**
+ * Text clean-up shared by every normalizer: trimmed, inner whitespace collapsed, NFC (so "é" typed two
+ * ways is one string), unicode otherwise preserved. Empty → undefined, so callers never store "".
+ */
+export function cleanText(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const s = String(value)
+    .normalize('NFC')
+    // zero-width characters and BOMs that spreadsheets leave behind
+    .replace(/[\u200B-\u200D\u2060\uFEFF]/g, '')
+    .replace(/\s+/gu, ' ')
+    .trim();
+  return s === '' ? undefined : s;
+}
+
+/**
+ * Comparison key: lowercase, Latin diacritics folded ("Café" → "cafe"), every run of punctuation or
+ * whitespace one space. Only marks on Latin letters are dropped: in scripts such as Devanagari the marks
+ * are vowels and carry meaning.
+ */
+export function foldKey(value: string): string {
+  return value
+    .normalize('NFKD')
+    .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')
+    .normalize('NFC')
+    .toLowerCase()
+    .replace(/[’'`´]/g, '')
+    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
+    .trim();
+}
