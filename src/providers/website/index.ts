@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { CriticalError } from '../../errors.ts';
+import { defineOperation, defineProvider, type OperationContext } from '../define-provider.ts';
+import { normalizeDomain } from '../normalize-output.ts';
+import { extractPage, type PageFacts } from './extract.ts';
+
+/**
+ * The built-in website fetcher and extractor: no key, no cost. Fetches pages directly, or through a
+ * proxy when `SLUICE_WEBSITE_BASE_URL` is set (`GET <base>/<absolute url>`, the reader-proxy form the
+ * sandbox's site server answers, so fake `.com` sites resolve locally).
+ */
+const MAX_TEXT = 20_000;
+const STAFF_LINK = /staff|team|about|contact|leadership|directory|people|management/i;
+
+const staffEntry = z.object({
+  name: z.string(),
+  title: z.string(),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+});
+const pageOutput = z.object({
+  url: z.string(),
+  title: z.string().nullable(),
+  description: z.string().nullable(),
+  text: z.string(),
+  links: z.array(z.object({ url: z.string(), text: z.string() })),
+  emails: z.array(z.string()),
+  phones: z.array(z.string()),
+  staff: z.array(staffEntry),
+});
+
+/** Accepts `example.com`, `www.example.com/x`, `https://...`; refuses other schemes. */
+export function toHttpUrl(raw: string): URL {
+  const v = raw.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:/i.test(v) ? v : `https://${v}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch (err) {
+    throw new CriticalError(`website: ${JSON.stringify(raw)} is not a URL`, { cause: err });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CriticalError(
+      `website: refusing ${url.protocol} URL ${JSON.stringify(raw)}; only http(s) pages are fetched`,
+    );
+  }
+  return url;
+}
+
+async function fetchPage(ctx: OperationContext, url: URL): Promise<PageFacts & { url: string }> {
+  const res = await ctx.request({
+    method: 'GET',
+    path: ctx.baseUrl ? `/${url.href}` : url.href,
+    headers: {
+      accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',
+      'user-agent': 'Sluice/0.1 (+https://github.com/sluice)',
+    },
+    responseType: 'text',
+  });
+  const facts = extractPage(res.text, url.href);
+  return { url: url.href, ...facts, text: facts.text.slice(0, MAX_TEXT) };
+}
+
+const fetchPageOp = defineOperation({
+  description: 'fetch one page and extract its title, text, links, emails, phones and staff entries',
+  input: z.object({ url: z.string().min(1) }),
+  output: pageOutput,
+  priceUsd: 0,
+  cacheTtlMs: 7 * 86_400_000,
+  async run(ctx, input) {
+    const page = await fetchPage(ctx, toHttpUrl(input.url));
+    return { found: true, output: page, costUsd: 0 };
+  },
+});
+
+const scrapeSite = defineOperation({
+  description: 'fetch a home page plus its staff/team/about/contact pages and merge what they show',
+  input: z.object({
+    url: z.string().min(1),
+    /** Pages to fetch including the home page. Default 4. */
+    max_pages: z.number().int().min(1).max(10).optional(),
+  }),
+  output: pageOutput.extend({ domain: z.string().nullable(), pages: z.array(z.string()) }),
+  priceUsd: 0,
+  cacheTtlMs: 7 * 86_400_000,
+  async run(ctx, input) {
+    const home = toHttpUrl(input.url);
+    const first = await fetchPage(ctx, home);
+    const max = input.max_pages ?? 4;
+    const sameSite = (u: string) => normalizeDomain(u) === normalizeDomain(home.href);
+    const next = first.links
+      .filter((l) => sameSite(l.url) && l.url !== first.url && STAFF_LINK.test(`${l.url} ${l.text}`))
+      .map((l) => l.url)
+      .filter((u, i, all) => all.indexOf(u) === i)
+      .slice(0, max - 1);
+    const pages = [first];
+    for (const url of next) {
+      try {
+        pages.push(await fetchPage(ctx, new URL(url)));
+      } catch (err) {
+        // A missing sub-page does not spoil what the home page gave; anything else propagates.
+        if (!(err instanceof Error && err.name === 'NotFoundError')) throw err;
+      }
+    }
+    const staff = new Map<string, z.infer<typeof staffEntry>>();
+    for (const s of pages.flatMap((p) => p.staff)) {
+      const key = s.name.toLowerCase();
+      const prev = staff.get(key);
+      staff.set(key, prev ? { ...prev, email: prev.email ?? s.email, phone: prev.phone ?? s.phone } : s);
+    }
+    const uniq = (xs: string[]) => [...new Set(xs)];
+    return {
+      found: true,
+      output: {
+        url: first.url,
+        domain: normalizeDomain(first.url),
+        title: first.title,
+        description: first.description,
+        text: pages
+          .map((p) => p.text)
+          .join('\n\n')
+          .slice(0, MAX_TEXT),
+        links: first.links,
+        emails: uniq(pages.flatMap((p) => p.emails)),
+        phones: uniq(pages.flatMap((p) => p.phones)),
+        staff: [...staff.values()],
+        pages: pages.map((p) => p.url),
+      },
+      costUsd: 0,
+    };
+  },
+});
+
+export const website = defineProvider({
+  id: 'website',
+  name: 'Website fetcher (built-in)',
+  baseUrl: '',
+  limits: [{ limit: 10, windowMs: 1000, label: '10/s' }],
+  concurrency: 8,
+  free: true,
+  operations: { 'fetch-page': fetchPageOp, 'scrape-site': scrapeSite },
+});
