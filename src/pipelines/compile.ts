@@ -1,0 +1,69 @@
+import type { PipelineDefinition, StepDefinition } from '../engine/pipeline-types.ts';
+import { evaluate, parseExpression, truthy } from './expression.ts';
+import type { PipelineSpec, StepSpec } from './schema.ts';
+import { at, SpecError } from './spec-error.ts';
+import { compileAi } from './steps/ai.ts';
+import { compileForeach } from './steps/foreach.ts';
+import { compileFormula } from './steps/formula.ts';
+import { compileHttp } from './steps/http.ts';
+import { type CompiledStep, mergeForecasts, ROOTS, type Scope, SKIPPED, scopeVars } from './steps/runtime.ts';
+import { compileWaterfall } from './steps/waterfall.ts';
+
+/**
+ * Turns a validated pipeline file into the PipelineDefinition the run engine executes. Every
+ * expression, template and JSON path is parsed here, so mistakes surface when the file is loaded
+ * (as SpecErrors pointing into the YAML), not halfway through a paid run.
+ */
+export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
+  const ids = new Set<string>();
+  const compileStep = (s: StepSpec, path: (string | number)[], inForeach: boolean): CompiledStep => {
+    if (ids.has(s.id))
+      throw new SpecError([...path, 'id'], `step id "${s.id}" is used twice; ids must be unique`);
+    ids.add(s.id);
+    let inner: CompiledStep;
+    switch (s.kind) {
+      case 'waterfall':
+        inner = compileWaterfall(s, path, inForeach);
+        break;
+      case 'ai':
+        inner = compileAi(s, path, inForeach);
+        break;
+      case 'http':
+        inner = compileHttp(s, path, inForeach);
+        break;
+      case 'formula':
+        inner = compileFormula(s, path, inForeach);
+        break;
+      case 'foreach':
+        if (inForeach) throw new SpecError([...path, 'kind'], 'foreach steps cannot be nested');
+        inner = compileForeach(s, path, (child, p) => compileStep(child, p, true));
+        break;
+    }
+    if (s.when === undefined) return inner;
+    const when = at([...path, 'when'], s.when, () => parseExpression(s.when!, ROOTS.record));
+    return {
+      ...inner,
+      run: (ctx, scope) =>
+        truthy(evaluate(when, scopeVars(scope)))
+          ? inner.run(ctx, scope)
+          : Promise.resolve(SKIPPED(`when: ${s.when}`)),
+    };
+  };
+
+  const compiled = spec.steps.map((s, i) => compileStep(s, ['steps', i], false));
+  const steps: StepDefinition[] = compiled.map((c) => ({
+    id: c.id,
+    required: c.required,
+    run: (ctx) => {
+      const scope: Scope = { account: ctx.record.account, contacts: ctx.record.contacts };
+      return c.run(ctx, scope);
+    },
+  }));
+  const forecast = mergeForecasts(compiled.map((c) => c.forecast()));
+  return {
+    name: spec.name,
+    ...(spec.description ? { description: spec.description } : {}),
+    steps,
+    forecast,
+  };
+}

@@ -1,0 +1,26 @@
+import { ExpressionError } from './expression.ts';
+import { JsonPathError } from './json-path.ts';
+
+/** A problem found while compiling a validated pipeline file; `path` points into the YAML document. */
+export class SpecError extends Error {
+  constructor(
+    readonly path: readonly (string | number)[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs a parse function and rethrows its syntax error as a SpecError at `path`. */
+export function at<T>(path: readonly (string | number)[], source: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ExpressionError) {
+      const near = source.slice(err.offset, err.offset + 20);
+      throw new SpecError(path, `${err.message}${near ? ` near "${near}"` : ''} in "${source}"`);
+    }
+    if (err instanceof JsonPathError) throw new SpecError(path, err.message);
+    throw err;
+  }
+}

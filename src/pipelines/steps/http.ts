@@ -1,0 +1,74 @@
+import type { FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
+import { httpProvider } from '../http-provider.ts';
+import type { HttpSpec } from '../schema.ts';
+import { at } from '../spec-error.ts';
+import { parseTemplate, parseTemplateTree, renderTemplate, renderTemplateTree } from '../template.ts';
+import { applyMapping, compileContacts, compileMapping, extractContacts } from './output-mapping.ts';
+import {
+  type CompiledStep,
+  makeWrite,
+  providerProvenance,
+  ROOTS,
+  type Scope,
+  SKIPPED,
+  scopeVars,
+} from './runtime.ts';
+
+/**
+ * `http`: a templated HTTP request (like a Clay HTTP column) through the gateway's `http` provider;
+ * `output` maps JSON paths of the response body (`body.data.email`, or `status`) to fields.
+ * Private and loopback addresses are refused unless `allow_private: true`.
+ */
+export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach: boolean): CompiledStep {
+  const url = at([...path, 'url'], spec.url, () => parseTemplate(spec.url, ROOTS.record));
+  const headers = Object.entries(spec.headers ?? {}).map(
+    ([k, v]) => [k, at([...path, 'headers', k], v, () => parseTemplate(v, ROOTS.record))] as const,
+  );
+  const body =
+    spec.body === undefined
+      ? undefined
+      : at([...path, 'body'], JSON.stringify(spec.body), () => parseTemplateTree(spec.body, ROOTS.record));
+  const mappings = compileMapping(spec.output, [...path, 'output'], inForeach);
+  const contacts = compileContacts(spec.contacts, [...path, 'contacts']);
+  const operation = 'request';
+
+  async function run(ctx: StepContext, scope: Scope): Promise<StepOutput> {
+    const vars = scopeVars(scope);
+    const u = renderTemplate(url, vars);
+    if (u.missing) return SKIPPED(`the URL template ${spec.url} has an empty field`);
+    const input: Record<string, unknown> = { method: spec.method, url: u.value };
+    if (headers.length)
+      input.headers = Object.fromEntries(
+        headers.map(([k, t]) => [k, String(renderTemplate(t, vars).value ?? '')]),
+      );
+    if (body !== undefined) input.body = renderTemplateTree(body, vars);
+    if (spec.allow_private) input.allow_private = true;
+    if (spec.timeout_ms) input.timeout_ms = spec.timeout_ms;
+    const outcome = await ctx.gateway.call({ provider: httpProvider.id, operation, input }, ctx.signal);
+    if (!outcome.found) return { status: 'not_found', writes: [] };
+    const values = applyMapping(mappings, outcome.output, vars);
+    const found = contacts ? extractContacts(contacts, outcome.output, scope.contacts) : [];
+    const share = outcome.costUsd / Math.max(1, values.length);
+    const writes: FieldWrite[] = values.map((v) =>
+      makeWrite(scope, v.mapping.target, v.value, providerProvenance(outcome, share, v.confidence)),
+    );
+    for (const c of found)
+      for (const [field, value] of Object.entries(c))
+        if (field !== 'id' && field !== 'ref')
+          writes.push(
+            makeWrite(scope, { entity: 'contact', field }, value, providerProvenance(outcome, 0), c.ref),
+          );
+    return {
+      status: writes.length ? 'found' : 'not_found',
+      writes,
+      ...(found.length ? { newContacts: found } : {}),
+    };
+  }
+
+  return {
+    id: spec.id,
+    required: spec.required ?? false,
+    run,
+    forecast: () => [{ provider: httpProvider.id, operation, callsPerRecord: 1 }],
+  };
+}

@@ -1,0 +1,204 @@
+import type { CallOutcome } from '../../engine/gateway-types.ts';
+import type { FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
+import { CriticalError, QuotaExhaustedError } from '../../errors.ts';
+import { type Expr, evaluate, parseExpression, truthy } from '../expression.ts';
+import type { WaterfallSpec } from '../schema.ts';
+import { at, SpecError } from '../spec-error.ts';
+import { buildInput, type CompiledCall, callGateway, compileCall } from './call.ts';
+import {
+  applyMapping,
+  type CompiledMapping,
+  compileConfidence,
+  compileMapping,
+  fieldTarget,
+} from './output-mapping.ts';
+import {
+  type CompiledStep,
+  type ConfidenceSpec,
+  currentValue,
+  type FieldTarget,
+  isBlank,
+  makeWrite,
+  mergeForecasts,
+  providerProvenance,
+  ROOTS,
+  resolveConfidence,
+  type Scope,
+  SKIPPED,
+  scopeVars,
+} from './runtime.ts';
+
+/**
+ * `waterfall`: fill fields by trying providers in order, stopping once every field has a value.
+ * - a provider whose required inputs are empty is skipped (never paid to look up nothing);
+ * - an optional validator checks one field's candidate; a rejection discards it and the next
+ *   provider is tried;
+ * - a provider that fails with a critical or quota error is passed over too (the next one may work);
+ *   if every provider tried failed that way, the error is raised so the run shows it.
+ *   Throttles, infrastructure and budget errors propagate: the run engine retries or defers the run.
+ */
+interface CompiledProvider {
+  call: CompiledCall;
+  mappings: CompiledMapping[];
+  when: Expr | undefined;
+  confidence: ConfidenceSpec;
+}
+
+interface Attempt {
+  provider: string;
+  operation: string;
+  result: 'hit' | 'not_found' | 'skipped_missing_input' | 'skipped_when' | 'rejected' | 'error';
+  detail?: string;
+}
+
+export function compileWaterfall(
+  spec: WaterfallSpec,
+  path: (string | number)[],
+  inForeach: boolean,
+): CompiledStep {
+  const targets = spec.fields.map((f, i) => fieldTarget(f, inForeach, [...path, 'fields', i]));
+  const providers: CompiledProvider[] = spec.providers.map((p, i) => {
+    const pp = [...path, 'providers', i];
+    const mappings = compileMapping(p.output, [...pp, 'output'], inForeach);
+    for (const m of mappings) {
+      if (!spec.fields.includes(m.name))
+        throw new SpecError([...pp, 'output', m.name], `"${m.name}" is not one of this waterfall's fields`);
+    }
+    return {
+      call: compileCall(p, pp, ROOTS.record),
+      mappings,
+      when:
+        p.when === undefined
+          ? undefined
+          : at([...pp, 'when'], p.when, () => parseExpression(p.when!, ROOTS.record)),
+      confidence: compileConfidence(p.confidence, [...pp, 'confidence']),
+    };
+  });
+  const v = spec.validate;
+  const validatedName = v?.field ?? spec.fields[0]!;
+  if (v && !spec.fields.includes(validatedName))
+    throw new SpecError(
+      [...path, 'validate', 'field'],
+      `"${validatedName}" is not one of this waterfall's fields`,
+    );
+  const validator = v && {
+    call: compileCall(v, [...path, 'validate'], ROOTS.output),
+    accept: at([...path, 'validate', 'accept'], v.accept, () => parseExpression(v.accept, ROOTS.output)),
+    field: validatedName,
+  };
+  const key = (t: FieldTarget) => `${t.entity}.${t.field}`;
+
+  async function run(ctx: StepContext, scope: Scope): Promise<StepOutput> {
+    const wanted = spec.overwrite ? targets : targets.filter((t) => isBlank(currentValue(scope, t)));
+    if (!wanted.length) return SKIPPED('every field already has a value');
+    const open = new Set(wanted.map(key));
+    const vars = scopeVars(scope);
+    const writes: FieldWrite[] = [];
+    const attempts: Attempt[] = [];
+    const errors: unknown[] = [];
+    let paid = 0;
+    for (const p of providers) {
+      if (!open.size) break;
+      const tag = { provider: p.call.provider, operation: p.call.operation };
+      if (p.when && !truthy(evaluate(p.when, vars))) {
+        attempts.push({ ...tag, result: 'skipped_when' });
+        continue;
+      }
+      const built = buildInput(p.call, vars);
+      if (!built.ok) {
+        attempts.push({ ...tag, result: 'skipped_missing_input', detail: built.missing.join(', ') });
+        continue;
+      }
+      let outcome: CallOutcome;
+      try {
+        outcome = await callGateway(ctx, p.call, built.input);
+      } catch (err) {
+        if (!(err instanceof CriticalError || err instanceof QuotaExhaustedError)) throw err;
+        errors.push(err);
+        attempts.push({ ...tag, result: 'error', detail: err.message });
+        continue;
+      }
+      paid += outcome.costUsd;
+      if (!outcome.found) {
+        attempts.push({ ...tag, result: 'not_found' });
+        continue;
+      }
+      const stepConfidence = resolveConfidence(p.confidence, { ...vars, output: outcome.output });
+      let values = applyMapping(
+        p.mappings.filter((m) => open.has(key(m.target))),
+        outcome.output,
+        vars,
+      );
+      let validatorCost = 0;
+      let rejected = false;
+      const candidate = validator && values.find((x) => x.mapping.name === validator.field);
+      if (validator && candidate) {
+        const vVars = { ...vars, value: candidate.value };
+        const vInput = buildInput(validator.call, vVars);
+        let accepted = false;
+        if (vInput.ok) {
+          const checked = await callGateway(ctx, validator.call, vInput.input);
+          validatorCost = checked.costUsd;
+          paid += validatorCost;
+          accepted =
+            checked.found && truthy(evaluate(validator.accept, { ...vVars, output: checked.output }));
+        }
+        if (!accepted) {
+          rejected = true;
+          values = values.filter((x) => x !== candidate);
+          attempts.push({
+            ...tag,
+            result: 'rejected',
+            detail: `${validator.field}=${String(candidate.value)}`,
+          });
+        }
+      }
+      if (!values.length) {
+        if (!rejected) attempts.push({ ...tag, result: 'not_found' });
+        continue;
+      }
+      attempts.push({ ...tag, result: 'hit' });
+      // The call's cost is shared by the values it produced; the validator's goes to the validated field.
+      const share = outcome.costUsd / values.length;
+      for (const x of values) {
+        const validated = validator && x === candidate;
+        const prov = providerProvenance(
+          outcome,
+          share + (validated ? validatorCost : 0),
+          x.confidence ?? stepConfidence,
+        );
+        writes.push(makeWrite(scope, x.mapping.target, x.value, prov));
+        open.delete(key(x.mapping.target));
+      }
+    }
+    const data = { attempts, cost_usd: paid, ...(open.size ? { unfilled: [...open] } : {}) };
+    if (writes.length) return { status: 'found', writes, data };
+    const lastError = errors.at(-1);
+    if (
+      lastError !== undefined &&
+      attempts.every((a) => a.result === 'error' || a.result.startsWith('skipped'))
+    )
+      throw lastError;
+    const allSkipped = attempts.every((a) => a.result.startsWith('skipped'));
+    return { status: allSkipped ? 'skipped' : 'not_found', writes, data };
+  }
+
+  return {
+    id: spec.id,
+    required: spec.required ?? false,
+    run,
+    forecast: () =>
+      mergeForecasts([
+        providers.map((p) => ({ provider: p.call.provider, operation: p.call.operation, callsPerRecord: 1 })),
+        validator
+          ? [
+              {
+                provider: validator.call.provider,
+                operation: validator.call.operation,
+                callsPerRecord: providers.length,
+              },
+            ]
+          : [],
+      ]),
+  };
+}

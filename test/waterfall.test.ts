@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordView } from '../src/engine/pipeline-types.ts';
+import { CriticalError, ThrottledError } from '../src/errors.ts';
+import { parsePipeline } from '../src/pipelines/load.ts';
+import { type Answer, contact, stepContext, TestGateway } from './pipelines-test-gateway.ts';
+
+/** A per-contact email waterfall: a (free) → b → c, each needing a domain and a name; verified by v. */
+const PIPELINE = `
+name: wf
+steps:
+  - id: people
+    kind: foreach
+    steps:
+      - id: email
+        kind: waterfall
+        fields: [email]
+        providers:
+          - provider: a
+            operation: find
+            input: { domain: "{{account.domain}}", first: "{{contact.first_name}}", last: "{{contact.last_name}}" }
+            output: { email: email }
+          - provider: b
+            operation: find
+            input: { domain: "{{account.domain}}", name: "{{contact.first_name}} {{contact.last_name}}", phone: "{{contact.phone}}" }
+            optional_inputs: [phone]
+            output: { email: data.email }
+          - provider: c
+            operation: match
+            input: { linkedin: "{{contact.linkedin_url}}" }
+            output: { email: person.email }
+            confidence: 0.6
+        validate:
+          provider: v
+          operation: verify
+          input: { email: "{{value}}" }
+          accept: output.status in ['valid', 'accept_all']
+`;
+
+function run(handlers: Record<string, (input: Record<string, unknown>) => Answer>, record: RecordView) {
+  const { definition } = parsePipeline(PIPELINE, 'wf.yaml', { checkProviders: false });
+  const gateway = new TestGateway(handlers);
+  return { gateway, result: definition.steps[0]!.run(stepContext(gateway, record)) };
+}
+
+const record = (fields: Record<string, unknown> = {}): RecordView => ({
+  account: { id: 1, name: 'Pine Hollow Golf Club', domain: 'pinehollow.com' },
+  contacts: [contact(7, { first_name: 'Ann', last_name: 'Lee', ...fields })],
+});
+
+/** The email waterfall's own report for the one contact. */
+const attempts = (out: { data?: Record<string, unknown> }) =>
+  (out.data as { contacts: Record<string, { email: { data: { attempts: { result: string }[] } } }> })
+    .contacts['id:7']!.email.data.attempts;
+
+const valid = () => ({ found: true as const, output: { status: 'valid' }, costUsd: 0.01 });
+
+describe('waterfall', () => {
+  it('tries providers in order and stops at the first valid hit', async () => {
+    const { gateway, result } = run(
+      {
+        'a/find': () => ({ found: false }),
+        'b/find': (i) => ({
+          found: true,
+          output: { data: { email: `ann@${i.domain}` } },
+          costUsd: 0.02,
+          confidence: 0.9,
+        }),
+        'c/match': () => ({ found: true, output: { person: { email: 'wrong@x.com' } } }),
+        'v/verify': valid,
+      },
+      record({ linkedin_url: 'https://www.linkedin.com/in/ann' }),
+    );
+    const out = await result;
+    expect(gateway.sequence).toEqual(['a/find', 'b/find', 'v/verify']);
+    expect(out.status).toBe('found');
+    expect(out.writes).toHaveLength(1);
+    const w = out.writes[0]!;
+    expect(w).toMatchObject({
+      entity: 'contact',
+      contactRef: 'id:7',
+      field: 'email',
+      value: 'ann@pinehollow.com',
+      source: 'provider',
+      provider: 'b',
+      operation: 'find',
+      confidence: 0.9,
+    });
+    // the call's cost plus the verification that accepted it
+    expect(w.costUsd).toBeCloseTo(0.03, 6);
+    expect(Number.isNaN(Date.parse(w.observedAt))).toBe(false);
+  });
+
+  it('falls through to the next provider when the validator rejects a candidate', async () => {
+    const { gateway, result } = run(
+      {
+        'a/find': () => ({ found: true, output: { email: 'a.lee@pinehollow.com' } }),
+        'b/find': () => ({ found: true, output: { data: { email: 'alee@pinehollow.com' } }, costUsd: 0.02 }),
+        'c/match': () => ({ found: false }),
+        'v/verify': (i) => ({
+          found: true,
+          output: { status: i.email === 'alee@pinehollow.com' ? 'valid' : 'invalid' },
+        }),
+      },
+      record(),
+    );
+    const out = await result;
+    expect(gateway.sequence).toEqual(['a/find', 'v/verify', 'b/find', 'v/verify']);
+    expect(gateway.calls[1]!.input).toEqual({ email: 'a.lee@pinehollow.com' });
+    expect(out.writes.map((w) => [w.field, w.value, w.provider])).toEqual([
+      ['email', 'alee@pinehollow.com', 'b'],
+    ]);
+    expect(attempts(out).map((a) => a.result)).toEqual(['rejected', 'hit']);
+  });
+
+  it('skips a provider whose required inputs are missing, and leaves out empty optional inputs', async () => {
+    const { gateway, result } = run(
+      {
+        'a/find': () => ({ found: false }),
+        'b/find': () => ({ found: false }),
+        'c/match': () => ({ found: true, output: { person: { email: 'x@y.com' } } }),
+        'v/verify': valid,
+      },
+      // no linkedin_url: c needs it; no phone: b may go without
+      record(),
+    );
+    const out = await result;
+    expect(gateway.sequence).toEqual(['a/find', 'b/find']);
+    expect(gateway.calls[1]!.input).toEqual({ domain: 'pinehollow.com', name: 'Ann Lee' });
+    expect(out.status).toBe('not_found');
+    expect(attempts(out)).toContainEqual({
+      provider: 'c',
+      operation: 'match',
+      result: 'skipped_missing_input',
+      detail: 'linkedin',
+    });
+  });
+
+  it('is skipped without any call when no provider has its inputs', async () => {
+    const { gateway, result } = run(
+      {},
+      {
+        account: { id: 1, name: 'No Domain GC' },
+        contacts: [contact(7, { first_name: 'Ann' })],
+      },
+    );
+    const out = await result;
+    expect(gateway.calls).toHaveLength(0);
+    expect(out.data).toMatchObject({ contacts: { 'id:7': { email: { status: 'skipped' } } } });
+  });
+
+  it('does not pay for a field the record already has', async () => {
+    const { gateway, result } = run({}, record({ email: 'known@pinehollow.com' }));
+    const out = await result;
+    expect(gateway.calls).toHaveLength(0);
+    expect(out.writes).toEqual([]);
+  });
+
+  it('passes over a provider that fails critically, and raises when every provider failed', async () => {
+    const broken = () => {
+      throw new CriticalError('garbage body');
+    };
+    const ok = run(
+      {
+        'a/find': broken,
+        'b/find': () => ({ found: true, output: { data: { email: 'ann@pinehollow.com' } } }),
+        'v/verify': valid,
+      },
+      record(),
+    );
+    expect((await ok.result).writes[0]?.provider).toBe('b');
+
+    const allBroken = run({ 'a/find': broken, 'b/find': broken }, record());
+    await expect(allBroken.result).rejects.toThrow(/garbage body/);
+  });
+
+  it('lets throttles propagate so the run engine reschedules the run', async () => {
+    const { result } = run(
+      {
+        'a/find': () => {
+          throw new ThrottledError('slow down', { retryAfterMs: 5000 });
+        },
+      },
+      record(),
+    );
+    await expect(result).rejects.toBeInstanceOf(ThrottledError);
+  });
+});
