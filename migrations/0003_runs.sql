@@ -34,7 +34,7 @@ CREATE TABLE runs (
   job_id text,
   error_class text,
   error text,
-  -- the last attempts' errors [{at, class, message}], newest last, at most 10
+  -- the last attempts' errors [{at, class, message}], newest first, at most 10
   errors jsonb NOT NULL DEFAULT '[]'::jsonb,
   -- the dead-letter queue job created when the run failed
   dlq_job_id text,

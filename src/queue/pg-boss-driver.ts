@@ -137,8 +137,9 @@ async function ensureQueue(boss: PgBoss, spec: QueueSpec): Promise<void> {
   const options = {
     retryLimit: spec.retryLimit ?? 20,
     retryDelay: spec.retryDelaySeconds ?? 2,
-    retryBackoff: true,
-    retryDelayMax: 300,
+    // backoff needs a first delay; 0 (tests) means retry at once
+    retryBackoff: (spec.retryDelaySeconds ?? 2) > 0,
+    ...((spec.retryDelaySeconds ?? 2) > 0 ? { retryDelayMax: 300 } : {}),
     // a run longer than this is stuck, not slow: long waits reschedule the run instead
     expireInSeconds: 3600,
     heartbeatSeconds: spec.heartbeatSeconds ?? 20,

@@ -1,0 +1,291 @@
+import type { Db } from '../db/db.ts';
+import {
+  CriticalError,
+  errorClassOf,
+  InfrastructureError,
+  NotFoundError,
+  SluiceError,
+  ThrottledError,
+} from '../errors.ts';
+import type { QueueDriver, QueueJob } from '../queue/queue-driver.ts';
+import { writeRunResult } from './final-write.ts';
+import type { Gateway } from './gateway-types.ts';
+import type { ContactView, FieldWrite, PipelineDefinition, StepContext } from './pipeline-types.ts';
+import { type CallCounters, emptyStats, runGateway } from './run-gateway.ts';
+import { applyStepOutput, loadRecordView } from './run-record.ts';
+import {
+  type AttemptStats,
+  type ClaimedRun,
+  claimRun,
+  finishRun,
+  loadMemo,
+  requeueRun,
+  saveMemo,
+  setDlqJob,
+  stopBatch,
+} from './run-store.ts';
+
+/** The queue all runs go through, and where failed runs land (`sluice dlq`). */
+export const RUNS_QUEUE = 'sluice.runs';
+export const RUNS_DLQ = 'sluice.runs.dlq';
+
+export interface RunJobData {
+  runId: number;
+}
+
+export interface DeadLetterData {
+  runId: number;
+  reason: string;
+  errorClass: string;
+}
+
+export interface RunEngine {
+  db: Db;
+  queue: QueueDriver;
+  gateway: Gateway;
+  /** Pipeline by the name or file stored on the run (see resolve-pipeline.ts). */
+  resolvePipeline(ref: string): Promise<PipelineDefinition>;
+  /** Completes a job; the worker loop batches these. Default: queue.complete right away. */
+  complete?(job: QueueJob<RunJobData>): Promise<void>;
+  counters?: CallCounters;
+  /** Retryable failures (after the gateway's own retries) before the run fails. Default 3. */
+  maxFailures?: number;
+  /** Wait before a run deferred without a known time (infrastructure) is tried again. Default 30 s. */
+  deferMs?: number;
+  /** Wait after a throttle that said nothing about when to come back. Default 5 s. */
+  throttleMs?: number;
+}
+
+/** What happened to one job; the worker loop counts these for the summary. */
+export type RunOutcome =
+  | 'enriched'
+  | 'partial'
+  | 'failed'
+  | 'retrying'
+  | 'deferred'
+  | 'throttled'
+  | 'released'
+  | 'budget'
+  | 'skipped';
+
+/** A step failure that fails the run only when the step is required (else the step yields nothing). */
+function isStepFailure(err: unknown): boolean {
+  const c = errorClassOf(err);
+  return c === 'critical' || c === 'quota_exhausted';
+}
+
+class StaleRunError extends Error {}
+
+/**
+ * Executes one run job: claims the run, replays memoized steps, runs the rest, and writes every result
+ * in one transaction at the end. Failures are sorted by the error taxonomy (src/errors.ts): retry,
+ * reschedule, defer, stop the batch, or fail into the dead-letter queue. Never throws for a run's own
+ * failure; a throw means the database is unreachable, and the job then comes back after its heartbeat
+ * lapses.
+ */
+export async function executeRunJob(
+  engine: RunEngine,
+  job: QueueJob<RunJobData>,
+  signal: AbortSignal,
+): Promise<RunOutcome> {
+  const { db, queue } = engine;
+  const complete = engine.complete ?? ((j: QueueJob<RunJobData>) => queue.complete(RUNS_QUEUE, [j]));
+  const run = await claimRun(db, job.data.runId, job.id);
+  if (!run) {
+    await complete(job);
+    return 'skipped';
+  }
+  const stats = emptyStats();
+  if (run.batchStatus === 'stopped') {
+    await requeueRun(db, run.id, job.id, stats);
+    await complete(job);
+    return 'released';
+  }
+  try {
+    const result = await runSteps(engine, run, stats, signal);
+    const state = result.anyNotFound ? 'partial' : 'enriched';
+    await db.transaction(async (tx) => {
+      if (!(await finishRun(tx, run.id, job.id, state, stats))) throw new StaleRunError();
+      await writeRunResult(tx, {
+        runId: run.id,
+        accountId: run.accountId,
+        writes: result.writes,
+        newContacts: result.newContacts,
+      });
+    });
+    await complete(job);
+    return state;
+  } catch (err) {
+    if (err instanceof StaleRunError) {
+      await complete(job);
+      return 'skipped';
+    }
+    return settleFailure(engine, run, job, stats, err, signal, complete);
+  }
+}
+
+interface StepsResult {
+  writes: FieldWrite[];
+  newContacts: { contact: ContactView; stepId: string; observedAt: string }[];
+  anyNotFound: boolean;
+}
+
+async function runSteps(
+  engine: RunEngine,
+  run: ClaimedRun,
+  attempt: AttemptStats,
+  signal: AbortSignal,
+): Promise<StepsResult> {
+  const pipeline = await engine.resolvePipeline(run.pipeline).catch((err: unknown) => {
+    throw new CriticalError(`pipeline "${run.pipeline}" cannot be loaded: ${(err as Error).message}`, {
+      cause: err,
+    });
+  });
+  const record = await loadRecordView(engine.db, run.accountId);
+  const memo = await loadMemo(engine.db, run.id);
+  const result: StepsResult = { writes: [], newContacts: [], anyNotFound: false };
+  for (const step of pipeline.steps) {
+    let output = memo.get(step.id);
+    if (!output) {
+      const stepStats = emptyStats();
+      const ctx: StepContext = {
+        run: { id: run.id, batchId: run.batchId ?? undefined, pipeline: pipeline.name },
+        record,
+        gateway: runGateway(
+          engine.gateway,
+          { id: run.id, batchId: run.batchId ?? undefined, refresh: run.refresh },
+          () => stepStats,
+          engine.counters,
+        ),
+        async memo(key, fn) {
+          const full = `${step.id}/${key}`;
+          const stored = memo.get(full);
+          if (stored) return stored;
+          const out = await fn();
+          await saveMemo(engine.db, run.id, full, out, emptyStats());
+          memo.set(full, out);
+          return out;
+        },
+        signal,
+      };
+      try {
+        output = await step.run(ctx);
+      } catch (err) {
+        if (err instanceof NotFoundError) {
+          output = { status: 'not_found', writes: [] };
+        } else if (isStepFailure(err) && !signal.aborted) {
+          const message = `step "${step.id}" failed: ${(err as Error).message}`;
+          if (step.required) throw new CriticalError(message, { cause: err });
+          // An optional step that cannot succeed yields nothing; the run ends partial.
+          output = {
+            status: 'not_found',
+            writes: [],
+            data: { error: message, errorClass: errorClassOf(err) },
+          };
+        } else {
+          addStats(attempt, stepStats);
+          throw err;
+        }
+      }
+      addStats(attempt, stepStats);
+      await saveMemo(engine.db, run.id, step.id, output, stepStats);
+      memo.set(step.id, output);
+    }
+    if (output.status === 'not_found') result.anyNotFound = true;
+    if (output.status === 'not_found' && step.required) {
+      throw new CriticalError(`required step "${step.id}" found nothing`);
+    }
+    applyStepOutput(record, output);
+    result.writes.push(...output.writes);
+    const observedAt = new Date().toISOString();
+    for (const contact of output.newContacts ?? [])
+      result.newContacts.push({ contact, stepId: step.id, observedAt });
+  }
+  return result;
+}
+
+function addStats(into: AttemptStats, from: AttemptStats): void {
+  into.calls += from.calls;
+  into.cacheHits += from.cacheHits;
+  into.costUsd += from.costUsd;
+}
+
+async function settleFailure(
+  engine: RunEngine,
+  run: ClaimedRun,
+  job: QueueJob<RunJobData>,
+  stats: AttemptStats,
+  err: unknown,
+  signal: AbortSignal,
+  complete: (job: QueueJob<RunJobData>) => Promise<void>,
+): Promise<RunOutcome> {
+  const { db, queue } = engine;
+  const message = err instanceof Error ? err.message : String(err);
+  const errorClass = errorClassOf(err);
+  if (signal.aborted && !(err instanceof SluiceError && errorClass === 'critical')) {
+    // Shutting down: hand the run back untouched; its finished steps stay memoized.
+    await requeueRun(db, run.id, job.id, stats);
+    await queue.reschedule(RUNS_QUEUE, job, 0);
+    return 'released';
+  }
+  switch (errorClass) {
+    case 'throttled': {
+      await requeueRun(db, run.id, job.id, stats, { errorClass, message, countFailure: false });
+      const wait = err instanceof ThrottledError ? err.retryAfterMs : undefined;
+      await queue.reschedule(RUNS_QUEUE, job, wait ?? engine.throttleMs ?? 5000);
+      return 'throttled';
+    }
+    case 'infrastructure': {
+      await requeueRun(db, run.id, job.id, stats, { errorClass, message, countFailure: false });
+      const at = err instanceof InfrastructureError ? err.retryAt : undefined;
+      const wait = at ? Math.max(1000, at.getTime() - Date.now()) : (engine.deferMs ?? 30_000);
+      await queue.reschedule(RUNS_QUEUE, job, wait);
+      return 'deferred';
+    }
+    case 'budget': {
+      if (run.batchId !== null) await stopBatch(db, run.batchId, message);
+      await requeueRun(db, run.id, job.id, stats, { errorClass, message, countFailure: false });
+      await complete(job);
+      return 'budget';
+    }
+    case 'retryable': {
+      if (run.failures + 1 < (engine.maxFailures ?? 3)) {
+        await requeueRun(db, run.id, job.id, stats, { errorClass, message, countFailure: true });
+        await queue.fail(RUNS_QUEUE, job, message);
+        return 'retrying';
+      }
+      return failRun(
+        engine,
+        run,
+        job,
+        stats,
+        errorClass,
+        `gave up after ${run.failures + 1} attempts: ${message}`,
+      );
+    }
+    default:
+      return failRun(engine, run, job, stats, errorClass, message);
+  }
+}
+
+async function failRun(
+  engine: RunEngine,
+  run: ClaimedRun,
+  job: QueueJob<RunJobData>,
+  stats: AttemptStats,
+  errorClass: string,
+  reason: string,
+): Promise<RunOutcome> {
+  const owned = await finishRun(engine.db, run.id, job.id, 'failed', stats, { errorClass, message: reason });
+  if (!owned) {
+    await engine.queue.complete(RUNS_QUEUE, [job]);
+    return 'skipped';
+  }
+  const dlqId = await engine.queue.deadLetter<DeadLetterData>(RUNS_QUEUE, job, {
+    runId: run.id,
+    reason,
+    errorClass,
+  });
+  await setDlqJob(engine.db, run.id, dlqId);
+  return 'failed';
+}

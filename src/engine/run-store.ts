@@ -1,0 +1,162 @@
+import type { Queryable } from '../db/db.ts';
+import type { StepOutput } from './pipeline-types.ts';
+
+/**
+ * The SQL of runs, batches and memoized steps (migrations/0003_runs.sql), one statement per
+ * operation. The queue job is only a pointer; the runs table says what happened.
+ */
+export type RunState = 'queued' | 'running' | 'enriched' | 'partial' | 'failed';
+export const FINAL_STATES: readonly RunState[] = ['enriched', 'partial', 'failed'];
+
+export interface ClaimedRun {
+  id: number;
+  batchId: number | null;
+  pipeline: string;
+  accountId: number;
+  attempts: number;
+  failures: number;
+  refresh: boolean;
+  batchStatus: string | null;
+  budgetUsd: number | null;
+}
+
+/** Counters of one attempt, added to the run's totals. */
+export interface AttemptStats {
+  calls: number;
+  cacheHits: number;
+  costUsd: number;
+}
+
+export interface MemoRow {
+  stepKey: string;
+  output: StepOutput;
+}
+
+/**
+ * Takes the run for `jobId`: the newest job to claim a run owns it, so a job redelivered after a
+ * worker died takes over, and a stale duplicate job can no longer finish it (see finishRun's fence).
+ * Returns undefined when the run is already final (nothing to do).
+ */
+export async function claimRun(db: Queryable, runId: number, jobId: string): Promise<ClaimedRun | undefined> {
+  const r = await db.query<ClaimedRun>(
+    `WITH claimed AS (
+       UPDATE runs SET state = 'running', attempts = attempts + 1, job_id = $2,
+              started_at = coalesce(started_at, now()), updated_at = now()
+        WHERE id = $1 AND state IN ('queued', 'running')
+       RETURNING *)
+     SELECT c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
+            coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd"
+       FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`,
+    [runId, jobId],
+  );
+  return r.rows[0];
+}
+
+export async function loadMemo(db: Queryable, runId: number): Promise<Map<string, StepOutput>> {
+  const r = await db.query<{ step_key: string; output: StepOutput }>(
+    'SELECT step_key, output FROM run_steps WHERE run_id = $1',
+    [runId],
+  );
+  return new Map(r.rows.map((row) => [row.step_key, row.output]));
+}
+
+/** Stores a completed step; a concurrent duplicate of the run keeps the first stored output. */
+export async function saveMemo(
+  db: Queryable,
+  runId: number,
+  stepKey: string,
+  output: StepOutput,
+  stats: AttemptStats,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO run_steps (run_id, step_key, status, output, calls, cache_hits, cost_usd)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_key) DO NOTHING`,
+    [runId, stepKey, output.status, JSON.stringify(output), stats.calls, stats.cacheHits, stats.costUsd],
+  );
+}
+
+/**
+ * Moves a running run owned by `jobId` to a final state, adding this attempt's counters. Returns
+ * false when another job owns the run now (the caller must then roll back its writes).
+ */
+export async function finishRun(
+  db: Queryable,
+  runId: number,
+  jobId: string,
+  state: RunState,
+  stats: AttemptStats,
+  error?: { errorClass: string; message: string },
+): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE runs SET state = $3, calls = calls + $4, cache_hits = cache_hits + $5, cost_usd = cost_usd + $6,
+            error_class = $7, error = $8,
+            errors = CASE WHEN $7::text IS NULL THEN errors ELSE
+              (SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM (
+                 SELECT e FROM jsonb_array_elements(errors || jsonb_build_array(
+                   jsonb_build_object('at', now(), 'class', $7::text, 'message', $8::text))) WITH ORDINALITY AS t(e, n)
+                 ORDER BY n DESC LIMIT 10) last) END,
+            finished_at = now(), updated_at = now()
+      WHERE id = $1 AND job_id = $2 AND state = 'running'`,
+    [
+      runId,
+      jobId,
+      state,
+      stats.calls,
+      stats.cacheHits,
+      stats.costUsd,
+      error?.errorClass ?? null,
+      error?.message ?? null,
+    ],
+  );
+  return r.rowCount > 0;
+}
+
+/**
+ * Puts a running run back to queued (deferred, throttled, released on shutdown, retrying), adding
+ * this attempt's counters and, for failures, the error. `countFailure` counts toward the retry limit.
+ */
+export async function requeueRun(
+  db: Queryable,
+  runId: number,
+  jobId: string,
+  stats: AttemptStats,
+  error?: { errorClass: string; message: string; countFailure: boolean },
+): Promise<number> {
+  const r = await db.query<{ failures: number }>(
+    `UPDATE runs SET state = 'queued', calls = calls + $3, cache_hits = cache_hits + $4, cost_usd = cost_usd + $5,
+            failures = failures + $6,
+            error_class = coalesce($7, error_class), error = coalesce($8, error),
+            errors = CASE WHEN $7::text IS NULL THEN errors ELSE
+              (SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM (
+                 SELECT e FROM jsonb_array_elements(errors || jsonb_build_array(
+                   jsonb_build_object('at', now(), 'class', $7::text, 'message', $8::text))) WITH ORDINALITY AS t(e, n)
+                 ORDER BY n DESC LIMIT 10) last) END,
+            updated_at = now()
+      WHERE id = $1 AND job_id = $2 AND state = 'running'
+      RETURNING failures`,
+    [
+      runId,
+      jobId,
+      stats.calls,
+      stats.cacheHits,
+      stats.costUsd,
+      error?.countFailure ? 1 : 0,
+      error?.errorClass ?? null,
+      error?.message ?? null,
+    ],
+  );
+  return r.rows[0]?.failures ?? 0;
+}
+
+export async function setDlqJob(db: Queryable, runId: number, dlqJobId: string): Promise<void> {
+  await db.query('UPDATE runs SET dlq_job_id = $2 WHERE id = $1', [runId, dlqJobId]);
+}
+
+/** Stops a batch (budget reached); runs not yet finished stay queued and can be resumed. */
+export async function stopBatch(db: Queryable, batchId: number, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = 'stopped', stop_reason = $2, finished_at = now()
+      WHERE id = $1 AND status = 'running'`,
+    [batchId, reason],
+  );
+}
