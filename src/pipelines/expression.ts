@@ -219,7 +219,7 @@ class Parser {
     const t = this.next();
     if (t.kind === 'num' || t.kind === 'str') return { type: 'literal', value: t.value };
     if (t.kind === 'name') {
-      if (t.text in KEYWORDS) return { type: 'literal', value: KEYWORDS[t.text] };
+      if (Object.hasOwn(KEYWORDS, t.text)) return { type: 'literal', value: KEYWORDS[t.text] };
       if (this.isOp('(')) {
         if (!Object.hasOwn(FUNCTIONS, t.text))
           throw new ExpressionError(

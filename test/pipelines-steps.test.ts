@@ -1,0 +1,284 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordView, StepOutput } from '../src/engine/pipeline-types.ts';
+import { CriticalError } from '../src/errors.ts';
+import { evaluate, parseExpression } from '../src/pipelines/expression.ts';
+import { httpProvider } from '../src/pipelines/http-provider.ts';
+import { parsePipeline } from '../src/pipelines/load.ts';
+import { isPrivateAddress } from '../src/pipelines/private-address.ts';
+import { createOperationContext } from '../src/providers/http.ts';
+import { contact, stepContext, TestGateway } from './pipelines-test-gateway.ts';
+
+const compile = (yaml: string) => parsePipeline(yaml, 't.yaml', { checkProviders: false }).definition;
+
+const course = (): RecordView => ({
+  account: { id: 1, name: 'Pine Hollow Golf Club', website: 'https://www.PineHollow.com/about', state: 'VA' },
+  contacts: [
+    contact(1, { first_name: 'Ann', last_name: 'Lee', title: 'General Manager' }),
+    contact(2, { first_name: 'Bo', last_name: 'Diaz', title: 'Head Golf Professional' }),
+    contact(3, { first_name: 'Cy', last_name: 'Moe', title: 'Superintendent' }),
+  ],
+});
+
+describe('expressions', () => {
+  const ev = (src: string, scope: Record<string, unknown> = {}) =>
+    evaluate(parseExpression(src, ['account', 'contact']), scope);
+
+  it('evaluates operators, functions and missing fields without throwing', () => {
+    const account = { name: 'Pine', score: 7, tags: ['a', 'b'] };
+    expect(ev('account.score * 2 + 1', { account })).toBe(15);
+    expect(ev("account.score >= 7 and 'a' in account.tags", { account })).toBe(true);
+    expect(ev('account.missing.deeper == null', { account })).toBe(true);
+    expect(ev('account.missing > 3', { account })).toBe(false);
+    expect(ev("coalesce(account.missing, lower(account.name) + '!')", { account })).toBe('pine!');
+    expect(ev("domain_of('ann.lee@mail.pinehollow.co.uk')")).toBe('pinehollow.co.uk');
+    expect(ev("account.score > 5 ? 'high' : 'low'", { account })).toBe('high');
+  });
+
+  it('cannot reach prototypes or unknown functions', () => {
+    expect(ev('account.constructor', { account: {} })).toBe(null);
+    expect(ev("account['__proto__']", { account: {} })).toBe(null);
+    expect(() => parseExpression('constructor("x")', ['account'])).toThrow(/unknown function/);
+    expect(() => parseExpression('process.env', ['account'])).toThrow(/unknown name "process"/);
+  });
+});
+
+describe('formula and when', () => {
+  it('derives fields from other fields, each seeing the previous ones', async () => {
+    const def = compile(`
+name: t
+steps:
+  - id: derive
+    kind: formula
+    fields:
+      domain: domain_of(account.website)
+      email_hint: "'@' + account.domain"
+      nothing: account.missing
+`);
+    const out = await def.steps[0]!.run(stepContext(new TestGateway({}), course()));
+    expect(out.writes.map((w) => [w.entity, w.field, w.value, w.source, w.costUsd])).toEqual([
+      ['account', 'domain', 'pinehollow.com', 'step', 0],
+      ['account', 'email_hint', '@pinehollow.com', 'step', 0],
+    ]);
+  });
+
+  it('skips a step whose when is false, without any call', async () => {
+    const def = compile(`
+name: t
+steps:
+  - id: find
+    kind: waterfall
+    when: is_empty(account.website)
+    fields: [website]
+    providers:
+      - { provider: s, operation: search, input: { q: "{{account.name}}" }, output: { website: url } }
+`);
+    const gateway = new TestGateway({
+      's/search': () => ({ found: true, output: { url: 'https://x.com' } }),
+    });
+    const out = await def.steps[0]!.run(stepContext(gateway, course()));
+    expect(out.status).toBe('skipped');
+    expect(gateway.calls).toHaveLength(0);
+    const empty = course();
+    delete empty.account.website;
+    const ran = await def.steps[0]!.run(stepContext(gateway, empty));
+    expect(ran.writes[0]).toMatchObject({ field: 'website', value: 'https://x.com', provider: 's' });
+  });
+});
+
+describe('foreach', () => {
+  const yaml = `
+name: t
+steps:
+  - id: people
+    kind: foreach
+    concurrency: 2
+    where: contact.title != 'Superintendent'
+    steps:
+      - id: phone
+        kind: waterfall
+        fields: [phone]
+        providers:
+          - { provider: p, operation: lookup, input: { name: "{{contact.first_name}}" }, output: { phone: phone } }
+      - id: has_phone
+        kind: formula
+        when: present(contact.phone)
+        fields: { phone_known: "true" }
+`;
+
+  it('runs child steps per contact, bounded and in order within a contact, memoized per contact', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const gateway = new TestGateway({
+      'p/lookup': async (i) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight--;
+        return i.name === 'Bo'
+          ? { found: false }
+          : { found: true, output: { phone: '+18045550100' }, costUsd: 0.1 };
+      },
+    });
+    const memo = new Map<string, StepOutput>();
+    const def = compile(yaml);
+    const out = await def.steps[0]!.run(stepContext(gateway, course(), memo));
+    // Cy is filtered out by `where`; Ann and Bo run concurrently (limit 2)
+    expect(gateway.calls.map((c) => (c.input as { name: string }).name).sort()).toEqual(['Ann', 'Bo']);
+    expect(maxInFlight).toBe(2);
+    expect(out.writes.map((w) => [w.contactRef, w.field, w.value])).toEqual([
+      ['id:1', 'phone', '+18045550100'],
+      ['id:1', 'phone_known', true],
+    ]);
+    expect([...memo.keys()].sort()).toEqual([
+      'people.has_phone/id:1',
+      'people.has_phone/id:2',
+      'people.phone/id:1',
+      'people.phone/id:2',
+    ]);
+    // A retried run reuses the memoized children: no second paid lookup.
+    const again = await def.steps[0]!.run(stepContext(gateway, course(), memo));
+    expect(gateway.calls).toHaveLength(2);
+    expect(again.writes).toEqual(out.writes);
+  });
+
+  it('finishes the other contacts before raising one contact’s failure', async () => {
+    const gateway = new TestGateway({
+      'p/lookup': (i) => {
+        if (i.name === 'Ann') throw new CriticalError('boom');
+        return { found: true, output: { phone: '+18045550101' } };
+      },
+    });
+    const memo = new Map<string, StepOutput>();
+    await expect(compile(yaml).steps[0]!.run(stepContext(gateway, course(), memo))).rejects.toThrow('boom');
+    expect(memo.has('people.phone/id:2')).toBe(true);
+  });
+});
+
+describe('ai step', () => {
+  const yaml = `
+name: t
+steps:
+  - id: extract
+    kind: ai
+    model: anthropic:claude-haiku-4-5
+    context:
+      page: { provider: web, operation: read, input: { url: "{{account.website}}" }, path: text }
+    prompt: "Staff of {{account.name}}: {{context.page}}"
+    schema:
+      type: object
+      properties:
+        holes: { type: integer, minimum: 9 }
+        staff: { type: array, items: { type: object, properties: { name: { type: string }, title: { type: string } }, required: [name] } }
+      required: [holes, staff]
+    output: { holes: holes }
+    contacts:
+      from: staff
+      fields: { full_name: name, title: title }
+`;
+
+  it('prompts with fetched context, writes mapped fields and finds new contacts (deduped)', async () => {
+    const gateway = new TestGateway({
+      'web/read': () => ({ found: true, output: { text: 'Ann Lee, GM. Dee Fox, Pro.' }, costUsd: 0 }),
+      'llm/generate': () => ({
+        found: true,
+        output: {
+          object: {
+            holes: 18,
+            staff: [
+              { name: 'Ann Lee', title: 'General Manager' },
+              { name: 'Dee Fox', title: 'Head Pro' },
+            ],
+          },
+        },
+        costUsd: 0.003,
+      }),
+    });
+    const out = await compile(yaml).steps[0]!.run(stepContext(gateway, course()));
+    expect(gateway.sequence).toEqual(['web/read', 'llm/generate']);
+    const llmInput = gateway.calls[1]!.input as { model: string; prompt: string; schema: unknown };
+    expect(llmInput.model).toBe('anthropic:claude-haiku-4-5');
+    expect(llmInput.prompt).toBe('Staff of Pine Hollow Golf Club: Ann Lee, GM. Dee Fox, Pro.');
+    expect(out.writes[0]).toMatchObject({ entity: 'account', field: 'holes', value: 18, provider: 'llm' });
+    // Ann Lee is already a contact; Dee Fox is new
+    expect(out.newContacts).toEqual([
+      { id: undefined, ref: 'new:dee fox', full_name: 'Dee Fox', title: 'Head Pro' },
+    ]);
+    expect(out.writes.filter((w) => w.contactRef === 'new:dee fox').map((w) => w.field)).toEqual([
+      'full_name',
+      'title',
+    ]);
+    const total = out.writes.reduce((s, w) => s + w.costUsd, 0);
+    expect(total).toBeCloseTo(0.003, 6);
+  });
+
+  it('fails the call when the answer does not match the declared schema', async () => {
+    const gateway = new TestGateway({
+      'web/read': () => ({ found: true, output: { text: '' } }),
+      'llm/generate': () => ({ found: true, output: { object: { holes: 'eighteen', staff: [] } } }),
+    });
+    await expect(compile(yaml).steps[0]!.run(stepContext(gateway, course()))).rejects.toThrow(
+      /does not match the step's schema \(holes/,
+    );
+  });
+});
+
+describe('http step', () => {
+  let server: Server;
+  let hits = 0;
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ data: { employees: 42, path: req.url } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const gatewayRunningHttp = () =>
+    new TestGateway({
+      'http/request': async (input) => {
+        const op = httpProvider.operations.request;
+        const result = await op.run(createOperationContext(httpProvider, { env: {} }), op.input.parse(input));
+        return result.found ? { found: true, output: result.output } : { found: false };
+      },
+    });
+  const yaml = (host: string, allow: boolean) => `
+name: t
+steps:
+  - id: size
+    kind: http
+    url: "http://${host}:${port}/lookup?domain={{urlencode(domain_of(account.website))}}"
+    ${allow ? 'allow_private: true' : ''}
+    output: { employees: body.data.employees, lookup_path: body.data.path }
+`;
+
+  it('refuses loopback and private addresses (also by host name) unless allow_private is set', async () => {
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const gateway = gatewayRunningHttp();
+      await expect(compile(yaml(host, false)).steps[0]!.run(stepContext(gateway, course()))).rejects.toThrow(
+        /private address .*allow_private: true/,
+      );
+    }
+    expect(hits).toBe(0);
+    expect(isPrivateAddress('10.1.2.3')).toBe(true);
+    expect(isPrivateAddress('169.254.169.254')).toBe(true);
+    expect(isPrivateAddress('::ffff:192.168.0.1')).toBe(true);
+    expect(isPrivateAddress('fd00::1')).toBe(true);
+    expect(isPrivateAddress('8.8.8.8')).toBe(false);
+  });
+
+  it('calls a templated URL through the gateway and maps JSON paths to fields when allowed', async () => {
+    const gateway = gatewayRunningHttp();
+    const out = await compile(yaml('127.0.0.1', true)).steps[0]!.run(stepContext(gateway, course()));
+    expect(gateway.calls[0]).toMatchObject({ provider: 'http', operation: 'request' });
+    expect(out.writes.map((w) => [w.field, w.value])).toEqual([
+      ['employees', 42],
+      ['lookup_path', '/lookup?domain=pinehollow.com'],
+    ]);
+  });
+});
