@@ -1,0 +1,111 @@
+import type { Queryable } from '../db/db.ts';
+
+/**
+ * The first statement of every call, in one round trip: a cache lookup (a hit also bumps the LRU
+ * clock and writes its ledger row), on a miss the claim of the in-flight marker that makes this
+ * caller the one who pays, the provider's health, and whether the batch has a budget.
+ */
+export interface PreflightParams {
+  key: string;
+  provider: string;
+  operation: string;
+  /** Skip the cache read (`--refresh`). */
+  refresh: boolean;
+  owner: string;
+  inflightTtlMs: number;
+  runId: number | null;
+  batchId: number | null;
+  /** Ledger label of a hit: `hit`, or `coalesced` when a waiting follower finds the leader's entry. */
+  hitLabel: 'hit' | 'coalesced';
+  /** Only accept entries written at or after this epoch ms (a refreshing follower wants the new one). */
+  freshAfterMs: number | null;
+  /** `batch:<id>` when the call belongs to a batch. */
+  batchScope: string | null;
+}
+
+export interface Preflight {
+  hit: { found: boolean; output: unknown; costUsd: number; confidence: number | null } | undefined;
+  /** This caller owns the in-flight marker and makes the call. */
+  leader: boolean;
+  /** Database clock, epoch ms: every worker compares against the same clock. */
+  nowMs: number;
+  failures: number;
+  openUntilMs: number | null;
+  pausedUntilMs: number | null;
+  exhaustedUntilMs: number | null;
+  /** The batch's budget when it has one. */
+  batchLimitUsd: number | null;
+}
+
+const SQL = `
+WITH hit AS (
+  UPDATE cache_entries SET last_hit_at = now(), hits = hits + 1
+  WHERE key = $1 AND NOT $4::boolean AND expires_at > now()
+    AND ($10::float8 IS NULL OR created_at >= to_timestamp($10::float8 / 1000))
+  RETURNING found, output, cost_usd, confidence
+), led AS (
+  INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, saved_usd, cache_key)
+  SELECT $2, $3, $7, $8, 0, $9, CASE WHEN found THEN 'found' ELSE 'not_found' END, cost_usd, $1 FROM hit
+), claim AS (
+  INSERT INTO cache_inflight (key, owner, expires_at)
+  SELECT $1, $5, now() + $6::float8 * interval '1 millisecond'
+  WHERE NOT EXISTS (SELECT 1 FROM hit)
+  ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+    WHERE cache_inflight.expires_at < now() OR cache_inflight.owner = EXCLUDED.owner
+  RETURNING 1
+)
+SELECT h.found, h.output, h.cost_usd, h.confidence,
+       EXISTS (SELECT 1 FROM claim) AS leader,
+       extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
+       coalesce(s.failures, 0) AS failures,
+       extract(epoch FROM s.open_until)::float8 * 1000 AS open_until_ms,
+       extract(epoch FROM s.paused_until)::float8 * 1000 AS paused_until_ms,
+       extract(epoch FROM s.exhausted_until)::float8 * 1000 AS exhausted_until_ms,
+       (SELECT limit_usd FROM budgets WHERE scope = $11) AS batch_limit
+FROM (SELECT 1) AS one
+LEFT JOIN hit h ON true
+LEFT JOIN provider_state s ON s.provider = $2`;
+
+interface Row {
+  found: boolean | null;
+  output: unknown;
+  cost_usd: number | null;
+  confidence: number | null;
+  leader: boolean;
+  now_ms: number;
+  failures: number;
+  open_until_ms: number | null;
+  paused_until_ms: number | null;
+  exhausted_until_ms: number | null;
+  batch_limit: number | null;
+}
+
+export async function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
+  const res = await db.query<Row>(SQL, [
+    p.key,
+    p.provider,
+    p.operation,
+    p.refresh,
+    p.owner,
+    p.inflightTtlMs,
+    p.runId,
+    p.batchId,
+    p.hitLabel,
+    p.freshAfterMs,
+    p.batchScope,
+  ]);
+  const r = res.rows[0]!;
+  return {
+    hit:
+      r.found === null
+        ? undefined
+        : { found: r.found, output: r.output, costUsd: r.cost_usd ?? 0, confidence: r.confidence },
+    leader: r.leader,
+    nowMs: r.now_ms,
+    failures: r.failures,
+    openUntilMs: r.open_until_ms,
+    pausedUntilMs: r.paused_until_ms,
+    exhaustedUntilMs: r.exhausted_until_ms,
+    batchLimitUsd: r.batch_limit,
+  };
+}
