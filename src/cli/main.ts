@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
+import { registerPipelines } from './pipelines.ts';
 import { registerStatus } from './status.ts';
 
 /** Exit codes: 0 success, 1 failure, 2 usage error. */
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStatus(program);
+  registerPipelines(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -102,9 +102,9 @@ export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: bo
     const stepConfidence = resolveConfidence(confidence, { ...vars, output: answer });
     const values = applyMapping(mappings, answer, vars);
     const found = contacts ? extractContacts(contacts, answer, scope.contacts) : [];
-    const contactFieldCount = found.reduce((n, c) => n + Object.keys(c).length - 2, 0);
-    // The step's whole cost (context calls + the LLM) is shared by everything it produced.
-    const share = paid / Math.max(1, values.length + contactFieldCount);
+    // The step's whole cost (context calls + the LLM) is shared by the fields it wrote. New contacts'
+    // own fields are recorded by the run engine's final write (source step, operation = this step id).
+    const share = paid / Math.max(1, values.length);
     const writes: FieldWrite[] = values.map((v) =>
       makeWrite(
         scope,
@@ -113,22 +113,8 @@ export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: bo
         providerProvenance(outcome, share, v.confidence ?? stepConfidence),
       ),
     );
-    for (const c of found) {
-      for (const [field, value] of Object.entries(c)) {
-        if (field === 'id' || field === 'ref') continue;
-        writes.push(
-          makeWrite(
-            scope,
-            { entity: 'contact', field },
-            value,
-            providerProvenance(outcome, share, stepConfidence),
-            c.ref,
-          ),
-        );
-      }
-    }
     return {
-      status: writes.length ? 'found' : 'not_found',
+      status: writes.length || found.length ? 'found' : 'not_found',
       writes,
       ...(found.length ? { newContacts: found } : {}),
       data: { answer, cost_usd: paid },

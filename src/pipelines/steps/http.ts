@@ -52,14 +52,8 @@ export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach
     const writes: FieldWrite[] = values.map((v) =>
       makeWrite(scope, v.mapping.target, v.value, providerProvenance(outcome, share, v.confidence)),
     );
-    for (const c of found)
-      for (const [field, value] of Object.entries(c))
-        if (field !== 'id' && field !== 'ref')
-          writes.push(
-            makeWrite(scope, { entity: 'contact', field }, value, providerProvenance(outcome, 0), c.ref),
-          );
     return {
-      status: writes.length ? 'found' : 'not_found',
+      status: writes.length || found.length ? 'found' : 'not_found',
       writes,
       ...(found.length ? { newContacts: found } : {}),
     };
