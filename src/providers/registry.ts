@@ -1,15 +1,26 @@
 import { ConfigError } from '../errors.ts';
 import { apollo } from './apollo/index.ts';
 import type { ProviderDefinition } from './define-provider.ts';
+import { emailPattern } from './email-pattern/index.ts';
 import { hunter } from './hunter/index.ts';
 import { jina } from './jina/index.ts';
+import { llm } from './llm/index.ts';
+import { perplexity } from './perplexity/index.ts';
 import { website } from './website/index.ts';
 
 /**
  * Every provider Sluice knows, listed explicitly (no directory scanning): adding a provider means
  * adding its folder and one line here.
  */
-export const providers: readonly ProviderDefinition[] = [hunter, apollo, jina, website];
+export const providers: readonly ProviderDefinition[] = [
+  hunter,
+  apollo,
+  perplexity,
+  jina,
+  website,
+  emailPattern,
+  llm,
+];
 
 /** The provider with this id; a ConfigError listing the known ids otherwise. */
 export function getProvider(id: string): ProviderDefinition {

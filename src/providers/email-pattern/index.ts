@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { CriticalError } from '../../errors.ts';
+import { defineOperation, defineProvider } from '../define-provider.ts';
+import { normalizeDomain, normalizeEmail } from '../normalize-output.ts';
+
+/**
+ * The free email-pattern inferrer: learns how a domain builds addresses (`{first}.{last}@`,
+ * `{f}{last}@`...) from emails Sluice already knows there (the contacts table, through
+ * `services.db`, plus `known` emails passed in, e.g. from a staff page) and proposes the address of a
+ * new person with a confidence from how consistent the evidence is. No HTTP, cost 0.
+ */
+export const PATTERNS = [
+  '{first}.{last}',
+  '{f}{last}',
+  '{first}',
+  '{first}{last}',
+  '{first}{l}',
+  '{first}_{last}',
+  '{last}{f}',
+  '{f}.{last}',
+  '{last}.{first}',
+  '{first}-{last}',
+  '{last}',
+] as const;
+
+/** Lowercase ASCII letters and digits only (`O'Brien` -> `obrien`, `José` -> `jose`). */
+export function nameToken(s: string): string {
+  return s
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
+}
+
+export function applyEmailPattern(
+  pattern: string,
+  first: string,
+  last: string,
+  domain: string,
+): string | null {
+  const f = nameToken(first);
+  const l = nameToken(last);
+  if (!f || !l) return null;
+  const local = pattern
+    .replace('{first}', f)
+    .replace('{last}', l)
+    .replace('{f}', f[0]!)
+    .replace('{l}', l[0]!);
+  return `${local}@${domain}`;
+}
+
+const known = z.object({ first_name: z.string(), last_name: z.string(), email: z.string() });
+
+const inferEmail = defineOperation({
+  description: "propose a person's email from the patterns of emails already known at the domain (free)",
+  input: z.object({
+    domain: z.string().min(1),
+    first_name: z.string().min(1),
+    last_name: z.string().min(1),
+    /** Extra evidence not yet stored (e.g. emails on the staff page). */
+    known: z.array(known).optional(),
+  }),
+  output: z.object({
+    email: z.string(),
+    pattern: z.string(),
+    /** People at the domain whose email fits the pattern / people with a known email there. */
+    evidence: z.object({ matches: z.number(), total: z.number() }),
+    candidates: z.array(z.object({ email: z.string(), pattern: z.string(), confidence: z.number() })),
+  }),
+  priceUsd: 0,
+  // Evidence grows as contacts are enriched: recompute after a day rather than a month.
+  cacheTtlMs: 86_400_000,
+  notFoundTtlMs: 3_600_000,
+  async run(ctx, input) {
+    const domain = normalizeDomain(input.domain);
+    if (!domain) throw new CriticalError(`email-pattern: ${JSON.stringify(input.domain)} is not a domain`);
+    const evidence: z.infer<typeof known>[] = [...(input.known ?? [])];
+    if (ctx.services.db) {
+      const rows = await ctx.services.db.query<{ first_name: string; last_name: string; email: string }>(
+        `SELECT first_name, last_name, email FROM contacts
+          WHERE email IS NOT NULL AND first_name IS NOT NULL AND last_name IS NOT NULL
+            AND lower(split_part(email, '@', 2)) = $1
+          LIMIT 500`,
+        [domain],
+      );
+      evidence.push(...rows.rows);
+    }
+    const self = `${nameToken(input.first_name)} ${nameToken(input.last_name)}`;
+    const counts = new Map<string, number>();
+    const seen = new Set<string>();
+    let total = 0;
+    for (const k of evidence) {
+      const email = normalizeEmail(k.email);
+      if (!email?.endsWith(`@${domain}`) || seen.has(email)) continue;
+      // The person we are looking for does not count as evidence for their own address.
+      if (`${nameToken(k.first_name)} ${nameToken(k.last_name)}` === self) continue;
+      seen.add(email);
+      total++;
+      for (const p of PATTERNS)
+        if (applyEmailPattern(p, k.first_name, k.last_name, domain) === email)
+          counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
+    if (counts.size === 0) return { found: false, costUsd: 0 };
+    // Laplace-smoothed share of the evidence, capped: one matching email is a hint, three are a rule.
+    const ranked = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || PATTERNS.indexOf(a[0] as never) - PATTERNS.indexOf(b[0] as never))
+      .map(([pattern, n]) => ({
+        pattern,
+        n,
+        confidence: Math.min(0.95, (n / (total + 1)) * (1 - 0.5 ** n)),
+      }));
+    const candidates = ranked.flatMap((r) => {
+      const email = applyEmailPattern(r.pattern, input.first_name, input.last_name, domain);
+      return email ? [{ email, pattern: r.pattern, confidence: Math.round(r.confidence * 1000) / 1000 }] : [];
+    });
+    const best = candidates[0];
+    if (!best) return { found: false, costUsd: 0 };
+    return {
+      found: true,
+      output: {
+        email: best.email,
+        pattern: best.pattern,
+        evidence: { matches: ranked[0]!.n, total },
+        candidates,
+      },
+      costUsd: 0,
+      confidence: best.confidence,
+    };
+  },
+});
+
+export const emailPattern = defineProvider({
+  id: 'email-pattern',
+  name: 'Email pattern inferrer (built-in)',
+  baseUrl: '',
+  limits: [],
+  concurrency: 16,
+  free: true,
+  operations: { 'infer-email': inferEmail },
+});
