@@ -3,8 +3,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
+import { registerDlq } from './dlq.ts';
+import { registerImport } from './import.ts';
 import { registerPipelines } from './pipelines.ts';
+import { registerRun } from './run.ts';
 import { registerStatus } from './status.ts';
+import { registerWorker } from './worker.ts';
 
 /** Exit codes: 0 success, 1 failure, 2 usage error. */
 export function buildProgram(): Command {
@@ -26,7 +30,11 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStatus(program);
+  registerImport(program);
   registerPipelines(program);
+  registerRun(program);
+  registerWorker(program);
+  registerDlq(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

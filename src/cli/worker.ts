@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { openRunEngine } from '../engine/engine-services.ts';
+import { startWorker } from '../engine/worker-loop.ts';
+import { action } from './context.ts';
+import { onShutdownSignal, parsePositive } from './run-options.ts';
+
+interface WorkerOptions {
+  concurrency?: string;
+  heartbeatSeconds?: string;
+  json?: boolean;
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'work queued runs until stopped (SIGINT/SIGTERM); run several, on several machines, against one PostgreSQL',
+    )
+    .option('--concurrency <n>', 'runs in flight at once in this process', '10')
+    .option('--heartbeat-seconds <s>', "a killed worker's runs are picked up again after this (min 10)", '20')
+    .option('--json', 'print the final counts as one JSON object')
+    .action(
+      action(async (ctx, o: WorkerOptions) => {
+        const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
+        const heartbeatSeconds = Math.max(
+          10,
+          parsePositive('--heartbeat-seconds', o.heartbeatSeconds ?? '20'),
+        );
+        const db = await ctx.db();
+        const engine = await openRunEngine(ctx.config, db, { heartbeatSeconds, superviseIntervalSeconds: 2 });
+        const worker = startWorker({
+          engine,
+          concurrency,
+          heartbeatSeconds,
+          onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+        });
+        const off = onShutdownSignal(() => {
+          ctx.out.warn('worker: stopping (finishing in-flight runs)');
+          worker.stop();
+        });
+        ctx.out.warn(`worker ${process.pid}: working (concurrency ${concurrency}) on ${db.target}`);
+        try {
+          const counts = await worker.done;
+          if (ctx.out.json) ctx.out.result(counts);
+          else ctx.out.warn(`worker ${process.pid}: stopped; ${JSON.stringify(counts)}`);
+        } finally {
+          off();
+          await engine.queue.stop();
+        }
+      }),
+    );
+}
