@@ -1,0 +1,89 @@
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { createApolloFake } from './fakes/apollo.ts';
+import type { FakeOptions, FakeServer, RunningServer } from './fakes/fake-kit.ts';
+import { listen } from './fakes/fake-kit.ts';
+import { createHunterFake } from './fakes/hunter.ts';
+import { createJinaFake } from './fakes/jina.ts';
+import { createPerplexityFake } from './fakes/perplexity.ts';
+import { createSitesFake } from './fakes/sites.ts';
+import { createSandboxLanguageModel } from './sandbox-llm.ts';
+import { generateWorld, type World, type WorldOptions } from './world.ts';
+
+/**
+ * Starts the whole sandbox: the world and one local fake server per provider. Returns the base URLs,
+ * the env overrides that point Sluice's real adapters at the fakes (keys included), the sandbox LLM,
+ * and `stop()`. Nothing here talks to the internet.
+ */
+export const SANDBOX_BANNER = 'sandbox: simulated providers, no real data';
+
+export interface SandboxOptions {
+  /** World and fake-behaviour seed. Default 1. */
+  seed?: number;
+  world?: WorldOptions;
+  /** Options for every fake (latency, coverage, fault rate...); per-provider entries win. */
+  fakes?: FakeOptions;
+  perProvider?: Partial<Record<'hunter' | 'apollo' | 'perplexity' | 'jina' | 'website', FakeOptions>>;
+  /** First port to try (each fake takes the next). Default 0 = any free ports. */
+  port?: number;
+}
+
+export interface Sandbox {
+  world: World;
+  /** provider id -> base URL of its fake. */
+  baseUrls: Record<string, string>;
+  /** Env vars to apply (base URLs and keys), e.g. merged into Config.env. */
+  env: Record<string, string>;
+  /** The fakes, for tests that switch fault modes or read request counts. */
+  fakes: Record<string, FakeServer>;
+  /** AI SDK model factory for `services.languageModel`: every model id is answered from the world. */
+  languageModel: (modelId: string) => LanguageModelV3;
+  stop(): Promise<void>;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const seed = options.seed ?? 1;
+  const world = generateWorld(seed, options.world);
+  const opts = (id: keyof NonNullable<SandboxOptions['perProvider']>) => ({ ...options.fakes, ...options.perProvider?.[id] });
+  const fakes: Record<string, FakeServer> = {
+    hunter: createHunterFake(world, opts('hunter')),
+    apollo: createApolloFake(world, opts('apollo')),
+    perplexity: createPerplexityFake(world, opts('perplexity')),
+    jina: createJinaFake(world, opts('jina')),
+    website: createSitesFake(world, opts('website')),
+  };
+  const running: RunningServer[] = [];
+  const baseUrls: Record<string, string> = {};
+  try {
+    let port = options.port ?? 0;
+    for (const [id, fake] of Object.entries(fakes)) {
+      const server = await listen(fake.app, port);
+      running.push(server);
+      baseUrls[id] = server.url;
+      if (port) port++;
+    }
+  } catch (err) {
+    await Promise.all(running.map((s) => s.close()));
+    throw err;
+  }
+  const env: Record<string, string> = {
+    SLUICE_HUNTER_BASE_URL: baseUrls.hunter!,
+    HUNTER_API_KEY: fakes.hunter!.apiKey,
+    SLUICE_APOLLO_BASE_URL: baseUrls.apollo!,
+    APOLLO_API_KEY: fakes.apollo!.apiKey,
+    SLUICE_PERPLEXITY_BASE_URL: baseUrls.perplexity!,
+    PERPLEXITY_API_KEY: fakes.perplexity!.apiKey,
+    SLUICE_JINA_BASE_URL: baseUrls.jina!,
+    JINA_API_KEY: fakes.jina!.apiKey,
+    SLUICE_WEBSITE_BASE_URL: baseUrls.website!,
+  };
+  return {
+    world,
+    baseUrls,
+    env,
+    fakes,
+    languageModel: (modelId) => createSandboxLanguageModel(world, modelId),
+    async stop() {
+      await Promise.all(running.map((s) => s.close()));
+    },
+  };
+}
