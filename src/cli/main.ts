@@ -5,6 +5,7 @@ import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
 import { registerDlq } from './dlq.ts';
 import { registerImport } from './import.ts';
+import { registerImport } from './import.ts';
 import { registerPipelines } from './pipelines.ts';
 import { registerRun } from './run.ts';
 import { registerStatus } from './status.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStatus(program);
+  registerImport(program);
   registerImport(program);
   registerPipelines(program);
   registerRun(program);

@@ -1,0 +1,88 @@
+import { type Command, Option } from 'commander';
+import { ConfigError } from '../errors.ts';
+import type { ImportKind } from '../import/header-map.ts';
+import { importFile } from '../import/import-file.ts';
+import { isPhoneRegion } from '../normalize/phone.ts';
+import { action } from './context.ts';
+import { table } from './output.ts';
+
+interface ImportCliOptions {
+  kind?: ImportKind;
+  map: string[];
+  region?: string;
+  json?: boolean;
+}
+
+/** How many rejections the human summary lists (all of the first 1000 are in --json and `imports`). */
+const SHOWN_ERRORS = 20;
+
+export function registerImport(program: Command): void {
+  program
+    .command('import')
+    .description(
+      'import accounts or contacts from a CSV file (any delimiter, UTF-8 or Latin-1); duplicates merge, re-imports add nothing',
+    )
+    .argument('<file>', 'CSV file with a header row')
+    .addOption(
+      new Option('--kind <kind>', 'what the rows are (default: detected from the headers)').choices([
+        'accounts',
+        'contacts',
+      ]),
+    )
+    .option(
+      '--map <header=field>',
+      'put a column into a field, e.g. --map "Course=name"; empty field ignores the column; contacts files take account.<field> (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
+      '--region <code>',
+      'country for phone numbers without a country code (default: SLUICE_DEFAULT_REGION or US)',
+    )
+    .option('--json', 'print one JSON object: inserted, merged, unchanged, rejected, errors [{line, reason}]')
+    .action(
+      action(async (ctx, options: ImportCliOptions, file: string) => {
+        const region = (options.region ?? ctx.config.defaultRegion).toUpperCase();
+        if (!isPhoneRegion(region)) {
+          throw new ConfigError(
+            `--region ${options.region}: not a country code; use two letters such as US, GB or DE`,
+            {
+              exitCode: 2,
+            },
+          );
+        }
+        const db = await ctx.db();
+        const r = await importFile(db, { file, kind: options.kind, map: options.map, region });
+        if (ctx.out.json) return ctx.out.result(r);
+        const delimiter = r.delimiter === '\t' ? 'tab' : `"${r.delimiter}"`;
+        ctx.out.line(
+          `Imported ${r.kind} from ${file} (import #${r.importId}; ${r.encoding}, ${delimiter}-delimited)`,
+        );
+        ctx.out.line(
+          table([
+            ['rows read', r.rowsRead],
+            ['inserted', r.inserted],
+            ['merged', r.merged],
+            ['unchanged', r.unchanged],
+            ['rejected', r.rejected],
+          ]),
+        );
+        if (r.accounts) {
+          ctx.out.line(
+            `companies: ${r.accounts.inserted} created, ${r.accounts.merged} filled in, ${r.accounts.unchanged} already known`,
+          );
+        }
+        if (r.rejected > 0) {
+          ctx.out.line();
+          ctx.out.line(
+            ctx.out.style(
+              'yellow',
+              `Rejected rows${r.rejected > SHOWN_ERRORS ? ` (first ${SHOWN_ERRORS} of ${r.rejected})` : ''}:`,
+            ),
+          );
+          for (const e of r.errors.slice(0, SHOWN_ERRORS)) ctx.out.line(`  line ${e.line}: ${e.reason}`);
+          ctx.out.line('Fix them and import the file again: rows already imported are not duplicated.');
+        }
+      }),
+    );
+}

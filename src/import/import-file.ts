@@ -1,0 +1,196 @@
+import type { Db } from '../db/db.ts';
+import { ConfigError } from '../errors.ts';
+import { writeAccountBatch } from './account-batch.ts';
+import { writeContactBatch } from './contact-batch.ts';
+import type { DetectedEncoding } from './decode-stream.ts';
+import { type ColumnTarget, detectKind, type ImportKind, mapHeaders, parseMapOptions } from './header-map.ts';
+import { openCsv } from './read-csv.ts';
+import {
+  type AccountCandidate,
+  type ContactCandidate,
+  createRowNormalizer,
+  type Rejection,
+} from './row-normalizer.ts';
+import type { RowOutcome } from './write-plan.ts';
+
+export interface ImportOptions {
+  /** Path of the CSV file (shown in messages and stored in `imports.file`). */
+  file: string;
+  /** Default: detected from the headers (contacts when they name people: email, first/last name, title). */
+  kind?: ImportKind;
+  /** `--map "Header=field"` values; an empty field ignores the column. Default none. */
+  map?: string[];
+  /** Region for phone numbers without a country code when the row has no country. Default `US`. */
+  region?: string;
+  /** Rows per transaction / round trip. Default 5000. */
+  batchSize?: number;
+  /** Called after every batch with the number of data rows read so far. */
+  onProgress?: (rowsRead: number) => void;
+}
+
+export interface ImportResult {
+  importId: number;
+  file: string;
+  kind: ImportKind;
+  rowsRead: number;
+  inserted: number;
+  merged: number;
+  unchanged: number;
+  rejected: number;
+  /** The first 1000 rejected rows, by line. */
+  errors: Rejection[];
+  /** Companies named by a contacts file: created, filled in or already complete. */
+  accounts?: { inserted: number; merged: number; unchanged: number };
+  encoding: DetectedEncoding;
+  delimiter: string;
+  /** Where each CSV column went: field, `account.<field>`, or null (ignored). */
+  columns: Record<string, string | null>;
+}
+
+const MAX_ERRORS = 1000;
+
+function describeTarget(t: ColumnTarget): string | null {
+  return t.to === 'ignore' ? null : t.to === 'account' ? `account.${t.field}` : t.field;
+}
+
+/**
+ * Streams a CSV file into accounts or contacts. Memory stays flat: rows are normalized and written in
+ * batches, each batch in one transaction, and the next batch is parsed while the database writes the
+ * previous one. Rejected rows are reported with their line and reason; the rest imports. The import
+ * and its counts are recorded in `imports`. Importing the same file again adds nothing.
+ */
+export async function importFile(db: Db, options: ImportOptions): Promise<ImportResult> {
+  const csv = await openCsv(options.file);
+  const kind = options.kind ?? detectKind(csv.headers);
+  const targets = mapHeaders(kind, csv.headers, parseMapOptions(options.map ?? []));
+  requireIdentityColumns(options.file, kind, csv.headers, targets);
+  const normalizer = createRowNormalizer({
+    kind,
+    headers: csv.headers,
+    targets,
+    region: options.region ?? 'US',
+  });
+  const batchSize = options.batchSize ?? 5000;
+  const started = await db.query<{ id: number }>(
+    'INSERT INTO imports (file, kind) VALUES ($1, $2) RETURNING id',
+    [options.file, kind],
+  );
+  const importId = started.rows[0]!.id;
+  const counts = { rowsRead: 0, inserted: 0, merged: 0, unchanged: 0, rejected: 0 };
+  const accountCounts = { inserted: 0, merged: 0, unchanged: 0 };
+  const errors: Rejection[] = [];
+  const reject = (r: Rejection) => {
+    counts.rejected++;
+    if (errors.length < MAX_ERRORS) errors.push(r);
+  };
+  const tally = (target: Record<RowOutcome, number>, outcomes: RowOutcome[]) => {
+    for (const o of outcomes) target[o]++;
+  };
+
+  const writeBatch = async (batch: (AccountCandidate | ContactCandidate)[]) => {
+    await db.transaction(async (tx) => {
+      if (kind === 'accounts') {
+        const r = await writeAccountBatch(tx, batch as AccountCandidate[], importId);
+        tally(counts, r.outcomes);
+      } else {
+        const r = await writeContactBatch(tx, batch as ContactCandidate[], importId);
+        tally(counts, r.outcomes);
+        tally(accountCounts, r.accountOutcomes);
+      }
+      await tx.query(
+        `UPDATE imports SET rows_read = $2, inserted = $3, merged = $4, unchanged = $5, rejected = $6 WHERE id = $1`,
+        [importId, counts.rowsRead, counts.inserted, counts.merged, counts.unchanged, counts.rejected],
+      );
+    });
+    options.onProgress?.(counts.rowsRead);
+  };
+
+  // one batch in flight while the next is parsed; awaited before the next starts (it must see its rows)
+  let inFlight: Promise<void> | undefined;
+  const flush = async (batch: (AccountCandidate | ContactCandidate)[]) => {
+    if (inFlight) await inFlight;
+    inFlight = writeBatch(batch);
+    inFlight.catch(() => {}); // rethrown by the next await
+  };
+
+  try {
+    let batch: (AccountCandidate | ContactCandidate)[] = [];
+    for await (const row of csv.rows()) {
+      if (!('values' in row)) {
+        counts.rowsRead++;
+        reject(row);
+        continue;
+      }
+      // a row of empty cells (spreadsheets export them at the end) is no row at all
+      if (row.values.every((v) => v.trim() === '')) continue;
+      counts.rowsRead++;
+      const n =
+        kind === 'accounts'
+          ? normalizer.normalizeAccount(row.line, row.values)
+          : normalizer.normalizeContact(row.line, row.values);
+      if (!n.ok) reject(n.rejection);
+      else batch.push(n.candidate);
+      if (batch.length >= batchSize) {
+        await flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await flush(batch);
+    if (inFlight) await inFlight;
+  } catch (err) {
+    await db
+      .query(`UPDATE imports SET status = 'failed', finished_at = now(), errors = $2::jsonb WHERE id = $1`, [
+        importId,
+        JSON.stringify(errors),
+      ])
+      .catch(() => {});
+    throw err;
+  }
+  errors.sort((a, b) => a.line - b.line);
+  await db.query(
+    `UPDATE imports SET status = 'done', finished_at = now(), rows_read = $2, inserted = $3, merged = $4,
+       unchanged = $5, rejected = $6, errors = $7::jsonb WHERE id = $1`,
+    [
+      importId,
+      counts.rowsRead,
+      counts.inserted,
+      counts.merged,
+      counts.unchanged,
+      counts.rejected,
+      JSON.stringify(errors),
+    ],
+  );
+  const columns: Record<string, string | null> = {};
+  csv.headers.forEach((h, i) => {
+    columns[h || `(column ${i + 1})`] = describeTarget(targets[i]!);
+  });
+  return {
+    importId,
+    file: options.file,
+    kind,
+    ...counts,
+    errors,
+    ...(kind === 'contacts' ? { accounts: accountCounts } : {}),
+    encoding: csv.encoding(),
+    delimiter: csv.delimiter,
+    columns,
+  };
+}
+
+/** A file none of whose columns can identify a record would reject every row: say so up front. */
+function requireIdentityColumns(
+  file: string,
+  kind: ImportKind,
+  headers: string[],
+  targets: ColumnTarget[],
+): void {
+  const fields = new Set(targets.flatMap((t) => (t.to === 'field' ? [t.field] : [])));
+  const needed =
+    kind === 'accounts' ? ['name', 'domain', 'website'] : ['email', 'first_name', 'last_name', 'full_name'];
+  if (needed.some((f) => fields.has(f))) return;
+  throw new ConfigError(
+    `${file}: no column identifies ${kind === 'accounts' ? 'a company (name, domain or website)' : 'a person (email or name)'}. ` +
+      `Columns found: ${headers.map((h) => JSON.stringify(h)).join(', ')}. ` +
+      `Map one with --map, e.g. --map "${headers[0] ?? 'Column'}=${needed[0]}"${kind === 'accounts' ? '' : ', or pass --kind accounts'}.`,
+  );
+}
