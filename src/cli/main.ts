@@ -5,9 +5,10 @@ import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
 import { registerDlq } from './dlq.ts';
 import { registerImport } from './import.ts';
-import { registerImport } from './import.ts';
 import { registerPipelines } from './pipelines.ts';
+import { registerProviders } from './providers.ts';
 import { registerRun } from './run.ts';
+import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
 import { registerWorker } from './worker.ts';
 
@@ -32,11 +33,12 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStatus(program);
   registerImport(program);
-  registerImport(program);
   registerPipelines(program);
   registerRun(program);
   registerWorker(program);
   registerDlq(program);
+  registerProviders(program);
+  registerSandbox(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -115,6 +115,11 @@ export interface ProviderDefinition {
   /** `true` for providers that cost nothing and need no key (website fetcher, pattern inferrer). */
   free?: boolean;
   operations: Record<string, OperationDefinition>;
+  /**
+   * One cheap (ideally free) call that proves the key and base URL work, for `sluice providers test`.
+   * Resolves to a short description of what was checked; throws the mapped Sluice error otherwise.
+   */
+  probe?: (ctx: OperationContext) => Promise<string>;
 }
 
 /** Identity function that keeps the literal types of a provider definition. */

@@ -43,7 +43,10 @@ export interface Sandbox {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const seed = options.seed ?? 1;
   const world = generateWorld(seed, options.world);
-  const opts = (id: keyof NonNullable<SandboxOptions['perProvider']>) => ({ ...options.fakes, ...options.perProvider?.[id] });
+  const opts = (id: keyof NonNullable<SandboxOptions['perProvider']>) => ({
+    ...options.fakes,
+    ...options.perProvider?.[id],
+  });
   const fakes: Record<string, FakeServer> = {
     hunter: createHunterFake(world, opts('hunter')),
     apollo: createApolloFake(world, opts('apollo')),

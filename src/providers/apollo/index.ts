@@ -307,6 +307,16 @@ export const apollo = defineProvider({
   ],
   concurrency: 8,
   mapError: mapApolloError,
+  // The people search is free (it needs a master key, which the people search step needs anyway).
+  async probe(ctx) {
+    const res = await ctx.request({
+      method: 'POST',
+      path: '/mixed_people/api_search',
+      body: { q_organization_domains_list: ['apollo.io'], per_page: 1 },
+    });
+    const left = res.headers.get('x-minute-requests-left');
+    return `key valid${left ? `; ${left} requests left this minute` : ''}`;
+  },
   operations: {
     'people-match': peopleMatch,
     'organizations-enrich': organizationsEnrich,

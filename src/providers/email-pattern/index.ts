@@ -135,5 +135,6 @@ export const emailPattern = defineProvider({
   limits: [],
   concurrency: 16,
   free: true,
+  probe: async () => 'built in (reads the contacts table; no network)',
   operations: { 'infer-email': inferEmail },
 });

@@ -310,6 +310,14 @@ export const hunter = defineProvider({
   limits: [],
   concurrency: 10,
   mapError: mapHunterError,
+  // GET /account is free and needs a valid key.
+  async probe(ctx) {
+    const res = await ctx.request({ method: 'GET', path: '/account' });
+    const credits = (
+      res.body as { data?: { requests?: { credits?: { used?: number; available?: number } } } }
+    )?.data?.requests?.credits;
+    return credits ? `key valid; credits used ${credits.used} of ${credits.available}` : 'key valid';
+  },
   operations: {
     'email-finder': emailFinder,
     'domain-search': domainSearch,

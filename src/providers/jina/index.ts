@@ -99,5 +99,18 @@ export const jina = defineProvider({
   limits: [{ limit: 200, windowMs: 60_000, label: '200/min' }],
   concurrency: 5,
   mapError: mapJinaError,
+  async probe(ctx) {
+    try {
+      await ctx.request({
+        method: 'GET',
+        path: '/https://example.com',
+        headers: { accept: 'application/json' },
+      });
+    } catch (err) {
+      // The reader answered (it could not load the target): base URL and key are fine.
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    return ctx.apiKey ? 'reader reachable, key valid' : 'reader reachable (no key: 20 requests/min)';
+  },
   operations: { read },
 });

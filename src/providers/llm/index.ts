@@ -174,4 +174,12 @@ export const llm = defineProvider({
   limits: [{ limit: 50, windowMs: 60_000, label: '50/min' }],
   concurrency: 5,
   operations: { generate },
+  probe: async (ctx) => {
+    const set = Object.entries(LLM_VENDORS)
+      .filter(([, v]) => ctx.env?.[v.envVar]?.trim())
+      .map(([k]) => k);
+    return set.length > 0
+      ? `keys set for: ${set.join(', ')} (not called, to spend nothing)`
+      : 'no LLM keys set';
+  },
 });

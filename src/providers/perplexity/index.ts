@@ -124,5 +124,18 @@ export const perplexity = defineProvider({
   limits: [{ limit: 50, windowMs: 60_000, label: '50/min' }],
   concurrency: 5,
   mapError: mapPerplexityError,
+  // Perplexity has no free endpoint: the smallest sonar call (1 output token, ~$0.005).
+  async probe(ctx) {
+    await ctx.request({
+      method: 'POST',
+      path: stringSetting(ctx, 'SLUICE_PERPLEXITY_CHAT_PATH', '/chat/completions'),
+      body: {
+        model: stringSetting(ctx, 'SLUICE_PERPLEXITY_MODEL', 'sonar'),
+        max_tokens: 1,
+        messages: [{ role: 'user', content: 'ping' }],
+      },
+    });
+    return 'key valid (one sonar call, about $0.005)';
+  },
   operations: { chat },
 });

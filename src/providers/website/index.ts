@@ -138,5 +138,14 @@ export const website = defineProvider({
   limits: [{ limit: 10, windowMs: 1000, label: '10/s' }],
   concurrency: 8,
   free: true,
+  async probe(ctx) {
+    if (!ctx.baseUrl) return 'direct fetching (no proxy configured)';
+    try {
+      await fetchPage(ctx, new URL('https://example.com/'));
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'NotFoundError')) throw err;
+    }
+    return `proxy ${ctx.baseUrl} reachable`;
+  },
   operations: { 'fetch-page': fetchPageOp, 'scrape-site': scrapeSite },
 });

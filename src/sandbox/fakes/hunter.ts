@@ -249,6 +249,24 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
     });
   });
 
+  app.get('/account', async (c) => {
+    const blocked = await guard(c, 'search', 'account');
+    if (blocked) return blocked;
+    const total = options.credits ?? 1_000_000;
+    return c.json({
+      data: {
+        first_name: 'Sandbox',
+        last_name: 'User',
+        email: 'sandbox@example.com',
+        plan_name: 'Sandbox',
+        plan_level: 1,
+        reset_date: '2025-02-01',
+        team_id: 1,
+        requests: { credits: { used: total - creditsLeft, available: total } },
+      },
+    });
+  });
+
   app.notFound((c) => err(c, 404, 'not_found', 'This route does not exist'));
   return { app, control: kit.control, stats: kit.stats, apiKey: kit.apiKey };
 }
