@@ -49,6 +49,8 @@ export interface OperationContext {
   apiKey: string | undefined;
   baseUrl: string;
   signal: AbortSignal;
+  /** Per-request timeout the context applies; SDK-based operations (llm) apply it themselves. */
+  timeoutMs?: number;
   /**
    * Provider settings from the environment (Config.env), e.g. `SLUICE_HUNTER_USD_PER_CREDIT`.
    * Optional so hand-built contexts in tests need not set it; read it through `providerSetting()`.

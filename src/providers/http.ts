@@ -245,5 +245,13 @@ export function createOperationContext(
     throw provider.mapError ? provider.mapError(res) : defaultMapError(provider, res);
   }
 
-  return { request, apiKey, baseUrl, signal, env: options.env, services: options.services ?? {} };
+  return {
+    request,
+    apiKey,
+    baseUrl,
+    signal,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    env: options.env,
+    services: options.services ?? {},
+  };
 }

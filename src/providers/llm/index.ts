@@ -119,6 +119,8 @@ const generate = defineOperation({
     const model = ctx.services.languageModel
       ? ctx.services.languageModel(input.model)
       : realModel(ctx, input.model);
+    const timeoutMs = ctx.timeoutMs ?? 120_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const common = {
       model,
       prompt: input.prompt,
@@ -126,7 +128,7 @@ const generate = defineOperation({
       temperature: input.temperature,
       maxOutputTokens: input.max_tokens,
       maxRetries: 0,
-      abortSignal: ctx.signal,
+      abortSignal: AbortSignal.any([ctx.signal, timeout]),
     };
     try {
       if (input.schema) {
@@ -161,6 +163,9 @@ const generate = defineOperation({
         costUsd: costOf(input.model, usage),
       };
     } catch (err) {
+      if (timeout.aborted && !ctx.signal.aborted) {
+        throw new RetryableError(`${input.model} timed out after ${timeoutMs} ms`, { cause: err });
+      }
       throw mapAiError(err, input.model);
     }
   },
