@@ -25,7 +25,9 @@ let person: Person;
 
 beforeAll(async () => {
   sb = await startSandbox({ seed: 3, fakes: { latencyScale: 0, faultRate: 0, coverage: 1, wrongRate: 0 } });
-  course = sb.world.courses.find((c) => c.website && c.staffPath && c.staffPath !== '/contact' && c.people.length >= 2)!;
+  course = sb.world.courses.find(
+    (c) => c.website && c.staffPath && c.staffPath !== '/contact' && c.people.length >= 2,
+  )!;
   person = course.people[0]!;
 });
 afterAll(() => sb.stop());
@@ -33,7 +35,12 @@ afterEach(() => {
   for (const f of Object.values(sb.fakes)) f.control.mode = undefined;
 });
 
-async function call(providerId: string, op: string, input: unknown, opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+async function call(
+  providerId: string,
+  op: string,
+  input: unknown,
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+) {
   const { provider, operation } = getOperation(providerId, op);
   const ctx = createOperationContext(provider as ProviderDefinition, {
     env: { ...sb.env, ...opts.env },
@@ -83,7 +90,9 @@ const cases: Case[] = [
     input: () => ({ domain: `https://www.${course.domain}/` }),
     check: (o) => {
       expect(o.pattern).toBe(course.emailPattern);
-      expect((o.emails as { email: string }[]).map((e) => e.email).sort()).toEqual(course.people.map((p) => p.email).sort());
+      expect((o.emails as { email: string }[]).map((e) => e.email).sort()).toEqual(
+        course.people.map((p) => p.email).sort(),
+      );
     },
     notFound: () => ({ domain: 'no-such-course-anywhere.com' }),
     keyVar: 'HUNTER_API_KEY',
@@ -141,7 +150,10 @@ const cases: Case[] = [
     fake: 'perplexity',
     input: () => ({
       prompt: `Which segment is ${course.name} in?`,
-      json_schema: { type: 'object', properties: { segment: { type: 'string' }, holes: { type: 'integer' } } },
+      json_schema: {
+        type: 'object',
+        properties: { segment: { type: 'string' }, holes: { type: 'integer' } },
+      },
     }),
     check: (o) => {
       expect(o.json).toEqual({ segment: course.course!.segment, holes: course.course!.holes });
@@ -184,7 +196,11 @@ const cases: Case[] = [
     input: () => ({
       model: 'perplexity:sonar',
       prompt: `How many water hazards does ${course.name} have?`,
-      schema: { type: 'object', properties: { holes: { type: 'integer' }, segment: { type: 'string' } }, required: ['holes'] },
+      schema: {
+        type: 'object',
+        properties: { holes: { type: 'integer' }, segment: { type: 'string' } },
+        required: ['holes'],
+      },
     }),
     check: (o) => expect(o.object).toEqual({ holes: course.course!.holes, segment: course.course!.segment }),
     keyVar: 'PERPLEXITY_API_KEY',
@@ -248,7 +264,9 @@ describe.each(cases)('$provider $op against its fake', (c) => {
 describe('fakes enforce the documented limits', () => {
   it('hunter answers 403 past 10 verifications per second, which the adapter maps to ThrottledError', async () => {
     const results = await Promise.allSettled(
-      Array.from({ length: 14 }, (_, i) => call('hunter', 'email-verifier', { email: `probe${i}@${course.domain}` })),
+      Array.from({ length: 14 }, (_, i) =>
+        call('hunter', 'email-verifier', { email: `probe${i}@${course.domain}` }),
+      ),
     );
     const throttled = results.filter((r) => r.status === 'rejected' && r.reason instanceof ThrottledError);
     expect(throttled.length).toBeGreaterThanOrEqual(1);

@@ -54,6 +54,7 @@ const NOT_NAME =
   /\b(our|us|the|staff|contact|meet|home|course|golf|club|country|team|directory|welcome|virginia|email|phone|name|position|title|direct|hours|about)\b/i;
 const EMAIL_RE = /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/gi;
 const EMAIL_ONE = /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/i;
+const IMAGE_NAME = /\.(png|jpe?g|gif|webp|svg)$/i;
 
 function isName(s: string): boolean {
   if (s.length > 40 || NOT_NAME.test(s) || TITLE_WORDS.test(s)) return false;
@@ -114,7 +115,7 @@ export function extractPage(html: string, pageUrl: string, region = 'US'): PageF
   const text = lines.join('\n');
   for (const m of text.matchAll(EMAIL_RE)) {
     const e = normalizeEmail(m[0]);
-    if (e && !/\.(png|jpe?g|gif|webp|svg)$/.test(e)) emails.add(e);
+    if (e && !IMAGE_NAME.test(e)) emails.add(e);
   }
   const phones = [...new Set(phonesIn(text, region))];
 
@@ -132,10 +133,11 @@ export function extractPage(html: string, pageUrl: string, region = 'US'): PageF
     if (!isName(name) || !isTitle(title)) continue;
     const entry: StaffEntry = { name, title, email: null, phone: null };
     let j = i + 2;
-    for (; j < tokens.length && j <= i + 5 && !isName(tokens[j]!); j++) {
+    // A person's details sit right after the title (cards: 1-2 lines; tables: 2 cells).
+    for (; j < tokens.length && j <= i + 3 && !isName(tokens[j]!); j++) {
       const t = tokens[j]!;
       const email = EMAIL_ONE.exec(t)?.[0];
-      if (email && !entry.email) entry.email = normalizeEmail(email);
+      if (email && !IMAGE_NAME.test(email)) entry.email ??= normalizeEmail(email);
       else if (!entry.phone) entry.phone = phonesIn(t, region)[0] ?? null;
     }
     staff.push(entry);

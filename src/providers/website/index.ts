@@ -59,7 +59,9 @@ async function fetchPage(ctx: OperationContext, url: URL): Promise<PageFacts & {
   });
   const type = res.headers.get('content-type') ?? '';
   if (type && !/text\/html|application\/xhtml|text\/plain/i.test(type)) {
-    throw new CriticalError(`website: ${url.href} is not a web page (content-type ${type}); nothing to extract`);
+    throw new CriticalError(
+      `website: ${url.href} is not a web page (content-type ${type}); nothing to extract`,
+    );
   }
   const facts = extractPage(res.text, url.href);
   return { url: url.href, ...facts, text: facts.text.slice(0, MAX_TEXT) };
