@@ -5,6 +5,7 @@ import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
 import { registerDlq } from './dlq.ts';
 import { registerImport } from './import.ts';
+import { registerDemo } from './demo.ts';
 import { registerPipelines } from './pipelines.ts';
 import { registerProviders } from './providers.ts';
 import { registerRun } from './run.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerImport(program);
   registerPipelines(program);
+  registerDemo(program);
   registerRun(program);
   registerWorker(program);
   registerDlq(program);

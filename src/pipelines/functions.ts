@@ -99,6 +99,22 @@ const table: Record<string, Fn> = {
     const x = str(s);
     return x === null ? null : encodeURIComponent(x);
   },
+  /** `[{first_name, last_name, email}]` of the people in a list that have all three (pattern evidence). */
+  people_with_email: (xs) =>
+    Array.isArray(xs)
+      ? xs
+          .filter(
+            (c): c is Record<string, unknown> =>
+              typeof c === 'object' &&
+              c !== null &&
+              ['first_name', 'last_name', 'email'].every(
+                (k) =>
+                  typeof (c as Record<string, unknown>)[k] === 'string' &&
+                  (c as Record<string, string>)[k]!.trim() !== '',
+              ),
+          )
+          .map((c) => ({ first_name: c.first_name, last_name: c.last_name, email: c.email }))
+      : null,
   first_name: (s) => str(s)?.trim().split(/\s+/)[0] ?? null,
   last_name: (s) => {
     const parts = str(s)?.trim().split(/\s+/) ?? [];

@@ -71,6 +71,11 @@ const waterfallProvider = call
     output: outputMapping,
     when: expression.optional(),
     confidence: z.union([z.number().min(0).max(1), expression]).optional(),
+    verified_when: expression
+      .optional()
+      .describe(
+        "skip the validator when true: the provider already verified it (over `output`), e.g. output.verification_status == 'valid'",
+      ),
   })
   .strict();
 

@@ -101,7 +101,11 @@ export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: bo
     const answer = parsed.data;
     const stepConfidence = resolveConfidence(confidence, { ...vars, output: answer });
     const values = applyMapping(mappings, answer, vars);
-    const found = contacts ? extractContacts(contacts, answer, scope.contacts) : [];
+    // `contacts.from: context.<name>...` reads people from a context call (e.g. the staff entries the
+    // website extractor found) instead of from the answer.
+    const found = contacts
+      ? extractContacts(contacts, contacts.fromContext ? { context: gathered } : answer, scope.contacts)
+      : [];
     // The step's whole cost (context calls + the LLM) is shared by the fields it wrote. New contacts'
     // own fields are recorded by the run engine's final write (source step, operation = this step id).
     const share = paid / Math.max(1, values.length);

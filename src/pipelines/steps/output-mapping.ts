@@ -72,6 +72,8 @@ export function applyMapping(
 
 export interface CompiledContacts {
   from: PathSegment[];
+  /** `from` starts with `context.`: read from the step's context calls, not from the answer. */
+  fromContext: boolean;
   fields: { field: string; path: PathSegment[] }[];
 }
 
@@ -82,6 +84,7 @@ export function compileContacts(
   if (!spec) return undefined;
   return {
     from: at([...path, 'from'], spec.from, () => parseJsonPath(spec.from)),
+    fromContext: /^(\$\.)?context[.[]/.test(spec.from),
     fields: Object.entries(spec.fields).map(([name, p]) => ({
       field: name.replace(/^contact\./, ''),
       path: at([...path, 'fields', name], p, () => parseJsonPath(p)),
@@ -122,6 +125,14 @@ export function extractContacts(
     }
     if (typeof fields.full_name !== 'string' && (fields.first_name || fields.last_name))
       fields.full_name = [fields.first_name, fields.last_name].filter(Boolean).join(' ');
+    // Later steps (email lookups) need name parts; a staff list usually gives one "name".
+    if (typeof fields.full_name === 'string' && !fields.first_name && !fields.last_name) {
+      const parts = fields.full_name.split(/\s+/).filter(Boolean);
+      if (parts.length > 1) {
+        fields.first_name = parts[0];
+        fields.last_name = parts.at(-1);
+      }
+    }
     const email = typeof fields.email === 'string' ? fields.email.toLowerCase() : '';
     const key = nameKey(fields);
     if (!email && !key) continue;

@@ -42,6 +42,7 @@ interface CompiledProvider {
   mappings: CompiledMapping[];
   when: Expr | undefined;
   confidence: ConfidenceSpec;
+  verifiedWhen: Expr | undefined;
 }
 
 interface Attempt {
@@ -72,6 +73,12 @@ export function compileWaterfall(
           ? undefined
           : at([...pp, 'when'], p.when, () => parseExpression(p.when!, ROOTS.record)),
       confidence: compileConfidence(p.confidence, [...pp, 'confidence']),
+      verifiedWhen:
+        p.verified_when === undefined
+          ? undefined
+          : at([...pp, 'verified_when'], p.verified_when, () =>
+              parseExpression(p.verified_when!, ROOTS.output),
+            ),
     };
   });
   const v = spec.validate;
@@ -132,7 +139,11 @@ export function compileWaterfall(
       let validatorCost = 0;
       let rejected = false;
       const candidate = validator && values.find((x) => x.mapping.name === validator.field);
-      if (validator && candidate) {
+      const preVerified =
+        candidate !== undefined &&
+        p.verifiedWhen !== undefined &&
+        truthy(evaluate(p.verifiedWhen, { ...vars, output: outcome.output, value: candidate.value }));
+      if (validator && candidate && !preVerified) {
         const vVars = { ...vars, value: candidate.value };
         const vInput = buildInput(validator.call, vVars);
         let accepted = false;

@@ -1,0 +1,97 @@
+import type { Command } from 'commander';
+import type { DemoReport } from '../demo/demo-report.ts';
+import { runDemo } from '../demo/run-demo.ts';
+import { SANDBOX_BANNER } from '../sandbox/start-sandbox.ts';
+import { action } from './context.ts';
+import { table } from './output.ts';
+import { createProgressBar } from './progress.ts';
+import { parsePositive } from './run-options.ts';
+
+interface DemoOptions {
+  json?: boolean;
+  records?: string;
+  concurrency?: string;
+}
+
+/**
+ * `sluice demo`: the whole job in one command, with no keys and no server: embedded database, the
+ * bundled 200 Virginia golf courses, the sandbox's simulated providers, the golf-course pipeline.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'enrich the bundled 200 Virginia golf courses against simulated providers (no keys, no server) and print the results',
+    )
+    .option('--records <n>', 'enrich only the first N courses')
+    .option('--concurrency <n>', 'runs in flight at once', '24')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, o: DemoOptions) => {
+        const records = o.records !== undefined ? parsePositive('--records', o.records) : undefined;
+        const concurrency = parsePositive('--concurrency', o.concurrency ?? '24');
+        ctx.out.warn(SANDBOX_BANNER);
+        const db = await ctx.db();
+        let bar: ReturnType<typeof createProgressBar> | undefined;
+        const report = await runDemo({
+          db,
+          env: ctx.config.env,
+          ...(records !== undefined ? { records } : {}),
+          concurrency,
+          onStatus: (line) => ctx.out.warn(line),
+          onProgress: (_done, total, counters, progress) => {
+            bar ??= createProgressBar(total);
+            bar.update(progress, counters);
+          },
+        });
+        bar?.stop();
+        if (ctx.out.json) return ctx.out.result(report);
+        printReport(ctx.out.line, report);
+      }),
+    );
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const money = (x: number) => `$${x.toFixed(4)}`;
+
+function printReport(line: (text?: string) => void, r: DemoReport): void {
+  line();
+  line(`${SANDBOX_BANNER}: accuracy is measured against the simulated world's ground truth.`);
+  line(
+    table(
+      [
+        [
+          'courses enriched',
+          `${r.accounts_enriched} of ${r.accounts_selected}${r.accounts_failed ? ` (${r.accounts_failed} failed)` : ''}`,
+        ],
+        ['contacts found', r.contacts_found],
+        ['email found', `${pct(r.email_found_rate)}  (accuracy ${pct(r.email_accuracy)})`],
+        ['phone found', `${pct(r.phone_found_rate)}  (accuracy ${pct(r.phone_accuracy)})`],
+        ['LinkedIn found', `${pct(r.linkedin_found_rate)}  (accuracy ${pct(r.linkedin_accuracy)})`],
+        ['segment accuracy', pct(r.segment_accuracy)],
+        ['paid calls', r.paid_calls],
+        ['cache hits', `${r.cache_hits} of ${r.calls} calls`],
+        ['total cost', money(r.total_cost_usd)],
+        ['cost per enriched contact', money(r.cost_per_enriched_contact_usd)],
+        ['wall time', `${r.wall_time_s.toFixed(1)} s`],
+      ],
+      ['demo', ''],
+    ),
+  );
+  line();
+  line(
+    table(
+      r.providers.map((p) => [
+        p.provider,
+        p.calls,
+        p.hits,
+        p.cache_hits,
+        money(p.cost_usd),
+        p.median_latency_ms,
+      ]),
+      ['provider', 'calls', 'hits', 'cache hits', 'cost', 'median ms'],
+    ),
+  );
+  line();
+  line('Run it again: every answer now comes from the cache, so it makes 0 paid calls.');
+}

@@ -1,0 +1,187 @@
+import type { Queryable } from '../db/db.ts';
+import type { ProviderDefinition } from '../providers/define-provider.ts';
+import type { World } from '../sandbox/world.ts';
+
+/** What `sluice demo` prints (`--json` prints exactly this object). */
+export interface DemoReport {
+  sandbox: true;
+  accounts_selected: number;
+  accounts_enriched: number;
+  accounts_failed: number;
+  contacts_found: number;
+  email_found_rate: number;
+  email_accuracy: number;
+  phone_found_rate: number;
+  phone_accuracy: number;
+  linkedin_found_rate: number;
+  linkedin_accuracy: number;
+  segment_accuracy: number;
+  /** Requests that reached a paid provider (retries included); 0 on a second run. */
+  paid_calls: number;
+  calls: number;
+  cache_hits: number;
+  total_cost_usd: number;
+  cost_per_enriched_contact_usd: number;
+  wall_time_s: number;
+  providers: ProviderStats[];
+}
+
+export interface ProviderStats {
+  provider: string;
+  calls: number;
+  /** Calls that found something. */
+  hits: number;
+  cache_hits: number;
+  /** Requests made (attempts that reached the provider). */
+  requests: number;
+  cost_usd: number;
+  /** Median latency of the requests made, ms (0 when every call was a cache hit). */
+  median_latency_ms: number;
+}
+
+const rate = (n: number, d: number) => (d > 0 ? Math.round((n / d) * 1000) / 1000 : 0);
+const usd = (n: number) => Math.round(n * 1e6) / 1e6;
+const norm = (s: unknown) => (typeof s === 'string' ? s.trim().toLowerCase() : '');
+const nameKey = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+
+interface ContactRow {
+  account_id: number;
+  full_name: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  phone: string | null;
+  linkedin_url: string | null;
+}
+
+/**
+ * Scores a finished demo batch: found rates from the records, accuracy against the sandbox world's
+ * ground truth (people matched by name at the course, courses by domain), and calls, hits, cost and
+ * latency per provider from the ledger.
+ */
+export async function buildDemoReport(
+  db: Queryable,
+  batchId: number,
+  world: World,
+  providers: (id: string) => ProviderDefinition | undefined,
+  wallTimeS: number,
+): Promise<DemoReport> {
+  const runs = await db.query<{ account_id: number; state: string }>(
+    'SELECT account_id, state FROM runs WHERE batch_id = $1',
+    [batchId],
+  );
+  const accountIds = runs.rows.map((r) => r.account_id);
+  const enriched = runs.rows.filter((r) => r.state === 'enriched' || r.state === 'partial').length;
+  const failed = runs.rows.filter((r) => r.state === 'failed').length;
+  const accounts = await db.query<{
+    id: number;
+    domain: string | null;
+    name: string | null;
+    segment: string | null;
+  }>('SELECT id, domain, name, segment FROM accounts WHERE id = ANY($1::bigint[])', [accountIds]);
+  const contacts = await db.query<ContactRow>(
+    `SELECT account_id, full_name, first_name, last_name, email, phone, linkedin_url
+       FROM contacts WHERE account_id = ANY($1::bigint[])`,
+    [accountIds],
+  );
+  const companyOf = new Map<number, World['companies'][number]>();
+  for (const a of accounts.rows) {
+    const c =
+      (a.domain && world.byDomain.get(a.domain)) ||
+      world.companies.find((x) => nameKey(x.name) === nameKey(a.name ?? ''));
+    if (c) companyOf.set(a.id, c);
+  }
+  let segmentsRight = 0;
+  let segmentsScored = 0;
+  for (const a of accounts.rows) {
+    const truth = companyOf.get(a.id)?.course?.segment;
+    if (!truth || !a.segment) continue;
+    segmentsScored++;
+    if (a.segment === truth) segmentsRight++;
+  }
+  const found = { email: 0, phone: 0, linkedin: 0, any: 0 };
+  const checked = { email: 0, phone: 0, linkedin: 0 };
+  const right = { email: 0, phone: 0, linkedin: 0 };
+  for (const c of contacts.rows) {
+    if (c.email) found.email++;
+    if (c.phone) found.phone++;
+    if (c.linkedin_url) found.linkedin++;
+    if (c.email || c.phone || c.linkedin_url) found.any++;
+    const company = companyOf.get(c.account_id);
+    const name = nameKey(c.full_name ?? `${c.first_name ?? ''} ${c.last_name ?? ''}`);
+    const person = company?.people.find((p) => nameKey(p.fullName) === name);
+    if (!person) continue;
+    if (c.email) {
+      checked.email++;
+      if (norm(c.email) === norm(person.email)) right.email++;
+    }
+    if (c.phone && person.phone) {
+      checked.phone++;
+      if (c.phone.replace(/\D/g, '').endsWith(person.phone.replace(/\D/g, '').slice(-10))) right.phone++;
+    }
+    if (c.linkedin_url && person.linkedinUrl) {
+      checked.linkedin++;
+      if (norm(c.linkedin_url).replace(/\/$/, '') === norm(person.linkedinUrl).replace(/\/$/, ''))
+        right.linkedin++;
+    }
+  }
+
+  const ledger = await db.query<{
+    provider: string;
+    calls: number;
+    hits: number;
+    cache_hits: number;
+    requests: number;
+    cost: number;
+    median: number | null;
+  }>(
+    `SELECT provider,
+            count(*) FILTER (WHERE attempt <= 1 AND status <> 'refused')::int AS calls,
+            count(*) FILTER (WHERE status = 'found')::int AS hits,
+            count(*) FILTER (WHERE cache IN ('hit', 'coalesced'))::int AS cache_hits,
+            count(*) FILTER (WHERE attempt >= 1)::int AS requests,
+            coalesce(sum(cost_usd), 0)::float8 AS cost,
+            (percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE attempt >= 1))::float8 AS median
+       FROM ledger WHERE batch_id = $1 GROUP BY provider ORDER BY provider`,
+    [batchId],
+  );
+  const providerStats: ProviderStats[] = ledger.rows.map((r) => ({
+    provider: r.provider,
+    calls: r.calls,
+    hits: r.hits,
+    cache_hits: r.cache_hits,
+    requests: r.requests,
+    cost_usd: usd(r.cost),
+    median_latency_ms: Math.round(r.median ?? 0),
+  }));
+  const totalCost = providerStats.reduce((s, p) => s + p.cost_usd, 0);
+  const paidCalls = providerStats
+    .filter((p) => !providers(p.provider)?.free)
+    .reduce((s, p) => s + p.requests, 0);
+  const n = contacts.rows.length;
+  return {
+    sandbox: true,
+    accounts_selected: runs.rows.length,
+    accounts_enriched: enriched,
+    accounts_failed: failed,
+    contacts_found: n,
+    email_found_rate: rate(found.email, n),
+    email_accuracy: rate(right.email, checked.email),
+    phone_found_rate: rate(found.phone, n),
+    phone_accuracy: rate(right.phone, checked.phone),
+    linkedin_found_rate: rate(found.linkedin, n),
+    linkedin_accuracy: rate(right.linkedin, checked.linkedin),
+    segment_accuracy: rate(segmentsRight, segmentsScored),
+    paid_calls: paidCalls,
+    calls: providerStats.reduce((s, p) => s + p.calls, 0),
+    cache_hits: providerStats.reduce((s, p) => s + p.cache_hits, 0),
+    total_cost_usd: usd(totalCost),
+    cost_per_enriched_contact_usd: found.any > 0 ? usd(totalCost / found.any) : 0,
+    wall_time_s: Math.round(wallTimeS * 100) / 100,
+    providers: providerStats,
+  };
+}
