@@ -203,7 +203,14 @@ steps:
     expect(out.writes[0]).toMatchObject({ entity: 'account', field: 'holes', value: 18, provider: 'llm' });
     // Ann Lee is already a contact; Dee Fox is new
     expect(out.newContacts).toEqual([
-      { id: undefined, ref: 'new:dee fox', full_name: 'Dee Fox', title: 'Head Pro' },
+      {
+        id: undefined,
+        ref: 'new:dee fox',
+        full_name: 'Dee Fox',
+        first_name: 'Dee',
+        last_name: 'Fox',
+        title: 'Head Pro',
+      },
     ]);
     expect(out.writes).toHaveLength(1);
     const total = out.writes.reduce((s, w) => s + w.costUsd, 0);
