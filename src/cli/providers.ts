@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SluiceError } from '../errors.ts';
+import { CriticalError, SluiceError } from '../errors.ts';
 import { createOperationContext, resolveApiKey, resolveBaseUrl } from '../providers/http.ts';
 import { getProvider, providers } from '../providers/registry.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
@@ -107,7 +107,12 @@ export function registerProviders(program: Command): void {
               ['provider', 'result', 'time', 'detail'],
             ),
           );
-        if (results.some((r) => !r.ok)) process.exitCode = 1;
+        const failed = results.filter((r) => !r.ok).map((r) => r.id);
+        if (failed.length > 0) {
+          throw new CriticalError(
+            `${failed.join(', ')} failed the check; fix the key or base URL shown above`,
+          );
+        }
       }),
     );
 }

@@ -11,6 +11,8 @@ import { createOperationContext } from '../../src/providers/http.ts';
 import { getOperation } from '../../src/providers/registry.ts';
 import { createApolloFake } from '../../src/sandbox/fakes/apollo.ts';
 import type { FaultMode } from '../../src/sandbox/fakes/fake-kit.ts';
+import { createHunterFake } from '../../src/sandbox/fakes/hunter.ts';
+import { unit } from '../../src/sandbox/rng.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/start-sandbox.ts';
 import type { Company, Person } from '../../src/sandbox/world.ts';
 
@@ -286,5 +288,24 @@ describe('fakes enforce the documented limits', () => {
       expect(third.status).toBe(429);
       expect(((await third.json()) as { message: string }).message).toMatch(/is 2 times per minute/);
     }
+  });
+});
+
+describe('hunter email-verifier 202 (still verifying)', () => {
+  it('polls again and returns the final answer', async () => {
+    const world = sb.world;
+    const fake = createHunterFake(world, { latencyScale: 0, faultRate: 0 });
+    // An address the fake answers 202 for on the first poll (3% of addresses, seeded).
+    const email = Array.from({ length: 500 }, (_, i) => `someone${i}@${course.domain}`).find(
+      (e) => unit(world.seed, `hunter:202:${e}`) < 0.03,
+    )!;
+    const { provider, operation } = getOperation('hunter', 'email-verifier');
+    const ctx = createOperationContext(provider, {
+      env: { HUNTER_API_KEY: fake.apiKey, SLUICE_HUNTER_BASE_URL: 'http://hunter.fake' },
+      fetch: (url, init) => Promise.resolve(fake.app.request(String(url), init)),
+    });
+    const r = await operation.run(ctx, { email });
+    expect(fake.stats.byPath['/email-verifier']).toBe(2);
+    expect(r).toMatchObject({ found: true, output: { email, status: 'invalid' } });
   });
 });
