@@ -25,7 +25,7 @@ import { type BackoffOptions, backoffDelay } from '../limits/backoff.ts';
 import { batchScope, dailyScope, ensureDailyCap, reserveBudget } from '../limits/budget.ts';
 import { circuitState, claimProbe } from '../limits/circuit-breaker.ts';
 import { hasConcurrencyCap, Semaphore, takeSlot } from '../limits/concurrency.ts';
-import { acquireRate, type LimitWindow, limitWindows } from '../limits/gcra.ts';
+import { type Acquired, acquireRate, type LimitWindow, limitWindows } from '../limits/gcra.ts';
 import type { Logger } from '../logger.ts';
 import type {
   OperationDefinition,
@@ -98,7 +98,7 @@ export interface GatewayOptions {
   inflightTtlMs?: number;
   /** Back-off between retries of retryable errors. Default base 250 ms, cap 5 000 ms. */
   backoff?: BackoffOptions;
-  /** Safety margin added to every rate-limit window (absorbs network jitter). Default 20 ms. */
+  /** Safety margin added to every rate-limit window (absorbs network jitter and late timers). Default 40 ms. */
   limitMarginMs?: number;
   /** Default attempts per call when the operation sets none. Default 4. */
   defaultMaxAttempts?: number;
@@ -124,6 +124,8 @@ interface Resolved {
 export interface GatewayImpl extends Gateway {
   /** Unique id of this gateway instance in markers and slots (host:pid:random). */
   readonly owner: string;
+  /** Rate-limit places given up because the timer woke too late (a sign of an overloaded process). */
+  readonly stats: { rebooked: number };
 }
 
 export function createGateway(options: GatewayOptions): GatewayImpl {
@@ -136,6 +138,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   const quotaCooldownMs = options.quotaCooldownMs ?? 60 * 60 * 1000;
   const inflightTtlMs = options.inflightTtlMs ?? 120_000;
   const evictEvery = options.evictEvery ?? 1_000;
+  const marginMs = options.limitMarginMs ?? 40;
+  const stats = { rebooked: 0 };
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   const inflight = new Map<string, Promise<Shared>>();
   const resolvedCache = new Map<string, Resolved>();
@@ -402,8 +406,9 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       let res: OperationResult<unknown> | undefined;
       let error: unknown;
       let httpStatus: number | null = null;
-      const rate = await acquireRate(db, r.windows, maxWaitMs).catch((err: unknown) => {
+      const rate = await takeRate(r, signal).catch(async (err: unknown) => {
         release();
+        if (signal?.aborted) await recordAttempt(db, { ...b, terminal: true, health: 'none' });
         throw err;
       });
       if (!rate.granted) {
@@ -415,10 +420,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
           ),
         );
       }
-      let t0 = clock.now();
+      const t0 = clock.now();
       try {
-        if (rate.waitMs > 0) await clock.sleep(rate.waitMs, signal);
-        t0 = clock.now();
         const doFetch = options.fetch ?? fetch;
         const ctx = createOperationContext(r.provider, {
           env,
@@ -538,6 +541,22 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     }
   }
 
+  /**
+   * Books this call's place in every limit window and sleeps until it. A place missed by more than
+   * half the margin (a late timer, a starved CPU) is given up and booked again: calls only go out
+   * close to their booked time, so they never bunch up past a limit.
+   */
+  async function takeRate(r: Resolved, signal: AbortSignal | undefined): Promise<Acquired> {
+    for (let tries = 0; ; tries++) {
+      const rate = await acquireRate(db, r.windows, maxWaitMs);
+      if (!rate.granted || r.windows.length === 0) return rate;
+      const target = clock.now() + rate.waitMs;
+      if (rate.waitMs > 0) await clock.sleep(rate.waitMs, signal);
+      if (clock.now() - target <= marginMs / 2 || tries >= 5) return rate;
+      stats.rebooked++;
+    }
+  }
+
   /** Takes this provider's in-process semaphore and a database slot; returns the release function. */
   async function takeConcurrency(
     r: Resolved,
@@ -574,7 +593,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     }
   }
 
-  return { call, owner };
+  return { call, owner, stats };
 }
 
 /** Validates the operation's result; a bad one is a CriticalError for this call only. */

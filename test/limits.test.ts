@@ -1,0 +1,199 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+import { InfrastructureError, RetryableError, ThrottledError } from '../src/errors.ts';
+import { listLedger } from '../src/ledger/ledger-query.ts';
+import type { RateLimitSpec } from '../src/providers/define-provider.ts';
+import { describeEachBackend, TEST_DATABASE_URL } from './helpers/backends.ts';
+import { type FakeServer, fakeProvider } from './helpers/fake-provider.ts';
+import { type GatewayFixture, gatewayFixture } from './helpers/gateway-setup.ts';
+
+const call = (q: string) => ({ provider: 'fake', operation: 'lookup', input: { q } });
+
+/** Achieved calls/s between the first and the last request the fake server received. */
+function measuredRate(server: FakeServer): number {
+  const at = server.requests.map((r) => r.at);
+  return ((at.length - 1) / (Math.max(...at) - Math.min(...at))) * 1000;
+}
+
+/** Most requests the server saw in any window of `windowMs` (its own sliding-window count). */
+function busiestWindow(server: FakeServer, windowMs: number): number {
+  const at = server.requests.map((r) => r.at).sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < at.length; i++) {
+    while (at[i]! - at[j]! >= windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+async function runAll<T>(n: number, parallel: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+describeEachBackend('limits', (backend) => {
+  let fx: GatewayFixture | undefined;
+  afterEach(async () => {
+    await fx?.close();
+    fx = undefined;
+  });
+
+  it('never exceeds any of several declared windows, and runs close to the binding one', async () => {
+    const limits: RateLimitSpec[] = [{ limit: 10, windowMs: 1_000 }];
+    const opLimits: RateLimitSpec[] = [{ limit: 20, windowMs: 2_500 }];
+    fx = await gatewayFixture(
+      backend,
+      fakeProvider({ limits, opLimits }),
+      { limits: [...limits, ...opLimits] },
+      // On PGlite the fake server shares this process's event loop with the database, whose queries
+      // run synchronously and delay the server's arrival clock by tens of ms; a real provider does not
+      // see that, so the test widens the margin there instead of loosening the server's count.
+      { maxWaitMs: 10_000, limitMarginMs: backend === 'pglite' ? 100 : undefined },
+    );
+    const other = fx.newGateway();
+    const outcomes = await runAll(24, 12, (i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`)));
+    expect(outcomes.every((o) => o.found)).toBe(true);
+    expect(fx.server.throttled).toBe(0);
+    expect(busiestWindow(fx.server, 1_000)).toBeLessThanOrEqual(10);
+    expect(busiestWindow(fx.server, 2_500)).toBeLessThanOrEqual(20);
+    // The binding window is 20 per 2.5 s = 8/s: evenly spaced calls get close to it.
+    const rate = measuredRate(fx.server);
+    expect(rate).toBeGreaterThan(8 * 0.85);
+    expect(rate).toBeLessThanOrEqual(8.05);
+    expect(busiestWindow(fx.server, 2_500)).toBeGreaterThanOrEqual(18);
+  });
+
+  it('throws ThrottledError instead of waiting longer than maxWaitMs, without booking the limiter', async () => {
+    fx = await gatewayFixture(
+      backend,
+      fakeProvider({ limits: [{ limit: 2, windowMs: 1_000 }] }),
+      {},
+      { maxWaitMs: 700 },
+    );
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => fx!.gateway.call(call(`k${i}`))),
+    );
+    const refused = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => (r as PromiseRejectedResult).reason);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(refused).toHaveLength(3);
+    for (const err of refused) {
+      expect(err).toBeInstanceOf(ThrottledError);
+      expect((err as ThrottledError).retryAfterMs).toBeGreaterThan(700);
+    }
+    expect(fx.server.requests).toHaveLength(2);
+  });
+
+  it('caps calls in flight per provider across workers', async () => {
+    fx = await gatewayFixture(backend, fakeProvider({ concurrency: 2 }), { latencyMs: 60 });
+    const other = fx.newGateway();
+    await runAll(10, 10, (i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`)));
+    expect(fx.server.requests).toHaveLength(10);
+    expect(fx.server.maxInFlight).toBe(2);
+    const held = await fx.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM concurrency_slots WHERE owner IS NOT NULL',
+    );
+    expect(held.rows[0]?.n).toBe(0);
+  });
+
+  it('opens the circuit after consecutive failures, defers calls, and closes after a successful probe', async () => {
+    fx = await gatewayFixture(
+      backend,
+      fakeProvider({ maxAttempts: 1 }),
+      {},
+      { failureThreshold: 3, circuitCooldownMs: 400 },
+    );
+    fx.server.setDown(true);
+    for (const q of ['a', 'b', 'c'])
+      await expect(fx.gateway.call(call(q))).rejects.toBeInstanceOf(RetryableError);
+    const deferred = await fx.gateway.call(call('d')).catch((e: unknown) => e);
+    expect(deferred).toBeInstanceOf(InfrastructureError);
+    const retryAt = (deferred as InfrastructureError).retryAt!.getTime();
+    expect(retryAt - Date.now()).toBeGreaterThan(100);
+    expect(retryAt - Date.now()).toBeLessThanOrEqual(1_500);
+    await expect(fx.newGateway().call(call('e'))).rejects.toBeInstanceOf(InfrastructureError);
+    expect(fx.server.requests).toHaveLength(3);
+    fx.server.setDown(false);
+    await new Promise((r) => setTimeout(r, 450));
+    expect(await fx.gateway.call(call('d'))).toMatchObject({ found: true });
+    expect(await fx.gateway.call(call('e'))).toMatchObject({ found: true });
+    const refused = (await listLedger(fx.db)).filter((l) => l.status === 'refused');
+    expect(refused.map((l) => l.errorClass)).toEqual(['infrastructure', 'infrastructure']);
+  });
+
+  it('a call whose own retries open the circuit is deferred, not failed', async () => {
+    fx = await gatewayFixture(backend, fakeProvider({ maxAttempts: 6 }), {}, { failureThreshold: 3 });
+    fx.server.setDown(true);
+    await expect(fx.gateway.call(call('a'))).rejects.toBeInstanceOf(InfrastructureError);
+    expect(fx.server.requests).toHaveLength(3);
+  });
+});
+
+describeEachBackend('limits across processes', (backend) => {
+  it.skipIf(backend !== 'postgres' || !TEST_DATABASE_URL)(
+    'three worker processes never exceed a global limit',
+    async () => {
+      const limits: RateLimitSpec[] = [
+        { limit: 20, windowMs: 1_000 },
+        { limit: 40, windowMs: 2_500 },
+      ];
+      const fx = await gatewayFixture(backend, fakeProvider({ limits }), { limits });
+      try {
+        const child = fileURLToPath(new URL('./helpers/gateway-child.ts', import.meta.url));
+        const { url, schema } = fx.db.connection!;
+        const children = ['p1', 'p2', 'p3'].map((prefix) => {
+          const p = spawn(
+            process.execPath,
+            ['--import', 'tsx', child, url, schema, fx.server.url, JSON.stringify(limits), prefix, '16'],
+            { stdio: ['pipe', 'pipe', 'pipe'] },
+          );
+          let out = '';
+          let err = '';
+          let onReady: () => void = () => {};
+          const ready = new Promise<void>((resolve) => {
+            onReady = resolve;
+          });
+          p.stdout.on('data', (d) => {
+            out += d;
+            if (out.startsWith('ready\n')) onReady();
+          });
+          p.stderr.on('data', (d) => (err += d));
+          const done = new Promise<{ ok: number; throttled: number; other: number }>((resolve, reject) =>
+            p.on('exit', (code) =>
+              code === 0
+                ? resolve(JSON.parse(out.slice('ready\n'.length).trim()))
+                : reject(new Error(`child exited ${code}: ${err}`)),
+            ),
+          );
+          return { p, ready, done };
+        });
+        await Promise.all(children.map((c) => c.ready));
+        for (const c of children) c.p.stdin.end('go\n');
+        const runs = children.map((c) => c.done);
+        const results = await Promise.all(runs);
+        expect(results).toEqual([
+          { ok: 16, throttled: 0, other: 0 },
+          { ok: 16, throttled: 0, other: 0 },
+          { ok: 16, throttled: 0, other: 0 },
+        ]);
+        expect(fx.server.requests).toHaveLength(48);
+        expect(fx.server.throttled).toBe(0);
+        expect(busiestWindow(fx.server, 1_000)).toBeLessThanOrEqual(20);
+        expect(busiestWindow(fx.server, 2_500)).toBeLessThanOrEqual(40);
+      } finally {
+        await fx.close();
+      }
+    },
+  );
+});
