@@ -43,7 +43,7 @@ describe('sandbox world', () => {
       expect(facts.staff.map((s) => s.name)).toEqual(listed.map((p) => p.fullName));
       for (const [i, s] of facts.staff.entries()) {
         expect(s.title).toBe(listed[i]!.title);
-        expect(s.email).toBe(c.showsEmails ? listed[i]!.email : null);
+        expect(s.email).toBe(listed[i]!.emailOnSite ? listed[i]!.email : null);
       }
       checked++;
     }

@@ -40,7 +40,7 @@ function layout(company: Company, title: string, body: string): RenderedPage {
 }
 
 function personBlock(company: Company, p: Person): string {
-  const email = company.showsEmails ? p.email : null;
+  const email = p.emailOnSite ? p.email : null;
   const phone = company.showsPhones && p.phone ? displayPhone(p.phone, company.staffLayout + 1) : null;
   switch (company.staffLayout) {
     case 0:

@@ -1,4 +1,4 @@
-import { createRng, type Rng } from './rng.ts';
+import { createRng, type Rng, unit } from './rng.ts';
 import {
   COURSE_STEMS,
   COURSE_SUFFIXES,
@@ -47,6 +47,11 @@ export interface Person {
   previousClubs: string[];
   /** Listed on the company's staff page. */
   onStaffPage: boolean;
+  /**
+   * The staff page shows this person's email. Sites that show emails rarely show all of them, which is
+   * what makes learning the domain's pattern from the ones shown worthwhile.
+   */
+  emailOnSite: boolean;
 }
 
 export interface CourseFacts {
@@ -82,7 +87,7 @@ export interface Company {
   staffPath: string | null;
   /** How the staff page is laid out (0 cards, 1 table, 2 list): the extractor must handle all. */
   staffLayout: 0 | 1 | 2;
-  /** Whether the staff page shows emails / direct phones. */
+  /** Whether the staff page shows emails (for some people: see Person.emailOnSite) / direct phones. */
   showsEmails: boolean;
   showsPhones: boolean;
   people: Person[];
@@ -227,6 +232,7 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
         tenureYears: WORLD_YEAR - startYear,
         previousClubs,
         onStaffPage: prng.chance(0.88),
+        emailOnSite: false,
       });
     }
   };
@@ -297,6 +303,11 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
     companies.push(company);
   }
 
+  // Decided by hash, not by the generators' streams, so adding this did not reshuffle older worlds.
+  for (const c of companies) {
+    for (const p of c.people)
+      p.emailOnSite = c.showsEmails && p.onStaffPage && unit(seed, `site-email:${p.id}`) < 0.65;
+  }
   const people = companies.flatMap((c) => c.people);
   return {
     seed,

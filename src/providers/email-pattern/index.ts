@@ -48,7 +48,12 @@ export function applyEmailPattern(
   return `${local}@${domain}`;
 }
 
-const known = z.object({ first_name: z.string(), last_name: z.string(), email: z.string() });
+// Lenient on purpose: evidence with a missing part is skipped, not an error.
+const known = z.object({
+  first_name: z.string().nullish(),
+  last_name: z.string().nullish(),
+  email: z.string().nullish(),
+});
 
 const inferEmail = defineOperation({
   description: "propose a person's email from the patterns of emails already known at the domain (free)",
@@ -73,7 +78,12 @@ const inferEmail = defineOperation({
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain);
     if (!domain) throw new CriticalError(`email-pattern: ${JSON.stringify(input.domain)} is not a domain`);
-    const evidence: z.infer<typeof known>[] = [...(input.known ?? [])];
+    const evidence: { first_name: string; last_name: string; email: string }[] = (input.known ?? []).flatMap(
+      (k) =>
+        k.first_name && k.last_name && k.email
+          ? [{ first_name: k.first_name, last_name: k.last_name, email: k.email }]
+          : [],
+    );
     if (ctx.services.db) {
       const rows = await ctx.services.db.query<{ first_name: string; last_name: string; email: string }>(
         `SELECT first_name, last_name, email FROM contacts
