@@ -59,11 +59,15 @@ export async function createPgBossDriver(options: PgBossDriverOptions): Promise<
   });
   // Background maintenance errors (e.g. a statement racing shutdown) must not crash the process.
   boss.on('error', () => {});
-  await boss.start();
-  for (const spec of options.queues) {
-    if (spec.deadLetter) await ensureQueue(boss, { name: spec.deadLetter });
-    await ensureQueue(boss, spec);
-  }
+  // Several workers starting at once against a fresh server would race to create pg-boss's schema
+  // and queues; one session-level advisory lock serialises their start-up.
+  await withStartLock(options.db, async () => {
+    await boss.start();
+    for (const spec of options.queues) {
+      if (spec.deadLetter) await ensureQueue(boss, { name: spec.deadLetter });
+      await ensureQueue(boss, spec);
+    }
+  });
   const sql = boss.getDb();
 
   const attempt = (job: QueueJob<unknown>) => ({ id: job.id, retryCount: job.retryCount });
@@ -131,6 +135,22 @@ export async function createPgBossDriver(options: PgBossDriverOptions): Promise<
     },
   };
   return driver;
+}
+
+/** Any stable number: the start-up lock of pg-boss installations. */
+const START_LOCK_KEY = 7_301_355_622;
+
+async function withStartLock(db: Db, fn: () => Promise<void>): Promise<void> {
+  const pool = (db as Db & { pool?: pg.Pool }).pool;
+  if (db.backend === 'pglite' || !pool) return fn();
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [START_LOCK_KEY]);
+    await fn();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [START_LOCK_KEY]).catch(() => {});
+    client.release();
+  }
 }
 
 async function ensureQueue(boss: PgBoss, spec: QueueSpec): Promise<void> {
