@@ -183,3 +183,20 @@ describe('registry', () => {
     }
   });
 });
+
+describe('checkCredentialsFor', () => {
+  it('checks provider keys and the keys of the models an ai step uses', async () => {
+    const { checkCredentialsFor } = await import('../../src/providers/credentials.ts');
+    expect(() => checkCredentialsFor({ providers: ['website', 'email-pattern', 'jina'] }, {})).not.toThrow();
+    expect(() => checkCredentialsFor({ providers: ['hunter'] }, {})).toThrow(/HUNTER_API_KEY/);
+    expect(() =>
+      checkCredentialsFor(
+        { providers: ['llm'], models: ['anthropic:claude-sonnet-4-5', 'openai:gpt-4o-mini'] },
+        { OPENAI_API_KEY: 'x' },
+      ),
+    ).toThrow(/ANTHROPIC_API_KEY/);
+    expect(() => checkCredentialsFor({ providers: ['llm'], models: ['mistral:large'] }, {})).toThrow(
+      /anthropic:<model>/,
+    );
+  });
+});
