@@ -23,8 +23,13 @@ export function compileForeach(
   const children = spec.steps.map((s, i) => compileChild(s, [...path, 'steps', i]));
   const concurrency = spec.concurrency ?? 4;
 
-  async function forContact(ctx: StepContext, scope: Scope, contact: ContactView) {
-    let current: Scope = { ...scope, contact };
+  /**
+   * `live` is the account's contact list as this step has updated it so far: a contact's child sees
+   * what earlier contacts found (e.g. emails at the domain, evidence for the email-pattern inferrer).
+   */
+  async function forContact(ctx: StepContext, scope: Scope, live: ContactView[], index: number) {
+    const contact = live[index]!;
+    let current: Scope = { ...scope, contacts: live, contact };
     const writes: FieldWrite[] = [];
     const statuses: Record<string, Pick<StepOutput, 'status' | 'data'>> = {};
     const newContacts: ContactView[] = [];
@@ -34,6 +39,8 @@ export function compileForeach(
       writes.push(...out.writes);
       newContacts.push(...(out.newContacts ?? []));
       current = applyWrites(current, out.writes);
+      live[index] = current.contact!;
+      current = { ...current, contacts: live };
     }
     return { writes, statuses, newContacts };
   }
@@ -42,9 +49,11 @@ export function compileForeach(
     id: spec.id,
     required: spec.required ?? false,
     async run(ctx, scope) {
-      const contacts = scope.contacts.filter(
-        (c) => !where || truthy(evaluate(where, scopeVars({ ...scope, contact: c }))),
-      );
+      const live = [...scope.contacts];
+      const selected = live
+        .map((c, i) => ({ c, i }))
+        .filter(({ c }) => !where || truthy(evaluate(where, scopeVars({ ...scope, contact: c }))));
+      const contacts = selected.map((x) => x.c);
       const results: Awaited<ReturnType<typeof forContact>>[] = [];
       const errors: unknown[] = [];
       let next = 0;
@@ -52,7 +61,7 @@ export function compileForeach(
         while (next < contacts.length) {
           const i = next++;
           try {
-            results[i] = await forContact(ctx, scope, contacts[i]!);
+            results[i] = await forContact(ctx, scope, live, selected[i]!.i);
           } catch (err) {
             errors.push(err);
           }
