@@ -57,3 +57,23 @@ describe('website extractor', () => {
     expect(toHttpUrl('oakridgeclub.com').href).toBe('https://oakridgeclub.com/');
   });
 });
+
+describe('website fetcher', () => {
+  it('a domain that does not resolve is "not found", not a retryable failure', async () => {
+    const { website } = await import('../../src/providers/website/index.ts');
+    const { createOperationContext } = await import('../../src/providers/http.ts');
+    const ctx = createOperationContext(website, {
+      env: {},
+      fetch: () =>
+        Promise.reject(
+          new TypeError('fetch failed', {
+            cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
+          }),
+        ),
+    });
+    const op = website.operations['fetch-page'];
+    const err = await op.run(ctx, { url: 'dead-course.com' }).catch((e: Error) => e);
+    expect((err as Error).name).toBe('NotFoundError');
+    expect((err as Error).message).toContain('dead-course.com does not resolve');
+  });
+});

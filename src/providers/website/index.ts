@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CriticalError } from '../../errors.ts';
+import { CriticalError, NotFoundError, RetryableError } from '../../errors.ts';
 import { defineOperation, defineProvider, type OperationContext } from '../define-provider.ts';
 import { normalizeDomain } from '../normalize-output.ts';
 import { extractPage, type PageFacts } from './extract.ts';
@@ -47,16 +47,32 @@ export function toHttpUrl(raw: string): URL {
   return url;
 }
 
+/** True when a network failure says the host name does not exist (a dead domain, common in imports). */
+function isUnknownHost(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ENOTFOUND') return true;
+  }
+  return false;
+}
+
 async function fetchPage(ctx: OperationContext, url: URL): Promise<PageFacts & { url: string }> {
-  const res = await ctx.request({
-    method: 'GET',
-    path: ctx.baseUrl ? `/${url.href}` : url.href,
-    headers: {
-      accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',
-      'user-agent': 'Sluice/0.1 (+https://github.com/sluice)',
-    },
-    responseType: 'text',
-  });
+  const res = await ctx
+    .request({
+      method: 'GET',
+      path: ctx.baseUrl ? `/${url.href}` : url.href,
+      headers: {
+        accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',
+        'user-agent': 'Sluice/0.1 (+https://github.com/sluice)',
+      },
+      responseType: 'text',
+    })
+    .catch((err: unknown) => {
+      // A domain that does not resolve will not resolve on retry either: nothing to find.
+      if (err instanceof RetryableError && isUnknownHost(err)) {
+        throw new NotFoundError(`website: ${url.hostname} does not resolve (no such domain)`, { cause: err });
+      }
+      throw err;
+    });
   const type = res.headers.get('content-type') ?? '';
   if (type && !/text\/html|application\/xhtml|text\/plain/i.test(type)) {
     throw new CriticalError(
