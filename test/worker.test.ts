@@ -1,43 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DbBackend } from '../src/db/db.ts';
-import { openDb } from '../src/db/open-db.ts';
 import { batchProgress, createBatch } from '../src/engine/batch.ts';
 import { openRunQueue } from '../src/engine/run-queue.ts';
-import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
-import { describeEachBackend, TEST_DATABASE_URL, uniqueSchema } from './helpers/backends.ts';
+import { describeEachBackend, TEST_DATABASE_URL } from './helpers/backends.ts';
 import { spawnWorker } from './helpers/child-worker.ts';
 import { startFakeLimitedServer } from './helpers/fake-limited-server.ts';
-
-/** A database that child processes can open too: a PGlite data dir, or a schema on the server. */
-function sharedDb(backend: DbBackend) {
-  if (backend === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-worker-'));
-    return {
-      env: { SLUICE_DATA_DIR: dir } as Record<string, string>,
-      open: () => openDb({ dataDir: dir, vacuumIntervalMs: 0 }),
-      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const schema = uniqueSchema('w');
-  const open = () => openDb({ databaseUrl: TEST_DATABASE_URL!, schema });
-  return {
-    env: { DATABASE_URL: TEST_DATABASE_URL!, SLUICE_DB_SCHEMA: schema } as Record<string, string>,
-    open,
-    cleanup: async () => {
-      const db = await openDb({ databaseUrl: TEST_DATABASE_URL!, migrate: false });
-      await db.exec(
-        `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${bossSchemaFor(schema)}" CASCADE`,
-      );
-      await db.close();
-    },
-  };
-}
+import { type SharedDb, sharedDb } from './helpers/shared-db.ts';
 
 /** Creates `n` accounts and a batch of `pipeline` over them; closes the database (PGlite: one process). */
-async function seedBatch(shared: ReturnType<typeof sharedDb>, n: number, pipeline: string) {
+async function seedBatch(shared: SharedDb, n: number, pipeline: string) {
   const db = await shared.open();
   await db.query(`INSERT INTO accounts (name) SELECT 'acct-' || g FROM generate_series(1, $1::int) g`, [n]);
   const queue = await openRunQueue(db, {
@@ -52,7 +22,7 @@ async function seedBatch(shared: ReturnType<typeof sharedDb>, n: number, pipelin
 }
 
 describeEachBackend('worker processes', (backend) => {
-  let shared: ReturnType<typeof sharedDb>;
+  let shared: SharedDb;
   let server: Awaited<ReturnType<typeof startFakeLimitedServer>>;
   beforeEach(async () => {
     shared = sharedDb(backend);

@@ -9,6 +9,8 @@ export interface FakeApiSpec {
   latencyMs?: number;
   /** Queries answering 404 (nothing found), decided by this predicate. Default none. */
   notFound?: (q: string) => boolean;
+  /** An HTTP error status to answer for a query (e.g. 400, 503), decided per request. Default none. */
+  failWith?: (q: string) => number | undefined;
 }
 
 export interface FakeApiStats {
@@ -59,7 +61,10 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
     const q = url.searchParams.get('q') ?? '';
     s.perQuery[q] = (s.perQuery[q] ?? 0) + 1;
     const answer = () => {
-      if (spec.notFound?.(q))
+      const status = spec.failWith?.(q);
+      if (status)
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"injected fault"}');
+      else if (spec.notFound?.(q))
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       else
         res
