@@ -5,8 +5,10 @@ import type { AccountCandidate } from './row-normalizer.ts';
 import { type PlanResult, writePlan } from './write-plan.ts';
 
 /**
- * Accounts that may be one of the candidates: same domain, or same name key and state. One round trip;
- * the name/state half uses accounts_name_state_idx (same expression).
+ * Accounts that may be one of the candidates: same domain, or same name key and state. One round trip.
+ * LATERAL makes every probe an index lookup (accounts_domain_key, accounts_name_state_idx) whatever the
+ * planner's statistics say: a table that grew during this import has none yet, and a hash join over a
+ * sequential scan would make each batch cost as much as the whole table.
  */
 export async function findAccounts(tx: Queryable, candidates: AccountCandidate[]): Promise<ExistingRecord[]> {
   const domains = [...new Set(candidates.flatMap((c) => (c.domain ? [c.domain] : [])))];
@@ -23,11 +25,13 @@ export async function findAccounts(tx: Queryable, candidates: AccountCandidate[]
       state: string | null;
     }
   >(
-    `SELECT * FROM accounts WHERE domain = ANY($1::text[])
+    `SELECT a.* FROM unnest($1::text[]) AS d(domain)
+     CROSS JOIN LATERAL (SELECT * FROM accounts WHERE domain = d.domain) a
      UNION ALL
-     SELECT a.* FROM accounts a
-     JOIN unnest($2::text[], $3::text[]) AS t(name_key, state)
-       ON a.name_key = t.name_key AND coalesce(lower(a.state), '') = t.state`,
+     SELECT a.* FROM unnest($2::text[], $3::text[]) AS t(name_key, state)
+     CROSS JOIN LATERAL (
+       SELECT * FROM accounts WHERE name_key = t.name_key AND coalesce(lower(state), '') = t.state
+     ) a`,
     [domains, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
   const byId = new Map<number, ExistingRecord>();
@@ -52,10 +56,34 @@ export async function writeAccountBatch(
   importId: number,
 ): Promise<PlanResult> {
   if (candidates.length === 0) return { ids: [], outcomes: [] };
+  await resolveMissingStates(tx, candidates);
   const existing = await findAccounts(tx, candidates);
   const plan = planMerge(
     existing,
     candidates.map((c) => ({ unique: c.domain, secondary: c.nameState, values: c.values })),
   );
   return writePlan(tx, 'account', plan, importId);
+}
+
+/**
+ * A row without a state (typical of contacts files naming only the company) means "state unknown", not
+ * "no state": when exactly one account has that name, the row takes its state and so matches it. With
+ * several same-name accounts in different states the row stays separate rather than guess.
+ */
+async function resolveMissingStates(tx: Queryable, candidates: AccountCandidate[]): Promise<void> {
+  const stateless = candidates.filter((c) => !c.domain && c.nameState?.endsWith('|'));
+  if (stateless.length === 0) return;
+  const keys = [...new Set(stateless.map((c) => c.nameState!.slice(0, -1)))];
+  const r = await tx.query<{ name_key: string; state: string; n: number }>(
+    `SELECT k.key AS name_key, min(coalesce(lower(a.state), '')) AS state, count(*)::int AS n
+     FROM unnest($1::text[]) AS k(key)
+     CROSS JOIN LATERAL (SELECT state FROM accounts WHERE name_key = k.key) a
+     GROUP BY k.key`,
+    [keys],
+  );
+  const only = new Map(r.rows.filter((row) => row.n === 1).map((row) => [row.name_key, row.state]));
+  for (const c of stateless) {
+    const state = only.get(c.nameState!.slice(0, -1));
+    if (state) c.nameState = `${c.nameState}${state}`;
+  }
 }

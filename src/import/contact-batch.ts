@@ -37,7 +37,8 @@ export async function writeContactBatch(
   const byEmailDomain = candidates.flatMap((c, i) => (c.emailDomain ? [{ i, d: c.emailDomain }] : []));
   if (byEmailDomain.length > 0) {
     const r = await tx.query<{ id: number; domain: string }>(
-      'SELECT id, domain FROM accounts WHERE domain = ANY($1::text[])',
+      `SELECT a.id, a.domain FROM unnest($1::text[]) AS d(domain)
+       CROSS JOIN LATERAL (SELECT id, domain FROM accounts WHERE domain = d.domain) a`,
       [[...new Set(byEmailDomain.map((x) => x.d))]],
     );
     const ids = new Map(r.rows.map((row) => [row.domain, row.id]));
@@ -96,13 +97,14 @@ async function findContacts(
       account_id: number | null;
     }
   >(
-    `SELECT * FROM contacts WHERE email = ANY($1::text[])
+    `SELECT c.* FROM unnest($1::text[]) AS e(email)
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE email = e.email) c
      UNION ALL
-     SELECT c.* FROM contacts c
-     JOIN unnest($2::bigint[], $3::text[]) AS t(account_id, name_key)
-       ON c.account_id = t.account_id AND c.name_key = t.name_key
+     SELECT c.* FROM unnest($2::bigint[], $3::text[]) AS t(account_id, name_key)
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id = t.account_id AND name_key = t.name_key) c
      UNION ALL
-     SELECT * FROM contacts WHERE account_id IS NULL AND name_key = ANY($4::text[])`,
+     SELECT c.* FROM unnest($4::text[]) AS n(name_key)
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id IS NULL AND name_key = n.name_key) c`,
     [emails, linked.map((p) => p[0]), linked.map((p) => p[1]), [...new Set(unlinked)]],
   );
   const byId = new Map<number, ExistingRecord>();

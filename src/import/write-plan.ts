@@ -114,10 +114,12 @@ export async function writePlan(
     const flat = old.flatMap((g) => g.observations.map((o) => ({ id: g.existingId!, ...o })));
     const known = await tx.query<{ entity_id: number; field: string; value: string }>(
       `SELECT fv.entity_id, fv.field, fv.value #>> '{}' AS value
-       FROM field_values fv
-       JOIN unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, field, value)
-         ON fv.entity_id = t.id AND fv.field = t.field AND fv.value = to_jsonb(t.value)
-       WHERE fv.entity_type = $1 AND fv.source = 'import'`,
+       FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, field, value)
+       CROSS JOIN LATERAL (
+         SELECT * FROM field_values
+         WHERE entity_type = $1 AND entity_id = t.id AND field = t.field
+           AND source = 'import' AND value = to_jsonb(t.value)
+       ) fv`,
       [type, flat.map((o) => o.id), flat.map((o) => o.field), flat.map((o) => o.value)],
     );
     const seen = new Set(known.rows.map((r) => `${r.entity_id}\u0000${r.field}\u0000${r.value}`));

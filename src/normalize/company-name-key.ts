@@ -48,6 +48,8 @@ const LEGAL_SUFFIXES: string[][] = [
 ].map((s) => s.split(' '));
 // longest first, so "pty ltd" goes before "ltd"
 LEGAL_SUFFIXES.sort((a, b) => b.length - a.length);
+/** Last words of the suffixes: most names end in none of them, and skip the loop. */
+const LAST_WORDS = new Set(LEGAL_SUFFIXES.map((s) => s[s.length - 1]!));
 
 /**
  * The dedupe key of a company name: folded (see foldKey), "&" read as "and", a leading "the" and
@@ -60,7 +62,7 @@ export function companyNameKey(name: string | null | undefined): string | undefi
   const tokens = foldKey(name.replace(/&/g, ' and ')).split(' ').filter(Boolean);
   if (tokens[0] === 'the' && tokens.length > 1) tokens.shift();
   let stripped = true;
-  while (stripped) {
+  while (stripped && LAST_WORDS.has(tokens[tokens.length - 1] ?? '')) {
     stripped = false;
     for (const suffix of LEGAL_SUFFIXES) {
       // keep at least one word: "Co" alone stays "co"

@@ -13,7 +13,8 @@ export function normalizeDomain(input: unknown): string | undefined {
   if (!text || !/[.]/.test(text)) return undefined;
   const parsed = parse(text.replace(/^mailto:/i, ''), { allowPrivateDomains: true });
   if (parsed.isIp || !parsed.domain || !(parsed.isIcann || parsed.isPrivate)) return undefined;
-  const domain = domainToUnicode(parsed.domain.toLowerCase());
+  const lower = parsed.domain.toLowerCase();
+  const domain = lower.includes('xn--') ? domainToUnicode(lower) : lower;
   return domain === '' ? undefined : domain;
 }
 

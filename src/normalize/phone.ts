@@ -3,6 +3,49 @@ import { cleanText } from './text.ts';
 
 const COUNTRIES = new Set<string>(getCountries());
 
+/** Regions of the North American Numbering Plan (+1): the common case, formatted without the library. */
+const NANP = new Set([
+  'US',
+  'CA',
+  'PR',
+  'VI',
+  'GU',
+  'AS',
+  'MP',
+  'AG',
+  'AI',
+  'BB',
+  'BM',
+  'BS',
+  'DM',
+  'DO',
+  'GD',
+  'JM',
+  'KN',
+  'KY',
+  'LC',
+  'MS',
+  'SX',
+  'TC',
+  'TT',
+  'VC',
+  'VG',
+]);
+
+/**
+ * libphonenumber spends ~20 µs per number working out which +1 country it is, which caps an import at
+ * ~50k rows/s. A plain 10-digit NANP number (area code and exchange 2-9, optional leading 1 or +1,
+ * only separators, no extension) is E.164 by construction; anything else goes to the library.
+ */
+function nanpFastPath(text: string): string | undefined {
+  if (!/^[+\d\s().-]+$/.test(text)) return undefined;
+  if (text.includes('+') && !/^\+1[\s.(-]*\d/.test(text)) return undefined;
+  let digits = text.replace(/\D/g, '');
+  if (digits.length === 11 && digits.startsWith('1')) digits = digits.slice(1);
+  if (digits.length !== 10 || !/^[2-9]\d\d[2-9]/.test(digits)) return undefined;
+  return `+1${digits}`;
+}
+
 /** Whether `code` is a region libphonenumber knows (ISO 3166 alpha-2, e.g. US, GB). */
 export function isPhoneRegion(code: string): code is CountryCode {
   return COUNTRIES.has(code.toUpperCase());
@@ -18,6 +61,8 @@ export function normalizePhone(input: unknown, region = 'US'): string | undefine
   const text = cleanText(input);
   if (!text || !/\d/.test(text)) return undefined;
   const upper = region.toUpperCase();
+  const fast = NANP.has(upper) ? nanpFastPath(text) : undefined;
+  if (fast) return fast;
   const parsed = parsePhoneNumberFromString(text, isPhoneRegion(upper) ? upper : 'US');
   if (!parsed?.isPossible()) return undefined;
   return parsed.number;

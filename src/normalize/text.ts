@@ -2,9 +2,17 @@
  * Text clean-up shared by every normalizer: trimmed, inner whitespace collapsed, NFC (so "é" typed two
  * ways is one string), unicode otherwise preserved. Empty → undefined, so callers never store "".
  */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 export function cleanText(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
-  const s = String(value)
+  const raw = String(value);
+  // fast path (most CSV cells): printable ASCII needs no NFC and has no zero-width characters
+  if (PRINTABLE_ASCII.test(raw)) {
+    const t = raw.includes('  ') ? raw.replace(/ {2,}/g, ' ').trim() : raw.trim();
+    return t === '' ? undefined : t;
+  }
+  const s = raw
     .normalize('NFC')
     // zero-width characters and BOMs that spreadsheets leave behind
     .replace(/[\u200B-\u200D\u2060\uFEFF]/g, '')
@@ -19,6 +27,13 @@ export function cleanText(value: unknown): string | undefined {
  * are vowels and carry meaning.
  */
 export function foldKey(value: string): string {
+  if (PRINTABLE_ASCII.test(value)) {
+    return value
+      .toLowerCase()
+      .replace(/['`]/g, '')
+      .replace(/[^a-z0-9]+/g, ' ')
+      .trim();
+  }
   return value
     .normalize('NFKD')
     .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')

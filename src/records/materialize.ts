@@ -69,9 +69,10 @@ export async function materializeCurrentValues(
   }
   const winners = await tx.query<{ id: number; field: string; value: unknown }>(
     `SELECT DISTINCT ON (fv.entity_id, fv.field) fv.entity_id AS id, fv.field, fv.value
-     FROM field_values fv
-     JOIN unnest($2::bigint[], $3::text[]) AS t(id, field) ON fv.entity_id = t.id AND fv.field = t.field
-     WHERE fv.entity_type = $1
+     FROM unnest($2::bigint[], $3::text[]) AS t(id, field)
+     CROSS JOIN LATERAL (
+       SELECT * FROM field_values WHERE entity_type = $1 AND entity_id = t.id AND field = t.field
+     ) fv
      ORDER BY fv.entity_id, fv.field, ${CURRENT_ORDER_SQL}`,
     [type, ids, fields],
   );
@@ -116,7 +117,8 @@ async function dropUniqueConflicts(
   const wanted = [...patches].filter(([, p]) => typeof p.cols[field] === 'string');
   if (wanted.length === 0) return;
   const holders = await tx.query<{ id: number; v: string }>(
-    `SELECT id, ${field} AS v FROM ${ENTITY_TABLE[type]} WHERE ${field} = ANY($1::text[])`,
+    `SELECT r.id, r.v FROM unnest($1::text[]) AS u(v)
+     CROSS JOIN LATERAL (SELECT id, ${field} AS v FROM ${ENTITY_TABLE[type]} WHERE ${field} = u.v) r`,
     [wanted.map(([, p]) => p.cols[field])],
   );
   const holder = new Map(holders.rows.map((r) => [r.v, r.id]));
