@@ -36,6 +36,11 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
   }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
+    if (url.pathname === '/__stats') {
+      // for benchmarks running the server in its own process
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
+      return;
+    }
     const [, id, op] = url.pathname.split('/');
     const spec = id ? apis[id] : undefined;
     if (!spec || !id || op !== 'lookup') {

@@ -1,0 +1,249 @@
+/**
+ * Run-engine benchmarks (`npm run bench`): saturation of rate limits through a two-provider
+ * waterfall (one process on PGlite, and three worker processes on server Postgres), engine overhead
+ * with instant providers on each backend, and cache behaviour (re-runs, duplicate inputs). Prints a
+ * readable table, then one JSON line.
+ *
+ *   npm run bench                                   # full sizes (a few minutes)
+ *   npm run bench -- --records 400 --overhead-records 2000 --cache-records 300
+ *   npm run bench -- --only saturation,overhead     # scenarios: saturation, workers, overhead, cache
+ *
+ * Server Postgres scenarios need DATABASE_URL or TEST_DATABASE_URL; without it they print null.
+ */
+
+import { createBatch } from '../src/engine/batch.ts';
+import { openRunQueue } from '../src/engine/run-queue.ts';
+import { spawnWorker } from '../test/helpers/child-worker.ts';
+import { chainPipeline, waterfallPipeline } from '../test/helpers/fake-pipelines.ts';
+import { PG_URL, runInProcess, scenarioDb, seedAccounts, startFakeServerProcess } from './bench-lib.ts';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i >= 0 ? new Set((process.argv[i + 1] ?? '').split(',')) : undefined;
+})();
+const enabled = (s: string) => !only || only.has(s);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const RECORDS = flag('records', 2000);
+const OVERHEAD_RECORDS = flag('overhead-records', 10_000);
+const CACHE_RECORDS = flag('cache-records', 1000);
+const RATE_A = 20;
+const RATE_B = 5;
+/** Every 5th account is unknown to A, so B gets 20% of the records: A is the binding limit. */
+const NOT_FOUND_EVERY = 5;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+const results: Record<string, number | null> = {
+  saturation_ratio: null,
+  saturation_ratio_3_workers: null,
+  throttled_responses: null,
+  overhead_calls_per_s_pg: null,
+  overhead_calls_per_s_pglite: null,
+  rerun_paid_calls: null,
+  duplicate_input_paid_calls: null,
+  unique_keys: null,
+};
+const details: string[][] = [];
+
+/** Theoretical minimum wall time of the waterfall: the binding provider at its limit. */
+function theoreticalSeconds(callsA: number, callsB: number): number {
+  return Math.max(callsA / RATE_A, callsB / RATE_B);
+}
+
+const waterfallSpec = {
+  a: { ratePerSecond: RATE_A, latencyMs: 150, notFoundEvery: NOT_FOUND_EVERY },
+  b: { ratePerSecond: RATE_B, latencyMs: 150 },
+};
+
+if (enabled('saturation')) {
+  log(
+    `saturation: ${RECORDS} records, waterfall A (${RATE_A}/s, 150 ms) then B (${RATE_B}/s), one process on PGlite…`,
+  );
+  const server = await startFakeServerProcess(waterfallSpec);
+  const s = await scenarioDb('pglite');
+  try {
+    await seedAccounts(s.db, range(RECORDS));
+    const r = await runInProcess({
+      db: s.db,
+      fakeUrl: server.url,
+      apis: { a: RATE_A, b: RATE_B },
+      pipeline: waterfallPipeline(['a', 'b']),
+      concurrency: 40,
+    });
+    const st = await server.stats();
+    const ideal = theoreticalSeconds(st.a!.requests, st.b!.requests);
+    results.saturation_ratio = round(ideal / (r.wallMs / 1000), 3);
+    results.throttled_responses = st.a!.throttled + st.b!.throttled;
+    details.push([
+      'saturation (1 process, PGlite)',
+      `${st.a!.requests} A + ${st.b!.requests} B calls in ${(r.wallMs / 1000).toFixed(1)} s; ideal ${ideal.toFixed(1)} s; ` +
+        `max/s A ${st.a!.maxPerSecond} B ${st.b!.maxPerSecond}; throttled ${results.throttled_responses}; ` +
+        `runs enriched ${r.progress.enriched} partial ${r.progress.partial} failed ${r.progress.failed}`,
+    ]);
+  } finally {
+    await s.cleanup();
+    await server.close();
+  }
+}
+
+if (enabled('workers')) {
+  if (!PG_URL) log('saturation with 3 workers: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
+  else {
+    log(`saturation: ${RECORDS} records, 3 worker processes on server Postgres…`);
+    const server = await startFakeServerProcess(waterfallSpec);
+    const s = await scenarioDb('postgres');
+    try {
+      const env = {
+        ...s.env,
+        FAKE_URL: server.url,
+        FAKE_APIS: JSON.stringify({ a: RATE_A, b: RATE_B }),
+        PIPELINES: JSON.stringify([{ kind: 'waterfall', providers: ['a', 'b'] }]),
+        CONCURRENCY: '15',
+        UNTIL_BATCH: '1',
+      };
+      const workers = [spawnWorker(env), spawnWorker(env), spawnWorker(env)];
+      await Promise.all(workers.map((w) => w.waitFor((e) => e.event === 'ready', 60_000)));
+      await seedAccounts(s.db, range(RECORDS));
+      const queue = await openRunQueue(s.db);
+      const t0 = performance.now();
+      const batch = await createBatch(s.db, queue, { pipeline: 'waterfall', selection: {} });
+      if (batch.id !== 1) throw new Error('expected batch 1 in a fresh schema');
+      await Promise.all(workers.map((w) => w.waitFor((e) => e.event === 'done', 3_600_000)));
+      const wall = (performance.now() - t0) / 1000;
+      await queue.stop();
+      const st = await server.stats();
+      const ideal = theoreticalSeconds(st.a!.requests, st.b!.requests);
+      results.saturation_ratio_3_workers = round(ideal / wall, 3);
+      const throttled = st.a!.throttled + st.b!.throttled;
+      results.throttled_responses = (results.throttled_responses ?? 0) + throttled;
+      const perWorker = workers.map(
+        (w) => w.events.filter((e) => e.outcome === 'enriched' || e.outcome === 'partial').length,
+      );
+      details.push([
+        'saturation (3 workers, Postgres)',
+        `${st.a!.requests} A + ${st.b!.requests} B calls in ${wall.toFixed(1)} s; ideal ${ideal.toFixed(1)} s; ` +
+          `max/s A ${st.a!.maxPerSecond} B ${st.b!.maxPerSecond}; throttled ${throttled}; runs per worker ${perWorker.join('/')}`,
+      ]);
+    } finally {
+      await s.cleanup();
+      await server.close();
+    }
+  }
+}
+
+if (enabled('overhead')) {
+  for (const backend of ['postgres', 'pglite'] as const) {
+    if (backend === 'postgres' && !PG_URL) {
+      log('overhead on server Postgres: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
+      continue;
+    }
+    log(`overhead: ${OVERHEAD_RECORDS} records × 3 calls, instant unlimited provider, ${backend}…`);
+    const server = await startFakeServerProcess({ fast: {} });
+    const s = await scenarioDb(backend);
+    try {
+      await seedAccounts(s.db, range(OVERHEAD_RECORDS));
+      const r = await runInProcess({
+        db: s.db,
+        fakeUrl: server.url,
+        apis: { fast: undefined },
+        pipeline: chainPipeline('fast', 3),
+        concurrency: backend === 'postgres' ? 64 : 32,
+      });
+      const calls = r.progress.calls;
+      const perSecond = round(calls / (r.wallMs / 1000), 0);
+      results[backend === 'postgres' ? 'overhead_calls_per_s_pg' : 'overhead_calls_per_s_pglite'] = perSecond;
+      details.push([
+        `overhead (${backend})`,
+        `${calls} calls (${r.progress.enriched} runs enriched) in ${(r.wallMs / 1000).toFixed(1)} s = ${perSecond} calls/s, ` +
+          `${round(r.progress.enriched / (r.wallMs / 1000), 0)} runs/s`,
+      ]);
+    } finally {
+      await s.cleanup();
+      await server.close();
+    }
+  }
+}
+
+if (enabled('cache')) {
+  log(`cache: ${CACHE_RECORDS} records run twice; then input with 30% duplicate keys…`);
+  const server = await startFakeServerProcess({ c: { latencyMs: 5 }, u: { latencyMs: 30 } });
+  try {
+    const s = await scenarioDb('pglite');
+    try {
+      await seedAccounts(s.db, range(CACHE_RECORDS));
+      const opts = {
+        db: s.db,
+        fakeUrl: server.url,
+        apis: { c: undefined },
+        pipeline: chainPipeline('c', 3),
+        concurrency: 32,
+      };
+      await runInProcess(opts);
+      const first = (await server.stats()).c!.requests;
+      const second = await runInProcess(opts);
+      results.rerun_paid_calls = (await server.stats()).c!.requests - first;
+      details.push([
+        'cache: re-run',
+        `first run ${first} paid calls; second run ${results.rerun_paid_calls} paid, ${second.progress.cacheHits} cache hits, ` +
+          `${second.progress.enriched} runs enriched`,
+      ]);
+    } finally {
+      await s.cleanup();
+    }
+    const d = await scenarioDb('pglite');
+    try {
+      const unique = Math.round(CACHE_RECORDS * 0.7);
+      const numbers = [
+        ...range(unique),
+        ...range(CACHE_RECORDS - unique).map((i) => ((i * 7919) % unique) + 1),
+      ];
+      await seedAccounts(d.db, numbers);
+      const r = await runInProcess({
+        db: d.db,
+        fakeUrl: server.url,
+        apis: { u: undefined },
+        pipeline: waterfallPipeline(['u']),
+        concurrency: 32,
+      });
+      results.duplicate_input_paid_calls = (await server.stats()).u!.requests;
+      results.unique_keys = unique;
+      details.push([
+        'cache: 30% duplicate keys',
+        `${numbers.length} records, ${unique} unique keys → ${results.duplicate_input_paid_calls} paid calls, ${r.progress.cacheHits} cache hits/coalesced`,
+      ]);
+    } finally {
+      await d.cleanup();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+const width = Math.max(...details.map((d) => d[0]!.length));
+process.stdout.write(`${details.map(([k, v]) => `${k!.padEnd(width)}  ${v}`).join('\n')}\n\n`);
+const keyWidth = Math.max(...Object.keys(results).map((k) => k.length));
+const targets: Record<string, string> = {
+  saturation_ratio: '>= 0.95',
+  saturation_ratio_3_workers: '>= 0.95',
+  throttled_responses: '0',
+  overhead_calls_per_s_pg: '>= 1000',
+  overhead_calls_per_s_pglite: '>= 300',
+  rerun_paid_calls: '0',
+  duplicate_input_paid_calls: '= unique_keys',
+};
+for (const [k, v] of Object.entries(results)) {
+  process.stdout.write(
+    `${k.padEnd(keyWidth)}  ${String(v ?? 'n/a').padStart(8)}  ${targets[k] ? `target ${targets[k]}` : ''}\n`,
+  );
+}
+process.stdout.write(`${JSON.stringify(results)}\n`);
+process.exit(0);
