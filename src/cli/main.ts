@@ -6,6 +6,7 @@ import { redactSecrets } from '../logger.ts';
 import { registerCache } from './cache.ts';
 import { registerDemo } from './demo.ts';
 import { registerDlq } from './dlq.ts';
+import { registerExport } from './export.ts';
 import { registerImport } from './import.ts';
 import { registerLedger } from './ledger.ts';
 import { registerPipelines } from './pipelines.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStatus(program);
   registerImport(program);
+  registerExport(program);
   registerPipelines(program);
   registerDemo(program);
   registerRun(program);

@@ -23,7 +23,22 @@ export function registerStatus(program: Command): void {
         );
         const c = counts.rows[0]!;
         const database = { backend: db.backend, target: db.target };
-        if (ctx.out.json) return ctx.out.result({ database, ...c });
+        const last = await db.query<{
+          id: number;
+          file: string;
+          kind: string;
+          status: string;
+          finished_at: Date | null;
+          inserted: number;
+          merged: number;
+          unchanged: number;
+          rejected: number;
+        }>(
+          `SELECT id, file, kind, status, finished_at, inserted, merged, unchanged, rejected
+           FROM imports ORDER BY id DESC LIMIT 1`,
+        );
+        const lastImport = last.rows[0] ?? null;
+        if (ctx.out.json) return ctx.out.result({ database, ...c, lastImport });
         ctx.out.line(
           `database: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${db.target})`,
         );
@@ -35,6 +50,15 @@ export function registerStatus(program: Command): void {
             ['field values', c.field_values],
           ]),
         );
+        if (lastImport) {
+          const when = lastImport.finished_at
+            ? new Date(lastImport.finished_at).toISOString()
+            : 'not finished';
+          ctx.out.line(
+            `last import: #${lastImport.id} ${lastImport.kind} from ${lastImport.file} (${lastImport.status}, ${when}): ` +
+              `${lastImport.inserted} inserted, ${lastImport.merged} merged, ${lastImport.unchanged} unchanged, ${lastImport.rejected} rejected`,
+          );
+        }
       }),
     );
 }
