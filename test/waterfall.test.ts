@@ -184,4 +184,89 @@ describe('waterfall', () => {
     );
     await expect(result).rejects.toBeInstanceOf(ThrottledError);
   });
+
+  it('skips the paid check when the provider already verified the value (verified_when)', async () => {
+    const yaml = `
+name: wf
+steps:
+  - id: people
+    kind: foreach
+    steps:
+      - id: email
+        kind: waterfall
+        fields: [email]
+        providers:
+          - provider: b
+            operation: find
+            input: { domain: "{{account.domain}}" }
+            output: { email: data.email }
+            verified_when: output.data.status == 'valid'
+        validate:
+          provider: v
+          operation: verify
+          input: { email: "{{value}}" }
+          accept: output.status == 'valid'
+`;
+    const { definition } = parsePipeline(yaml, 'wf.yaml', { checkProviders: false });
+    const answer = (status: string) => () => ({
+      found: true as const,
+      output: { data: { email: 'ann@pinehollow.com', status } },
+    });
+    const trusted = new TestGateway({ 'b/find': answer('valid'), 'v/verify': valid });
+    const out = await definition.steps[0]!.run(stepContext(trusted, record()));
+    expect(trusted.sequence).toEqual(['b/find']);
+    expect(out.writes[0]?.value).toBe('ann@pinehollow.com');
+    const unsure = new TestGateway({ 'b/find': answer('unknown'), 'v/verify': valid });
+    await definition.steps[0]!.run(stepContext(unsure, record()));
+    expect(unsure.sequence).toEqual(['b/find', 'v/verify']);
+  });
+
+  it('lets a later contact use what an earlier one found (foreach one at a time)', async () => {
+    const yaml = `
+name: wf
+steps:
+  - id: people
+    kind: foreach
+    concurrency: 1
+    steps:
+      - id: email
+        kind: waterfall
+        fields: [email]
+        providers:
+          - provider: pattern
+            operation: infer
+            input: { last: "{{contact.last_name}}", known: "{{people_with_email(contacts)}}" }
+            output: { email: email }
+          - provider: b
+            operation: find
+            input: { last: "{{contact.last_name}}" }
+            output: { email: email }
+`;
+    const { definition } = parsePipeline(yaml, 'wf.yaml', { checkProviders: false });
+    const gateway = new TestGateway({
+      'pattern/infer': (i) => ({
+        found: true,
+        output: { email: `${String(i.last).toLowerCase()}@pinehollow.com` },
+      }),
+      'b/find': (i) => ({ found: true, output: { email: `${String(i.last).toLowerCase()}@pinehollow.com` } }),
+    });
+    const twoPeople: RecordView = {
+      account: { id: 1, domain: 'pinehollow.com' },
+      contacts: [
+        contact(1, { first_name: 'Ann', last_name: 'Lee' }),
+        contact(2, { first_name: 'Bo', last_name: 'Diaz' }),
+      ],
+    };
+    const out = await definition.steps[0]!.run(stepContext(gateway, twoPeople));
+    // Ann: no evidence yet, so the pattern step is skipped and b pays; Bo: Ann's email is evidence.
+    expect(gateway.sequence).toEqual(['b/find', 'pattern/infer']);
+    expect(gateway.calls[1]!.input).toEqual({
+      last: 'Diaz',
+      known: [{ first_name: 'Ann', last_name: 'Lee', email: 'lee@pinehollow.com' }],
+    });
+    expect(out.writes.map((w) => [w.contactRef, w.provider])).toEqual([
+      ['id:1', 'b'],
+      ['id:2', 'pattern'],
+    ]);
+  });
 });
