@@ -7,7 +7,6 @@ import { ConfigError } from '../errors.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { providers as registered } from '../providers/registry.ts';
 import { compilePipeline } from './compile.ts';
-import { httpProvider } from './http-provider.ts';
 import { type PipelineSpec, pipelineSchema, type StepSpec } from './schema.ts';
 import { SpecError } from './spec-error.ts';
 import { AI_OPERATION, AI_PROVIDER } from './steps/ai.ts';
@@ -153,14 +152,13 @@ function nodeAt(root: unknown, path: readonly PropertyKey[], key?: string): Node
 
 /** Providers and operations named in the file must exist, and their input keys must be known. */
 function checkProviders(spec: PipelineSpec): void {
-  const all: readonly ProviderDefinition[] = [...registered, httpProvider];
+  const all: readonly ProviderDefinition[] = registered;
   const check = (
     provider: string,
     operation: string,
     input: Record<string, unknown>,
     path: (string | number)[],
   ) => {
-    if (provider === AI_PROVIDER && !all.some((p) => p.id === AI_PROVIDER)) return;
     const def = all.find((p) => p.id === provider);
     if (!def)
       throw new SpecError(

@@ -110,7 +110,7 @@ const ai = z
     kind: z.literal('ai'),
     model: z
       .string()
-      .regex(/^(anthropic|openai|perplexity|sandbox):[\w.:-]+$/, 'must look like anthropic:claude-haiku-4-5')
+      .regex(/^(anthropic|openai|perplexity):[\w.:-]+$/, 'must look like anthropic:claude-haiku-4-5')
       .describe('provider:model, e.g. anthropic:claude-haiku-4-5, openai:gpt-4o-mini, perplexity:sonar'),
     context: z
       .record(id, call.extend({ path: path.optional() }).strict())

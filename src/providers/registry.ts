@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.ts';
+import { httpProvider } from '../pipelines/http-provider.ts';
 import { apollo } from './apollo/index.ts';
 import type { ProviderDefinition } from './define-provider.ts';
 import { emailPattern } from './email-pattern/index.ts';
@@ -20,6 +21,8 @@ export const providers: readonly ProviderDefinition[] = [
   website,
   emailPattern,
   llm,
+  // The generic request behind the pipelines' `http` step (src/pipelines/http-provider.ts).
+  httpProvider,
 ];
 
 /** The provider with this id; a ConfigError listing the known ids otherwise. */
