@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { JSON_SCHEMA_FILE, pipelineJsonSchemaText } from '../src/pipelines/json-schema.ts';
 import { PipelineFileError, parsePipeline } from '../src/pipelines/load.ts';
+import { loadPipeline, resolvePipeline } from '../src/pipelines/resolve.ts';
 
 function errorOf(text: string, options = { checkProviders: false }): PipelineFileError {
   try {
@@ -160,5 +161,35 @@ describe('pipeline file validation', () => {
   it('keeps schemas/pipeline.schema.json up to date with the zod schema', () => {
     // Regenerate with: npx tsx src/pipelines/json-schema.ts --write
     expect(JSON.parse(readFileSync(JSON_SCHEMA_FILE, 'utf8'))).toEqual(JSON.parse(pipelineJsonSchemaText()));
+  });
+
+  it('accepts the built-in golf-courses pipeline and lists what it calls and which models', async () => {
+    const { definition, spec } = await loadPipeline('golf-courses');
+    expect(spec.name).toBe('golf-courses');
+    expect(definition.steps.map((s) => s.id)).toEqual([
+      'website',
+      'domain',
+      'course_data',
+      'water_hazards',
+      'course_intel',
+      'emails',
+      'people',
+    ]);
+    expect(definition.models).toEqual([
+      'anthropic:claude-haiku-4-5',
+      'anthropic:claude-sonnet-4-5',
+      'perplexity:sonar',
+    ]);
+    const calls = (definition.forecast ?? []).map((f) => `${f.provider}/${f.operation}`);
+    expect(calls).toEqual(
+      expect.arrayContaining([
+        'email-pattern/infer-email',
+        'hunter/email-finder',
+        'apollo/people-match',
+        'llm/generate',
+      ]),
+    );
+    expect(await resolvePipeline('golf-courses')).toMatchObject({ name: 'golf-courses' });
+    await expect(resolvePipeline('no-such-pipeline')).rejects.toThrow(/Built-in pipelines: golf-courses/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordView } from '../src/engine/pipeline-types.ts';
-import { CriticalError, ThrottledError } from '../src/errors.ts';
+import { CriticalError, QuotaExhaustedError, ThrottledError } from '../src/errors.ts';
 import { parsePipeline } from '../src/pipelines/load.ts';
 import { type Answer, contact, stepContext, TestGateway } from './pipelines-test-gateway.ts';
 
@@ -268,5 +268,26 @@ steps:
       ['id:1', 'b'],
       ['id:2', 'pattern'],
     ]);
+  });
+
+  it('does not write a candidate the validator cannot check, and tries the next provider', async () => {
+    const { gateway, result } = run(
+      {
+        'a/find': () => ({ found: true, output: { email: 'a.lee@pinehollow.com' } }),
+        'b/find': () => ({ found: true, output: { data: { email: 'alee@pinehollow.com' } } }),
+        'v/verify': (i) => {
+          if (i.email === 'a.lee@pinehollow.com') throw new QuotaExhaustedError('verifier credits used up');
+          return { found: true, output: { status: 'valid' } };
+        },
+      },
+      record(),
+    );
+    const out = await result;
+    expect(gateway.sequence).toEqual(['a/find', 'v/verify', 'b/find', 'v/verify']);
+    expect(out.writes.map((w) => w.value)).toEqual(['alee@pinehollow.com']);
+    expect(attempts(out)[0]).toMatchObject({
+      result: 'rejected',
+      detail: expect.stringMatching(/cannot verify/),
+    });
   });
 });

@@ -71,4 +71,6 @@ export interface PipelineDefinition {
   steps: StepDefinition[];
   /** Paid calls per record by provider/operation, for `sluice run --dry-run` (upper bound). */
   forecast?: { provider: string; operation: string; callsPerRecord: number }[];
+  /** `vendor:model` ids the pipeline's `ai` steps use, for the pre-run key check (checkCredentialsFor). */
+  models?: string[];
 }

@@ -60,10 +60,19 @@ export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
     },
   }));
   const forecast = mergeForecasts(compiled.map((c) => c.forecast()));
+  const models = new Set<string>();
+  const collect = (list: StepSpec[]) => {
+    for (const s of list) {
+      if (s.kind === 'ai') models.add(s.model);
+      if (s.kind === 'foreach') collect(s.steps);
+    }
+  };
+  collect(spec.steps);
   return {
     name: spec.name,
     ...(spec.description ? { description: spec.description } : {}),
     steps,
     forecast,
+    models: [...models].sort(),
   };
 }

@@ -147,12 +147,20 @@ export function compileWaterfall(
         const vVars = { ...vars, value: candidate.value };
         const vInput = buildInput(validator.call, vVars);
         let accepted = false;
+        let validatorError: string | undefined;
         if (vInput.ok) {
-          const checked = await callGateway(ctx, validator.call, vInput.input);
-          validatorCost = checked.costUsd;
-          paid += validatorCost;
-          accepted =
-            checked.found && truthy(evaluate(validator.accept, { ...vVars, output: checked.output }));
+          try {
+            const checked = await callGateway(ctx, validator.call, vInput.input);
+            validatorCost = checked.costUsd;
+            paid += validatorCost;
+            accepted =
+              checked.found && truthy(evaluate(validator.accept, { ...vVars, output: checked.output }));
+          } catch (err) {
+            // A value that cannot be checked is not written (a wrong email costs more than none);
+            // throttles and the like still propagate so the run is retried later.
+            if (!(err instanceof CriticalError || err instanceof QuotaExhaustedError)) throw err;
+            validatorError = err.message;
+          }
         }
         if (!accepted) {
           rejected = true;
@@ -160,7 +168,7 @@ export function compileWaterfall(
           attempts.push({
             ...tag,
             result: 'rejected',
-            detail: `${validator.field}=${String(candidate.value)}`,
+            detail: `${validator.field}=${String(candidate.value)}${validatorError ? ` (cannot verify: ${validatorError})` : ''}`,
           });
         }
       }
