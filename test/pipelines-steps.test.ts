@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordView, StepOutput } from '../src/engine/pipeline-types.ts';
-import { CriticalError } from '../src/errors.ts';
+import { CriticalError, ThrottledError } from '../src/errors.ts';
 import { evaluate, parseExpression } from '../src/pipelines/expression.ts';
 import { httpProvider } from '../src/pipelines/http-provider.ts';
 import { parsePipeline } from '../src/pipelines/load.ts';
@@ -143,16 +143,38 @@ steps:
     expect(again.writes).toEqual(out.writes);
   });
 
-  it('finishes the other contacts before raising one contact’s failure', async () => {
+  it("keeps the other contacts' results when one contact's lookup fails for good", async () => {
     const gateway = new TestGateway({
       'p/lookup': (i) => {
-        if (i.name === 'Ann') throw new CriticalError('boom');
+        if (i.name === 'Ann') throw new CriticalError('garbage body');
+        return { found: true, output: { phone: '+18045550101' } };
+      },
+    });
+    const out = await compile(yaml).steps[0]!.run(stepContext(gateway, course()));
+    expect(out.writes.map((w) => [w.contactRef, w.field])).toEqual([
+      ['id:2', 'phone'],
+      ['id:2', 'phone_known'],
+    ]);
+    expect(out.data).toMatchObject({
+      contacts: {
+        'id:1': { phone: { status: 'not_found', data: { error: expect.stringMatching(/garbage body/) } } },
+      },
+    });
+  });
+
+  it('finishes (and memoizes) the other contacts before raising a throttle, so a retry pays only for the rest', async () => {
+    const gateway = new TestGateway({
+      'p/lookup': (i) => {
+        if (i.name === 'Ann') throw new ThrottledError('slow down', { retryAfterMs: 1000 });
         return { found: true, output: { phone: '+18045550101' } };
       },
     });
     const memo = new Map<string, StepOutput>();
-    await expect(compile(yaml).steps[0]!.run(stepContext(gateway, course(), memo))).rejects.toThrow('boom');
+    await expect(compile(yaml).steps[0]!.run(stepContext(gateway, course(), memo))).rejects.toThrow(
+      'slow down',
+    );
     expect(memo.has('people.phone/id:2')).toBe(true);
+    expect(memo.has('people.phone/id:1')).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { ContactView, FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
+import { errorClassOf } from '../../errors.ts';
 import { evaluate, parseExpression, truthy } from '../expression.ts';
 import type { ForeachSpec } from '../schema.ts';
 import { at } from '../spec-error.ts';
@@ -24,6 +25,27 @@ export function compileForeach(
   const concurrency = spec.concurrency ?? 4;
 
   /**
+   * A child that cannot succeed for this contact (bad answer, quota) yields nothing for it, like an
+   * optional top-level step, so one contact's bad data never discards the others' results. A required
+   * child's failure propagates (and makes the foreach step required). Throttles and the like always
+   * propagate: the run is retried and memoized children are not paid for again.
+   */
+  async function runChild(child: CompiledStep, ctx: StepContext, scope: Scope): Promise<StepOutput> {
+    try {
+      return await child.run(ctx, scope);
+    } catch (err) {
+      const cls = errorClassOf(err);
+      if (child.required || (cls !== 'critical' && cls !== 'quota_exhausted') || ctx.signal.aborted)
+        throw err;
+      return {
+        status: 'not_found',
+        writes: [],
+        data: { error: `step "${child.id}" failed: ${(err as Error).message}`, errorClass: cls },
+      };
+    }
+  }
+
+  /**
    * `live` is the account's contact list as this step has updated it so far: a contact's child sees
    * what earlier contacts found (e.g. emails at the domain, evidence for the email-pattern inferrer).
    */
@@ -34,7 +56,9 @@ export function compileForeach(
     const statuses: Record<string, Pick<StepOutput, 'status' | 'data'>> = {};
     const newContacts: ContactView[] = [];
     for (const child of children) {
-      const out = await ctx.memo(`${spec.id}.${child.id}/${contact.ref}`, () => child.run(ctx, current));
+      const out = await ctx.memo(`${spec.id}.${child.id}/${contact.ref}`, () =>
+        runChild(child, ctx, current),
+      );
       statuses[child.id] = out.data ? { status: out.status, data: out.data } : { status: out.status };
       writes.push(...out.writes);
       newContacts.push(...(out.newContacts ?? []));
@@ -47,7 +71,7 @@ export function compileForeach(
 
   return {
     id: spec.id,
-    required: spec.required ?? false,
+    required: spec.required ?? children.some((c) => c.required),
     async run(ctx, scope) {
       const live = [...scope.contacts];
       const selected = live
