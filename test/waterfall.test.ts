@@ -169,8 +169,15 @@ describe('waterfall', () => {
     );
     expect((await ok.result).writes[0]?.provider).toBe('b');
 
+    // Every provider failed: the waterfall raises; inside foreach that contact ends with the error.
     const allBroken = run({ 'a/find': broken, 'b/find': broken }, record());
-    await expect(allBroken.result).rejects.toThrow(/garbage body/);
+    const out = await allBroken.result;
+    expect(out.writes).toEqual([]);
+    expect(out.data).toMatchObject({
+      contacts: {
+        'id:7': { email: { status: 'not_found', data: { error: expect.stringMatching(/garbage body/) } } },
+      },
+    });
   });
 
   it('lets throttles propagate so the run engine reschedules the run', async () => {
