@@ -297,4 +297,28 @@ steps:
       detail: expect.stringMatching(/cannot verify/),
     });
   });
+
+  it('raises at account level when every provider tried failed, so the run shows why', async () => {
+    const yaml = `
+name: wf
+steps:
+  - id: website
+    kind: waterfall
+    fields: [website]
+    providers:
+      - { provider: a, operation: find, input: { q: "{{account.name}}" }, output: { website: url } }
+      - { provider: b, operation: find, input: { q: "{{account.name}}" }, output: { website: url } }
+`;
+    const { definition } = parsePipeline(yaml, 'wf.yaml', { checkProviders: false });
+    const gateway = new TestGateway({
+      'a/find': () => {
+        throw new CriticalError('HTTP 401: check A_API_KEY');
+      },
+      'b/find': () => {
+        throw new CriticalError('malformed body');
+      },
+    });
+    await expect(definition.steps[0]!.run(stepContext(gateway, record()))).rejects.toThrow(/malformed body/);
+    expect(gateway.sequence).toEqual(['a/find', 'b/find']);
+  });
 });
