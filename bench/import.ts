@@ -4,18 +4,18 @@
  * Generates an N-row accounts CSV (default 1,000,000; ~4% duplicates as domain variants and name+state
  * repeats, quoted commas and newlines, ~0.5% rows that must be rejected), imports it into embedded PGlite
  * (temp data dir) and into server PostgreSQL (a fresh schema on DATABASE_URL, default
- * postgres://postgres@127.0.0.1:5432/test), each in a child process that samples its own RSS, and prints
- * rows/s and peak RSS per backend. Targets: >= 20,000 rows/s Postgres, >= 5,000 rows/s PGlite, <= 300 MB.
+ * postgres://postgres@127.0.0.1:5432/test) by running the real CLI (`sluice import FILE --json`) in a
+ * child process whose peak RSS (VmHWM) is sampled, and prints rows/s and peak RSS per backend.
+ * `--node-flags "--max-semi-space-size=16"` passes flags to that node process. Targets: >= 20,000 rows/s Postgres, >= 5,000 rows/s PGlite, <= 300 MB.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/config.ts';
 import { openDb } from '../src/db/open-db.ts';
-import { importFile } from '../src/import/import-file.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {
@@ -64,37 +64,59 @@ function name(i: number): string {
   return `${WORDS[i % 10]} ${WORDS[Math.floor(i / 10) % 10]} Golf Club ${i}`;
 }
 
-/** Child mode: import the file into one backend and print {seconds, peakRssMb, result} as JSON. */
-async function child(): Promise<void> {
-  const file = arg('file')!;
-  const backend = arg('backend')!;
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 50);
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const dataDir = backend === 'pglite' ? mkdtempSync(join(tmpdir(), 'sluice-bench-')) : undefined;
-  const db =
-    backend === 'pglite'
-      ? await openDb({ dataDir, vacuumIntervalMs: 0 })
-      : await openDb({ databaseUrl: arg('url')!, schema });
+interface Measured {
+  wallSeconds: number;
+  peakRssMb: number;
+  result: {
+    rowsRead: number;
+    inserted: number;
+    merged: number;
+    unchanged: number;
+    rejected: number;
+    durationMs: number;
+  };
+}
+
+/** Peak resident set size of a live process so far (Linux /proc), in MB. */
+function vmHwmMb(pid: number): number | undefined {
   try {
-    const start = performance.now();
-    const result = await importFile(db, { file, region: 'US' });
-    const seconds = (performance.now() - start) / 1000;
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const { errors: _e, columns: _c, ...counts } = result;
-    process.stdout.write(`${JSON.stringify({ seconds, peakRssMb: peak / 2 ** 20, counts })}\n`);
-  } finally {
-    clearInterval(sampler);
-    if (backend === 'postgres') await db.exec(`DROP SCHEMA "${schema}" CASCADE`);
-    await db.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
+/**
+ * Runs the real CLI (`node bin/sluice.js ...`) as a user would and samples its peak RSS (VmHWM) while it
+ * runs. Extra node flags (e.g. --max-semi-space-size=16) can be passed with --node-flags.
+ */
+function runCli(cliArgs: string[], env: Record<string, string>, nodeFlags: string[]): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const { DATABASE_URL: _u, SLUICE_DB_SCHEMA: _s, ...base } = process.env;
+    const p = spawn(process.execPath, [...nodeFlags, BIN, ...cliArgs], {
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let peak = 0;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, vmHwmMb(p.pid!) ?? 0);
+    }, 100);
+    p.stdout.on('data', (d) => (out += d));
+    p.on('close', (code) => {
+      clearInterval(timer);
+      if (code !== 0) return reject(new Error(`sluice ${cliArgs.join(' ')} exited with ${code}`));
+      const wallSeconds = (performance.now() - start) / 1000;
+      resolve({ wallSeconds, peakRssMb: peak, result: JSON.parse(out) });
+    });
+  });
+}
+
+const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+
 async function main(): Promise<void> {
-  if (args.includes('--child')) return child();
   const rows = Number(arg('rows') ?? 1_000_000);
   const which = arg('backend') ?? 'both';
   const url =
@@ -111,39 +133,40 @@ async function main(): Promise<void> {
     `generated ${rows.toLocaleString('en-US')} rows (${(statSync(file).size / 2 ** 20).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)}s: ${file}`,
   );
   const backends = which === 'both' ? ['postgres', 'pglite'] : [which];
+  const nodeFlags = arg('node-flags')?.split(' ').filter(Boolean) ?? [];
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs`,
+  );
   for (const backend of backends) {
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          fileURLToPath(import.meta.url),
-          '--child',
-          '--backend',
-          backend,
-          '--file',
-          file,
-          '--url',
-          url,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+    const schema = `bench_${randomBytes(4).toString('hex')}`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-db-'));
+    const target =
+      backend === 'pglite'
+        ? { args: ['--data-dir', dataDir], env: {} as Record<string, string> }
+        : {
+            args: [] as string[],
+            env: { DATABASE_URL: url, SLUICE_DB_SCHEMA: schema } as Record<string, string>,
+          };
+    try {
+      // create and migrate the database first: the figure is the import, not PGlite's initdb
+      await runCli([...target.args, 'status', '--json'], target.env, []).catch(() => undefined);
+      const m = await runCli([...target.args, 'import', file, '--json'], target.env, nodeFlags);
+      const r = m.result;
+      console.log(
+        `${backend.padEnd(8)} ${Math.round(r.rowsRead / (r.durationMs / 1000)).toLocaleString('en-US')} rows/s ` +
+          `(import ${(r.durationMs / 1000).toFixed(1)}s, process ${m.wallSeconds.toFixed(1)}s)  peak RSS ${m.peakRssMb.toFixed(0)} MB  ` +
+          `inserted ${r.inserted}, merged ${r.merged}, unchanged ${r.unchanged}, rejected ${r.rejected}`,
       );
-      let s = '';
-      p.stdout.on('data', (d) => (s += d));
-      p.on('close', (code) =>
-        code === 0 ? resolve(s) : reject(new Error(`${backend} import exited with ${code}`)),
-      );
-    });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as {
-      seconds: number;
-      peakRssMb: number;
-      counts: Record<string, unknown>;
-    };
-    console.log(
-      `${backend.padEnd(8)} ${Math.round(rows / r.seconds).toLocaleString('en-US')} rows/s  ` +
-        `(${r.seconds.toFixed(1)}s)  peak RSS ${r.peakRssMb.toFixed(0)} MB  ${JSON.stringify(r.counts)}`,
-    );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (backend === 'postgres') {
+        const db = await openDb({ databaseUrl: url, schema, migrate: false });
+        await db.exec(`DROP SCHEMA "${schema}" CASCADE`);
+        await db.close();
+      }
+    }
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 }

@@ -22,7 +22,10 @@ export interface ImportOptions {
   map?: string[];
   /** Region for phone numbers without a country code when the row has no country. Default `US`. */
   region?: string;
-  /** Rows per transaction / round trip. Default 5000. */
+  /**
+   * Rows per transaction / round trip. Default 5000 on server Postgres, 1000 on PGlite (its WebAssembly
+   * memory grows to the largest statement and never shrinks).
+   */
   batchSize?: number;
   /** Called after every batch with the number of data rows read so far. */
   onProgress?: (rowsRead: number) => void;
@@ -72,7 +75,7 @@ export async function importFile(db: Db, options: ImportOptions): Promise<Import
     targets,
     region: options.region ?? 'US',
   });
-  const batchSize = options.batchSize ?? 5000;
+  const batchSize = options.batchSize ?? (db.backend === 'pglite' ? 1000 : 5000);
   const started = await db.query<{ id: number }>(
     'INSERT INTO imports (file, kind) VALUES ($1, $2) RETURNING id',
     [options.file, kind],

@@ -39,7 +39,8 @@ export interface PlannedGroup {
   values: Record<string, unknown>;
   /** Values to record in field_values: new ones and differing ones, each (field, value) once. */
   observations: Observation[];
-  seen: Set<string>;
+  /** (field, value) pairs already observed; built when a second row joins (most groups have one row). */
+  seen?: Set<string>;
 }
 
 export interface MergePlan {
@@ -71,7 +72,6 @@ export function planMerge(existing: ExistingRecord[], incoming: IncomingRow[]): 
       secondary: e.secondary ?? undefined,
       values: { ...e.values },
       observations: [],
-      seen: new Set(),
     });
   }
   const planned = new Set<PlannedGroup>();
@@ -85,21 +85,30 @@ export function planMerge(existing: ExistingRecord[], incoming: IncomingRow[]): 
     }
     const created = !group;
     if (!group) {
-      group = { unique: row.unique, secondary: row.secondary, values: {}, observations: [], seen: new Set() };
+      group = { unique: row.unique, secondary: row.secondary, values: {}, observations: [] };
       groups.push(group);
       planned.add(group);
     } else if (!planned.has(group)) {
       groups.push(group);
       planned.add(group);
     }
-    for (const [field, value] of Object.entries(row.values)) {
-      const current = group.values[field];
-      if (!isEmpty(current) && same(current, value)) continue;
-      const key = `${field}\u0000${value}`;
-      if (group.seen.has(key)) continue;
-      group.seen.add(key);
-      if (isEmpty(current)) group.values[field] = value;
-      group.observations.push({ field, value, row: i });
+    if (created) {
+      // a new record's first row: every value is new, no need to compare
+      for (const [field, value] of Object.entries(row.values)) {
+        group.values[field] = value;
+        group.observations.push({ field, value, row: i });
+      }
+    } else {
+      group.seen ??= new Set(group.observations.map((o) => `${o.field}\u0000${o.value}`));
+      for (const [field, value] of Object.entries(row.values)) {
+        const current = group.values[field];
+        if (!isEmpty(current) && same(current, value)) continue;
+        const key = `${field}\u0000${value}`;
+        if (group.seen.has(key)) continue;
+        group.seen.add(key);
+        if (isEmpty(current)) group.values[field] = value;
+        group.observations.push({ field, value, row: i });
+      }
     }
     if (group.unique === undefined && row.unique !== undefined) group.unique = row.unique;
     if (group.secondary === undefined && row.secondary !== undefined) group.secondary = row.secondary;
