@@ -239,6 +239,16 @@ steps:
     expect(total).toBeCloseTo(0.003, 6);
   });
 
+  it('does not prompt (or pay) when a context call found nothing', async () => {
+    const gateway = new TestGateway({
+      'web/read': () => ({ found: false }),
+      'llm/generate': () => ({ found: true, output: { object: { holes: 18, staff: [] } } }),
+    });
+    const out = await compile(yaml).steps[0]!.run(stepContext(gateway, course()));
+    expect(out.status).toBe('skipped');
+    expect(gateway.sequence).toEqual(['web/read']);
+  });
+
   it('fails the call when the answer does not match the declared schema', async () => {
     const gateway = new TestGateway({
       'web/read': () => ({ found: true, output: { text: '' } }),

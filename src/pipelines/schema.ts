@@ -113,7 +113,18 @@ const ai = z
       .regex(/^(anthropic|openai|perplexity):[\w.:-]+$/, 'must look like anthropic:claude-haiku-4-5')
       .describe('provider:model, e.g. anthropic:claude-haiku-4-5, openai:gpt-4o-mini, perplexity:sonar'),
     context: z
-      .record(id, call.extend({ path: path.optional() }).strict())
+      .record(
+        id,
+        call
+          .extend({
+            path: path.optional(),
+            optional: z
+              .boolean()
+              .optional()
+              .describe('prompt anyway when this call finds nothing. Default false: the step is skipped'),
+          })
+          .strict(),
+      )
       .optional()
       .describe('calls made first (e.g. read a web page); their output is `context.<name>` in the prompt'),
     system: template.optional(),

@@ -39,6 +39,7 @@ interface ContextCall {
   name: string;
   call: CompiledCall;
   path: PathSegment[];
+  optional: boolean;
 }
 
 export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: boolean): CompiledStep {
@@ -46,6 +47,7 @@ export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: bo
     name,
     call: compileCall(c, [...path, 'context', name], ROOTS.record),
     path: c.path ? at([...path, 'context', name, 'path'], c.path, () => parseJsonPath(c.path!)) : [],
+    optional: c.optional ?? false,
   }));
   const prompt = at([...path, 'prompt'], spec.prompt, () => parseTemplate(spec.prompt, ROOTS.ai));
   const system: Template | undefined =
@@ -73,7 +75,11 @@ export function compileAi(spec: AiSpec, path: (string | number)[], inForeach: bo
       if (!built.ok) return SKIPPED(`context ${c.name}: missing input ${built.missing.join(', ')}`);
       const outcome = await callGateway(ctx, c.call, built.input);
       contextCost.push(outcome);
-      gathered[c.name] = outcome.found ? (selectPath(outcome.output, c.path) ?? null) : null;
+      const value = outcome.found ? (selectPath(outcome.output, c.path) ?? null) : null;
+      // No page, no extraction: prompting over nothing would pay for a guess.
+      if (value === null && !c.optional)
+        return SKIPPED(`context ${c.name}: ${c.call.provider} found nothing`);
+      gathered[c.name] = value;
     }
     const promptVars = { ...vars, context: gathered };
     const input: Record<string, unknown> = {
