@@ -22,6 +22,14 @@ const VIEW_KEYS = new Set(['id', 'ref']);
  * with provenance through writeFieldValues, which materializes current values.
  */
 export async function writeRunResult(tx: Queryable, result: RunResult): Promise<void> {
+  await writeFieldValues(tx, await runObservations(tx, result));
+}
+
+/**
+ * The field values of a run's results, with the contacts it discovered created first (they need ids).
+ * Several runs' observations can then go to one writeFieldValues call (final-writer.ts).
+ */
+export async function runObservations(tx: Queryable, result: RunResult): Promise<FieldObservation[]> {
   const refToId = new Map<string, number>();
   const observations: FieldObservation[] = [];
   for (const { contact, stepId, observedAt } of result.newContacts) {
@@ -80,7 +88,7 @@ export async function writeRunResult(tx: Queryable, result: RunResult): Promise<
       observedAt: w.observedAt,
     });
   }
-  await writeFieldValues(tx, observations);
+  return observations;
 }
 
 /** The contact's id: an existing one with the same email, or the same name at the account, or a new row. */

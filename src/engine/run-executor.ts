@@ -8,22 +8,33 @@ import {
   ThrottledError,
 } from '../errors.ts';
 import type { QueueDriver, QueueJob } from '../queue/queue-driver.ts';
-import { writeRunResult } from './final-write.ts';
+import { FinalWriter } from './final-writer.ts';
 import type { Gateway } from './gateway-types.ts';
+import { MemoWriter } from './memo-writer.ts';
 import type { ContactView, FieldWrite, PipelineDefinition, StepContext } from './pipeline-types.ts';
 import { type CallCounters, emptyStats, runGateway } from './run-gateway.ts';
-import { applyStepOutput, loadRecordView } from './run-record.ts';
+import { applyStepOutput, recordViewOf } from './run-record.ts';
 import {
   type AttemptStats,
   type ClaimedRun,
-  claimRun,
+  claimAndLoadRun,
   finishRun,
-  loadMemo,
+  type LoadedRun,
   requeueRun,
-  saveMemo,
   setDlqJob,
   stopBatch,
 } from './run-store.ts';
+
+/** One memo writer and one final writer per database, shared by every run of the process (group commit). */
+const writers = new WeakMap<Db, { memo: MemoWriter; final: FinalWriter }>();
+function writersFor(db: Db) {
+  let w = writers.get(db);
+  if (!w) {
+    w = { memo: new MemoWriter(db), final: new FinalWriter(db) };
+    writers.set(db, w);
+  }
+  return w;
+}
 
 /** The queue all runs go through, and where failed runs land (`sluice dlq`). */
 export const RUNS_QUEUE = 'sluice.runs';
@@ -74,8 +85,6 @@ function isStepFailure(err: unknown): boolean {
   return c === 'critical' || c === 'quota_exhausted';
 }
 
-class StaleRunError extends Error {}
-
 /**
  * Executes one run job: claims the run, replays memoized steps, runs the rest, and writes every result
  * in one transaction at the end. Failures are sorted by the error taxonomy (src/errors.ts): retry,
@@ -90,7 +99,7 @@ export async function executeRunJob(
 ): Promise<RunOutcome> {
   const { db, queue } = engine;
   const complete = engine.complete ?? ((j: QueueJob<RunJobData>) => queue.complete(RUNS_QUEUE, [j]));
-  const run = await claimRun(db, job.data.runId, job.id);
+  const run = await claimAndLoadRun(db, job.data.runId, job.id);
   if (!run) {
     await complete(job);
     return 'skipped';
@@ -104,22 +113,20 @@ export async function executeRunJob(
   try {
     const result = await runSteps(engine, run, stats, signal);
     const state = result.anyNotFound ? 'partial' : 'enriched';
-    await db.transaction(async (tx) => {
-      if (!(await finishRun(tx, run.id, job.id, state, stats))) throw new StaleRunError();
-      await writeRunResult(tx, {
+    const written = await writersFor(db).final.write({
+      result: {
         runId: run.id,
         accountId: run.accountId,
         writes: result.writes,
         newContacts: result.newContacts,
-      });
+      },
+      jobId: job.id,
+      state,
+      stats,
     });
     await complete(job);
-    return state;
+    return written ? state : 'skipped';
   } catch (err) {
-    if (err instanceof StaleRunError) {
-      await complete(job);
-      return 'skipped';
-    }
     return settleFailure(engine, run, job, stats, err, signal, complete);
   }
 }
@@ -132,7 +139,7 @@ interface StepsResult {
 
 async function runSteps(
   engine: RunEngine,
-  run: ClaimedRun,
+  run: LoadedRun,
   attempt: AttemptStats,
   signal: AbortSignal,
 ): Promise<StepsResult> {
@@ -141,8 +148,9 @@ async function runSteps(
       cause: err,
     });
   });
-  const record = await loadRecordView(engine.db, run.accountId);
-  const memo = await loadMemo(engine.db, run.id);
+  const record = recordViewOf(run);
+  const memo = new Map(Object.entries(run.memo));
+  const memoWriter = writersFor(engine.db).memo;
   const result: StepsResult = { writes: [], newContacts: [], anyNotFound: false };
   for (const step of pipeline.steps) {
     let output = memo.get(step.id);
@@ -162,7 +170,7 @@ async function runSteps(
           const stored = memo.get(full);
           if (stored) return stored;
           const out = await fn();
-          await saveMemo(engine.db, run.id, full, out, emptyStats());
+          await memoWriter.save(run.id, full, out, emptyStats());
           memo.set(full, out);
           return out;
         },
@@ -188,7 +196,7 @@ async function runSteps(
         }
       }
       addStats(attempt, stepStats);
-      await saveMemo(engine.db, run.id, step.id, output, stepStats);
+      await memoWriter.save(run.id, step.id, output, stepStats);
       memo.set(step.id, output);
     }
     if (output.status === 'not_found') result.anyNotFound = true;

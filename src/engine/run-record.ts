@@ -1,21 +1,19 @@
-import type { Queryable } from '../db/db.ts';
 import { CriticalError } from '../errors.ts';
-import { flattenRow, readRecord } from '../records/read-records.ts';
+import { flattenRow } from '../records/read-records.ts';
 import type { ContactView, RecordView, StepOutput } from './pipeline-types.ts';
 
-/** Loads the account a run works on, with its contacts, as steps see it. */
-export async function loadRecordView(db: Queryable, accountId: number): Promise<RecordView> {
-  const account = await readRecord(db, 'account', accountId);
-  if (!account) {
-    throw new CriticalError(`account ${accountId} no longer exists; the run cannot work on it`);
+/** The view of a run loaded by claimAndLoadRun (account and contacts as JSON rows). */
+export function recordViewOf(run: {
+  accountId: number;
+  account: Record<string, unknown> | null;
+  contacts: Record<string, unknown>[];
+}): RecordView {
+  if (!run.account) {
+    throw new CriticalError(`account ${run.accountId} no longer exists; the run cannot work on it`);
   }
-  const contacts = await db.query<Record<string, unknown>>(
-    'SELECT * FROM contacts WHERE account_id = $1 ORDER BY id',
-    [accountId],
-  );
   return {
-    account,
-    contacts: contacts.rows.map((row) => {
+    account: flattenRow(run.account),
+    contacts: run.contacts.map((row) => {
       const flat = flattenRow(row);
       return { ...flat, id: flat.id, ref: `id:${flat.id}` } satisfies ContactView;
     }),

@@ -27,52 +27,43 @@ export interface AttemptStats {
   costUsd: number;
 }
 
-export interface MemoRow {
-  stepKey: string;
-  output: StepOutput;
+/** A claimed run with everything its attempt needs, read in the claim's own statement. */
+export interface LoadedRun extends ClaimedRun {
+  /** The account row (as JSON: timestamps are ISO strings), or null when it was deleted. */
+  account: Record<string, unknown> | null;
+  contacts: Record<string, unknown>[];
+  /** Memoized step outputs by step key. */
+  memo: Record<string, StepOutput>;
 }
 
 /**
- * Takes the run for `jobId`: the newest job to claim a run owns it, so a job redelivered after a
- * worker died takes over, and a stale duplicate job can no longer finish it (see finishRun's fence).
- * Returns undefined when the run is already final (nothing to do).
+ * Takes the run for `jobId` and reads the account, its contacts and the memoized steps, in one round
+ * trip (the hot path of every run; PGlite serialises statements, so each one saved is throughput).
+ * The newest job to claim a run owns it: a job redelivered after its worker died takes over, and a
+ * stale duplicate can no longer finish it (finishRun's fence). Undefined when the run is already final.
  */
-export async function claimRun(db: Queryable, runId: number, jobId: string): Promise<ClaimedRun | undefined> {
-  const r = await db.query<ClaimedRun>(
+export async function claimAndLoadRun(
+  db: Queryable,
+  runId: number,
+  jobId: string,
+): Promise<LoadedRun | undefined> {
+  const r = await db.query<LoadedRun>(
     `WITH claimed AS (
        UPDATE runs SET state = 'running', attempts = attempts + 1, job_id = $2,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND state IN ('queued', 'running')
        RETURNING *)
      SELECT c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
-            coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd"
+            coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd",
+            (SELECT to_jsonb(a) FROM accounts a WHERE a.id = c.account_id) AS account,
+            (SELECT coalesce(jsonb_agg(to_jsonb(ct) ORDER BY ct.id), '[]'::jsonb)
+               FROM contacts ct WHERE ct.account_id = c.account_id) AS contacts,
+            (SELECT coalesce(jsonb_object_agg(s.step_key, s.output), '{}'::jsonb)
+               FROM run_steps s WHERE s.run_id = c.id) AS memo
        FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`,
     [runId, jobId],
   );
   return r.rows[0];
-}
-
-export async function loadMemo(db: Queryable, runId: number): Promise<Map<string, StepOutput>> {
-  const r = await db.query<{ step_key: string; output: StepOutput }>(
-    'SELECT step_key, output FROM run_steps WHERE run_id = $1',
-    [runId],
-  );
-  return new Map(r.rows.map((row) => [row.step_key, row.output]));
-}
-
-/** Stores a completed step; a concurrent duplicate of the run keeps the first stored output. */
-export async function saveMemo(
-  db: Queryable,
-  runId: number,
-  stepKey: string,
-  output: StepOutput,
-  stats: AttemptStats,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO run_steps (run_id, step_key, status, output, calls, cache_hits, cost_usd)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_key) DO NOTHING`,
-    [runId, stepKey, output.status, JSON.stringify(output), stats.calls, stats.cacheHits, stats.costUsd],
-  );
 }
 
 /**

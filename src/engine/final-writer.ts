@@ -1,0 +1,95 @@
+import type { Db, Queryable } from '../db/db.ts';
+import { writeFieldValues } from '../records/field-values.ts';
+import { type RunResult, runObservations } from './final-write.ts';
+import type { AttemptStats } from './run-store.ts';
+
+export interface FinishedRun {
+  result: RunResult;
+  jobId: string;
+  state: 'enriched' | 'partial';
+  stats: AttemptStats;
+}
+
+interface Pending extends FinishedRun {
+  resolve: (written: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit of final writes. Each run's results are all or nothing, and so is a group: the runs
+ * that finish while the previous group commits are written in one transaction (one UPDATE of their
+ * states, one writeFieldValues for all their values). If the group fails, each run is retried alone,
+ * so a run with a bad value fails by itself and never takes the others with it.
+ * Resolves false for a run another job owns now (its values are not written).
+ */
+export class FinalWriter {
+  #pending: Pending[] = [];
+  #running = false;
+
+  constructor(private readonly db: Db) {}
+
+  write(run: FinishedRun): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ ...run, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  /** One group at a time: while it commits, the next one gathers (bigger groups under load). */
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#pending.length > 0) {
+        await new Promise((r) => setImmediate(r));
+        const group = this.#pending.splice(0, 200);
+        try {
+          const owned = await this.db.transaction((tx) => writeGroup(tx, group));
+          for (const p of group) p.resolve(owned.has(p.result.runId));
+        } catch (err) {
+          if (group.length === 1) group[0]!.reject(err);
+          else {
+            for (const p of group) {
+              try {
+                const owned = await this.db.transaction((tx) => writeGroup(tx, [p]));
+                p.resolve(owned.has(p.result.runId));
+              } catch (one) {
+                p.reject(one);
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}
+
+/** Moves the runs to their final state (fenced by job) and writes the owned runs' values. */
+async function writeGroup(tx: Queryable, group: FinishedRun[]): Promise<Set<number>> {
+  // Account order keeps row-lock order the same in every process (no deadlocks between groups).
+  const sorted = [...group].sort((a, b) => a.result.accountId - b.result.accountId);
+  const r = await tx.query<{ id: number }>(
+    `UPDATE runs r SET state = u.state, calls = r.calls + u.calls, cache_hits = r.cache_hits + u.hits,
+            cost_usd = r.cost_usd + u.cost, error_class = NULL, error = NULL, finished_at = now(), updated_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::numeric[])
+         AS u(id, job_id, state, calls, hits, cost)
+      WHERE r.id = u.id AND r.job_id = u.job_id AND r.state = 'running'
+      RETURNING r.id`,
+    [
+      sorted.map((g) => g.result.runId),
+      sorted.map((g) => g.jobId),
+      sorted.map((g) => g.state),
+      sorted.map((g) => g.stats.calls),
+      sorted.map((g) => g.stats.cacheHits),
+      sorted.map((g) => g.stats.costUsd),
+    ],
+  );
+  const owned = new Set(r.rows.map((row) => row.id));
+  const observations = [];
+  for (const g of sorted) {
+    if (owned.has(g.result.runId)) observations.push(...(await runObservations(tx, g.result)));
+  }
+  await writeFieldValues(tx, observations);
+  return owned;
+}
