@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordView, StepOutput } from '../src/engine/pipeline-types.ts';
 import { CriticalError, ThrottledError } from '../src/errors.ts';
 import { evaluate, parseExpression } from '../src/pipelines/expression.ts';
-import { httpProvider } from '../src/pipelines/http-provider.ts';
+import { httpProvider, sendHttpStepRequest } from '../src/pipelines/http-provider.ts';
 import { parsePipeline } from '../src/pipelines/load.ts';
 import { isPrivateAddress } from '../src/pipelines/private-address.ts';
 import { createOperationContext } from '../src/providers/http.ts';
@@ -306,6 +306,39 @@ steps:
     expect(isPrivateAddress('::ffff:192.168.0.1')).toBe(true);
     expect(isPrivateAddress('fd00::1')).toBe(true);
     expect(isPrivateAddress('8.8.8.8')).toBe(false);
+  });
+
+  it('checks every redirect hop, so a permitted URL cannot bounce the call to a refused one', async () => {
+    const target = createServer((_req, res) => {
+      res.end('{"secret":true}');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/latest/meta-data`;
+    let targetHits = 0;
+    target.on('request', () => targetHits++);
+    try {
+      // The first server is "allowed"; it redirects to the second, which the check refuses.
+      const bouncer = createServer((_req, res) => {
+        res.writeHead(302, { location: targetUrl }).end();
+      });
+      await new Promise<void>((r) => bouncer.listen(0, '127.0.0.1', r));
+      const bouncerUrl = `http://127.0.0.1:${(bouncer.address() as AddressInfo).port}/start`;
+      const check = async (url: string) => {
+        if (url === targetUrl) throw new CriticalError(`refused ${url}`);
+      };
+      await expect(sendHttpStepRequest({ method: 'GET', url: bouncerUrl }, { check })).rejects.toThrow(
+        /refused/,
+      );
+      expect(targetHits).toBe(0);
+      const followed = await sendHttpStepRequest(
+        { method: 'GET', url: bouncerUrl },
+        { check: async () => {} },
+      );
+      expect(followed.body).toEqual({ secret: true });
+      await new Promise<void>((r) => bouncer.close(() => r()));
+    } finally {
+      await new Promise<void>((r) => target.close(() => r()));
+    }
   });
 
   it('calls a templated URL through the gateway and maps JSON paths to fields when allowed', async () => {
