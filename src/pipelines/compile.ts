@@ -1,7 +1,7 @@
 import type { PipelineDefinition, StepDefinition } from '../engine/pipeline-types.ts';
 import { evaluate, parseExpression, truthy } from './expression.ts';
 import type { PipelineSpec, StepSpec } from './schema.ts';
-import { at, SpecError } from './spec-error.ts';
+import { at, SpecError, SpecErrors } from './spec-error.ts';
 import { compileAi } from './steps/ai.ts';
 import { compileForeach } from './steps/foreach.ts';
 import { compileFormula } from './steps/formula.ts';
@@ -16,7 +16,23 @@ import { compileWaterfall } from './steps/waterfall.ts';
  */
 export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
   const ids = new Set<string>();
+  const problems: SpecError[] = [];
   const compileStep = (s: StepSpec, path: (string | number)[], inForeach: boolean): CompiledStep => {
+    try {
+      return compileOne(s, path, inForeach);
+    } catch (err) {
+      if (!(err instanceof SpecError)) throw err;
+      problems.push(err);
+      // A stand-in so the other steps are still checked; the pipeline is rejected below.
+      return {
+        id: s.id,
+        required: false,
+        run: () => Promise.resolve(SKIPPED('invalid')),
+        forecast: () => [],
+      };
+    }
+  };
+  const compileOne = (s: StepSpec, path: (string | number)[], inForeach: boolean): CompiledStep => {
     if (ids.has(s.id))
       throw new SpecError([...path, 'id'], `step id "${s.id}" is used twice; ids must be unique`);
     ids.add(s.id);
@@ -51,6 +67,7 @@ export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
   };
 
   const compiled = spec.steps.map((s, i) => compileStep(s, ['steps', i], false));
+  if (problems.length) throw new SpecErrors(problems);
   const steps: StepDefinition[] = compiled.map((c) => ({
     id: c.id,
     required: c.required,

@@ -257,7 +257,7 @@ class Parser {
 }
 
 function describe(t: Token): string {
-  return t.kind === 'end' ? 'the end of the expression' : `"${t.text}"`;
+  return t.kind === 'end' ? 'end of expression' : `"${t.text}"`;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { providers as registered } from '../providers/registry.ts';
 import { compilePipeline } from './compile.ts';
 import { type PipelineSpec, pipelineSchema, type StepSpec } from './schema.ts';
-import { SpecError } from './spec-error.ts';
+import { SpecError, SpecErrors } from './spec-error.ts';
 import { AI_OPERATION, AI_PROVIDER } from './steps/ai.ts';
 
 /**
@@ -76,16 +76,25 @@ export function parsePipeline(text: string, file: string, options: ParseOptions 
   if (!parsed.success) {
     throw new PipelineFileError(parsed.error.issues.flatMap((issue) => zodIssues(issue, file, locate)));
   }
+  const problems = options.checkProviders !== false ? checkProviders(parsed.data) : [];
+  let definition: PipelineDefinition | undefined;
   try {
-    if (options.checkProviders !== false) checkProviders(parsed.data);
-    return { spec: parsed.data, definition: compilePipeline(parsed.data) };
+    definition = compilePipeline(parsed.data);
   } catch (err) {
-    if (err instanceof SpecError)
-      throw new PipelineFileError([
-        { file, ...locate(err.path), field: formatPath(err.path), message: err.message },
-      ]);
-    throw err;
+    if (err instanceof SpecErrors) problems.push(...err.errors);
+    else if (err instanceof SpecError) problems.push(err);
+    else throw err;
   }
+  if (problems.length || !definition) {
+    const issues = problems.map((e) => ({
+      file,
+      ...locate(e.path),
+      field: formatPath(e.path),
+      message: e.message,
+    }));
+    throw new PipelineFileError(issues.sort((a, b) => a.line - b.line || a.col - b.col));
+  }
+  return { spec: parsed.data, definition };
 }
 
 export async function loadPipelineFile(file: string): Promise<LoadedPipeline> {
@@ -151,8 +160,12 @@ function nodeAt(root: unknown, path: readonly PropertyKey[], key?: string): Node
 }
 
 /** Providers and operations named in the file must exist, and their input keys must be known. */
-function checkProviders(spec: PipelineSpec): void {
+function checkProviders(spec: PipelineSpec): SpecError[] {
+  const found: SpecError[] = [];
   const all: readonly ProviderDefinition[] = registered;
+  const problem = (path: (string | number)[], message: string) => {
+    found.push(new SpecError(path, message));
+  };
   const check = (
     provider: string,
     operation: string,
@@ -161,13 +174,13 @@ function checkProviders(spec: PipelineSpec): void {
   ) => {
     const def = all.find((p) => p.id === provider);
     if (!def)
-      throw new SpecError(
+      return problem(
         [...path, 'provider'],
         `unknown provider "${provider}" (known: ${all.map((p) => p.id).join(', ')})`,
       );
     const op = def.operations[operation];
     if (!op)
-      throw new SpecError(
+      return problem(
         [...path, 'operation'],
         `provider "${provider}" has no operation "${operation}" (its operations: ${Object.keys(def.operations).join(', ')})`,
       );
@@ -175,7 +188,7 @@ function checkProviders(spec: PipelineSpec): void {
     if (shape) {
       for (const k of Object.keys(input)) {
         if (!(k in shape))
-          throw new SpecError(
+          problem(
             [...path, 'input', k],
             `${provider} ${operation} has no input "${k}" (its inputs: ${Object.keys(shape).join(', ')})`,
           );
@@ -198,12 +211,10 @@ function checkProviders(spec: PipelineSpec): void {
           all.some((p) => p.id === AI_PROVIDER) &&
           !all.find((p) => p.id === AI_PROVIDER)?.operations[AI_OPERATION]
         )
-          throw new SpecError(
-            [...path, 'model'],
-            `the ${AI_PROVIDER} provider has no "${AI_OPERATION}" operation`,
-          );
+          problem([...path, 'model'], `the ${AI_PROVIDER} provider has no "${AI_OPERATION}" operation`);
       } else if (s.kind === 'foreach') visit(s.steps, [...path, 'steps']);
     });
   };
   visit(spec.steps, ['steps']);
+  return found;
 }

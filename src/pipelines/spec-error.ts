@@ -11,6 +11,13 @@ export class SpecError extends Error {
   }
 }
 
+/** Every problem compilation found (it goes on after the first, so a user fixes them all at once). */
+export class SpecErrors extends Error {
+  constructor(readonly errors: SpecError[]) {
+    super(errors.map((e) => e.message).join('; '));
+  }
+}
+
 /** Runs a parse function and rethrows its syntax error as a SpecError at `path`. */
 export function at<T>(path: readonly (string | number)[], source: string, fn: () => T): T {
   try {
