@@ -15,7 +15,6 @@ export function pipelineJsonSchemaText(): string {
   const schema = z.toJSONSchema(pipelineSchema, { io: 'input', unrepresentable: 'any' });
   const withTitle = {
     $schema: schema.$schema,
-    $id: 'https://sluice.dev/schemas/pipeline.schema.json',
     title: 'Sluice pipeline',
     description: 'A Sluice enrichment pipeline (docs/pipelines.md).',
     ...schema,
