@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { openDb } from '../db/open-db.ts';
 import type { DemoReport } from '../demo/demo-report.ts';
 import { runDemo } from '../demo/run-demo.ts';
 import { SANDBOX_BANNER } from '../sandbox/start-sandbox.ts';
@@ -31,20 +32,32 @@ export function registerDemo(program: Command): void {
         const records = o.records !== undefined ? parsePositive('--records', o.records) : undefined;
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '24');
         ctx.out.warn(SANDBOX_BANNER);
-        const db = await ctx.db();
+        // The demo writes simulated data: it goes to the embedded database unless --database-url is
+        // given on the command line (a DATABASE_URL in the environment or .env is not enough).
+        const explicitUrl = program.opts<{ databaseUrl?: string }>().databaseUrl;
+        if (!explicitUrl && ctx.config.databaseUrl)
+          ctx.out.warn(
+            `demo: using the embedded database in ${ctx.config.dataDir}, not DATABASE_URL (pass --database-url to use that server)`,
+          );
+        const db = explicitUrl ? await ctx.db() : await openDb({ dataDir: ctx.config.dataDir });
         let bar: ReturnType<typeof createProgressBar> | undefined;
-        const report = await runDemo({
-          db,
-          env: ctx.config.env,
-          ...(records !== undefined ? { records } : {}),
-          concurrency,
-          onStatus: (line) => ctx.out.warn(line),
-          onProgress: (_done, total, counters, progress) => {
-            bar ??= createProgressBar(total);
-            bar.update(progress, counters);
-          },
-        });
-        bar?.stop();
+        let report: DemoReport;
+        try {
+          report = await runDemo({
+            db,
+            env: ctx.config.env,
+            ...(records !== undefined ? { records } : {}),
+            concurrency,
+            onStatus: (line) => ctx.out.warn(line),
+            onProgress: (_done, total, counters, progress) => {
+              bar ??= createProgressBar(total);
+              bar.update(progress, counters);
+            },
+          });
+        } finally {
+          bar?.stop();
+          if (!explicitUrl) await db.close();
+        }
         if (ctx.out.json) return ctx.out.result(report);
         printReport(ctx.out.line, report);
       }),
