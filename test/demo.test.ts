@@ -91,10 +91,16 @@ describe('sluice demo (CLI)', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('runs with no keys in a fresh data directory, announces the sandbox and prints one JSON object', async () => {
+  it('runs with no keys in a fresh embedded database, announces the sandbox and prints one JSON object', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-demo-'));
     dirs.push(dir);
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, NO_COLOR: '1' };
+    // A DATABASE_URL in the environment must not receive simulated data (and here it is unreachable).
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dir,
+      NO_COLOR: '1',
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    };
     const run = () =>
       promisify(execFile)(
         process.execPath,
@@ -103,6 +109,7 @@ describe('sluice demo (CLI)', () => {
       );
     const first = await run();
     expect(first.stderr).toContain('sandbox: simulated providers, no real data');
+    expect(first.stderr).toContain('not DATABASE_URL');
     const report = JSON.parse(first.stdout) as DemoReport;
     checkShape(report);
     expect(report.accounts_enriched).toBe(3);
