@@ -159,25 +159,29 @@ describeEachBackend('gateway', (backend) => {
 
   it('makes one request for identical concurrent calls from two workers sharing the database', async () => {
     fx = await gatewayFixture(backend, fakeProvider(), { latencyMs: 200 });
-    const other = fx.newGateway();
+    const other = await fx.otherWorker();
     const [a, b] = await Promise.all([fx.gateway.call(call('acme')), other.call(call('acme'))]);
     expect(fx.server.requests).toHaveLength(1);
     expect([a.cached || a.coalesced, b.cached || b.coalesced].sort()).toEqual([false, true]);
     expect(a.costUsd + b.costUsd).toBeCloseTo(0.01);
   });
 
-  it("a crashed leader's marker expires and the waiting worker makes the call", async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
-    // A marker left by a process that died mid-call.
-    const { cacheKeyOf } = await import('../src/cache/cache-key.ts');
-    const { key } = cacheKeyOf('fake', 'lookup', { q: 'acme' });
-    await fx.db.query(
-      "INSERT INTO cache_inflight (key, owner, expires_at) VALUES ($1, 'dead:1', now() + interval '300 milliseconds')",
-      [key],
-    );
-    expect(await fx.gateway.call(call('acme'))).toMatchObject({ found: true, cached: false });
-    expect(fx.server.requests).toHaveLength(1);
-  });
+  // PGlite is one process per data dir: it coalesces in memory and keeps no marker rows.
+  it.skipIf(backend === 'pglite')(
+    "a crashed leader's marker expires and the waiting worker makes the call",
+    async () => {
+      fx = await gatewayFixture(backend, fakeProvider());
+      // A marker left by a process that died mid-call.
+      const { cacheKeyOf } = await import('../src/cache/cache-key.ts');
+      const { key } = cacheKeyOf('fake', 'lookup', { q: 'acme' });
+      await fx.db.query(
+        "INSERT INTO cache_inflight (key, owner, expires_at) VALUES ($1, 'dead:1', now() + interval '300 milliseconds')",
+        [key],
+      );
+      expect(await fx.gateway.call(call('acme'))).toMatchObject({ found: true, cached: false });
+      expect(fx.server.requests).toHaveLength(1);
+    },
+  );
 
   it('stops at the batch budget: refuses the call that would exceed it, keeps what was paid', async () => {
     fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.01 }));
@@ -207,7 +211,7 @@ describeEachBackend('gateway', (backend) => {
   it('concurrent calls never overspend a budget', async () => {
     fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.1 }), { latencyMs: 20 });
     await setBatchBudget(fx.db, 9, 0.55);
-    const other = fx.newGateway();
+    const other = await fx.otherWorker();
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`, { batchId: 9 }))),
     );

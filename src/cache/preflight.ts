@@ -13,6 +13,11 @@ export interface PreflightParams {
   refresh: boolean;
   owner: string;
   inflightTtlMs: number;
+  /**
+   * Claim the in-flight marker row (several processes share the database). Without it the caller is
+   * always the leader: single-process PGlite coalesces in memory. Default true.
+   */
+  claim?: boolean;
   runId: number | null;
   batchId: number | null;
   /** Ledger label of a hit: `hit`, or `coalesced` when a waiting follower finds the leader's entry. */
@@ -37,7 +42,7 @@ export interface Preflight {
   batchLimitUsd: number | null;
 }
 
-const SQL = `
+const sql = (claim: boolean) => `
 WITH hit AS (
   UPDATE cache_entries SET last_hit_at = now(), hits = hits + 1
   WHERE key = $1 AND NOT $4::boolean AND expires_at > now()
@@ -46,14 +51,18 @@ WITH hit AS (
 ), led AS (
   INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, saved_usd, cache_key)
   SELECT $2, $3, $7, $8, 0, $9, CASE WHEN found THEN 'found' ELSE 'not_found' END, cost_usd, $1 FROM hit
-), claim AS (
+), claim AS (${
+  claim
+    ? `
   INSERT INTO cache_inflight (key, owner, expires_at)
   SELECT $1, $5, now() + $6::float8 * interval '1 millisecond'
   WHERE NOT EXISTS (SELECT 1 FROM hit)
   ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
     WHERE cache_inflight.expires_at < now() OR cache_inflight.owner = EXCLUDED.owner
-  RETURNING 1
-)
+  RETURNING 1`
+    : // $5 and $6 are still referenced so both variants take the same parameters.
+      'SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM hit) AND $5::text IS NOT NULL AND $6::float8 IS NOT NULL'
+})
 SELECT h.found, h.output, h.cost_usd, h.confidence,
        EXISTS (SELECT 1 FROM claim) AS leader,
        extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
@@ -65,6 +74,9 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
 LEFT JOIN provider_state s ON s.provider = $2`;
+
+const SQL_CLAIM = sql(true);
+const SQL_NO_CLAIM = sql(false);
 
 interface Row {
   found: boolean | null;
@@ -81,7 +93,7 @@ interface Row {
 }
 
 export async function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
-  const res = await db.query<Row>(SQL, [
+  const res = await db.query<Row>(p.claim === false ? SQL_NO_CLAIM : SQL_CLAIM, [
     p.key,
     p.provider,
     p.operation,

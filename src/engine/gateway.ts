@@ -141,7 +141,11 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   const marginMs = options.limitMarginMs ?? 40;
   const stats = { rebooked: 0 };
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
-  const inflight = new Map<string, Promise<Shared>>();
+  // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
+  const { inflight, sems } = processState(db);
+  // PGlite allows one process per data directory (lock file), so in-process coalescing and
+  // semaphores already cover every caller: the in-flight marker rows and slot rows are skipped.
+  const singleProcess = db.backend === 'pglite';
   const resolvedCache = new Map<string, Resolved>();
   let writesSinceEvict = 0;
 
@@ -170,7 +174,6 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     return r;
   }
 
-  const sems = new Map<string, Semaphore>();
   function semaphores(provider: ProviderDefinition): Semaphore {
     let s = sems.get(provider.id);
     if (!s) {
@@ -261,6 +264,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       batchId: req.batchId ?? null,
       cacheKey: key,
       owner,
+      marker: !singleProcess,
       budgetScopes: [] as string[],
       reservedUsd: 0,
       slot: null as number | null,
@@ -289,6 +293,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         refresh: (req.refresh ?? false) && hitLabel === 'hit',
         owner,
         inflightTtlMs,
+        claim: !singleProcess,
         runId: req.runId ?? null,
         batchId: req.batchId ?? null,
         hitLabel,
@@ -400,6 +405,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     if (b.budgetScopes.length > 0 && price > 0) b.reservedUsd = price;
 
     const maxAttempts = Math.max(1, r.op.maxAttempts ?? options.defaultMaxAttempts ?? 4);
+    let failedBefore = false;
     for (let attempt = 1; ; attempt++) {
       b.slot = null;
       const release = await takeConcurrency(r, b, refuse);
@@ -481,7 +487,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
             ttlMs,
           },
           terminal: true,
-          health: 'reset',
+          // Only touch provider_state when there is something to close (keeps the hot path lean).
+          health: pf.failures > 0 || pf.openUntilMs !== null || failedBefore ? 'reset' : 'none',
         });
         if (ttlMs > 0 && ++writesSinceEvict >= evictEvery) {
           writesSinceEvict = 0;
@@ -512,6 +519,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         continue;
       }
       if (err.errorClass === 'retryable') {
+        failedBefore = true;
         const rec = await recordAttempt(db, {
           ...b,
           ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
@@ -570,6 +578,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       if (!released) r.sem?.release();
       released = true;
     };
+    if (singleProcess) return release;
     const ttl = (r.op.timeoutMs ?? 30_000) + 30_000;
     const deadline = clock.now() + maxWaitMs;
     let pause = 10;
@@ -594,6 +603,20 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   }
 
   return { call, owner, stats };
+}
+
+const processStates = new WeakMap<
+  Db,
+  { inflight: Map<string, Promise<Shared>>; sems: Map<string, Semaphore> }
+>();
+
+function processState(db: Db) {
+  let state = processStates.get(db);
+  if (!state) {
+    state = { inflight: new Map(), sems: new Map() };
+    processStates.set(db, state);
+  }
+  return state;
 }
 
 /** Validates the operation's result; a bad one is a CriticalError for this call only. */

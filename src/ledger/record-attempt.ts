@@ -35,6 +35,8 @@ export interface AttemptRecord {
   /** The call is over: drop the in-flight marker owned by `owner` and settle the budget reservation. */
   terminal: boolean;
   owner: string;
+  /** Whether the call holds an in-flight marker row (not on single-process PGlite). Default true. */
+  marker?: boolean;
   /** Budget scopes to settle (spent += cost of this attempt; reserved -= `reservedUsd` when terminal). */
   budgetScopes: readonly string[];
   reservedUsd: number;
@@ -53,56 +55,109 @@ export interface AttemptRecord {
   limiterKeys?: readonly string[];
 }
 
-const SQL = `
-WITH led AS (
+/** Collects parameters and hands out their `$n` placeholders, so each statement variant numbers its own. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown, cast: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${cast}`;
+  }
+  /** A parameter numbered on first use (an unreferenced parameter would have no type). */
+  lazy(value: unknown, cast: string): () => string {
+    let placeholder: string | undefined;
+    return () => {
+      placeholder ??= this.add(value, cast);
+      return placeholder;
+    };
+  }
+}
+
+/**
+ * Builds the statement with only the parts this attempt needs (a plain successful miss is a ledger
+ * insert, a cache upsert and a marker delete): fewer CTEs plan and run faster on the hot path.
+ */
+function build(r: AttemptRecord): { text: string; values: unknown[] } {
+  const p = new Params();
+  const provider = p.lazy(r.provider, 'text');
+  const operation = p.lazy(r.operation, 'text');
+  const key = p.lazy(r.cacheKey, 'text');
+  const owner = p.lazy(r.owner, 'text');
+  const l = r.ledger;
+  const errorText = p.lazy(l?.error ?? null, 'text');
+  const ctes: string[] = [];
+  if (l) {
+    ctes.push(`led AS (
   INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, http_status,
                       cost_usd, saved_usd, latency_ms, error_class, error, cache_key)
-  SELECT $1, $2, $3, $4, $5::int, $6, $7, $8::int, $9::numeric, $10::numeric, $11::int, $12, $13, $14
-  WHERE $7::text IS NOT NULL
-), ent AS (
+  VALUES (${provider()}, ${operation()}, ${p.add(r.runId, 'bigint')}, ${p.add(r.batchId, 'bigint')},
+          ${p.add(l.attempt, 'int')}, ${p.add(l.cache, 'text')}, ${p.add(l.status, 'text')},
+          ${p.add(l.httpStatus, 'int')}, ${p.add(l.costUsd, 'numeric')}, ${p.add(l.savedUsd ?? 0, 'numeric')},
+          ${p.add(Math.round(l.latencyMs), 'int')}, ${p.add(l.errorClass, 'text')}, ${errorText()}, ${key()}))`);
+  }
+  const c = r.cacheWrite;
+  if (c && c.ttlMs > 0) {
+    ctes.push(`ent AS (
   INSERT INTO cache_entries (key, provider, operation, input, found, output, cost_usd, confidence, expires_at)
-  SELECT $14, $1, $2, $15::jsonb, $16::boolean, $17::jsonb, $18::numeric, $19::real,
-         now() + $20::float8 * interval '1 millisecond'
-  WHERE $20::float8 IS NOT NULL
+  VALUES (${key()}, ${provider()}, ${operation()}, ${p.add(JSON.stringify(c.input ?? null), 'jsonb')},
+          ${p.add(c.found, 'boolean')}, ${p.add(JSON.stringify(c.output ?? null), 'jsonb')},
+          ${p.add(c.costUsd, 'numeric')}, ${p.add(c.confidence, 'real')},
+          now() + ${p.add(c.ttlMs, 'float8')} * interval '1 millisecond')
   ON CONFLICT (key) DO UPDATE SET input = EXCLUDED.input, found = EXCLUDED.found, output = EXCLUDED.output,
     cost_usd = EXCLUDED.cost_usd, confidence = EXCLUDED.confidence, created_at = now(),
-    expires_at = EXCLUDED.expires_at, last_hit_at = now()
-), mark AS (
-  DELETE FROM cache_inflight WHERE $21::boolean AND key = $14 AND owner = $22
-), bud AS (
-  UPDATE budgets SET spent_usd = spent_usd + coalesce($9::numeric, 0),
-                     reserved_usd = greatest(0, reserved_usd - $23::numeric), updated_at = now()
-  WHERE scope = ANY($24::text[])
-), slot AS (
+    expires_at = EXCLUDED.expires_at, last_hit_at = now())`);
+  }
+  if (r.terminal && r.marker !== false)
+    ctes.push(`mark AS (DELETE FROM cache_inflight WHERE key = ${key()} AND owner = ${owner()})`);
+  const cost = l?.costUsd ?? 0;
+  const release = r.terminal ? r.reservedUsd : 0;
+  if (r.budgetScopes.length > 0 && (cost > 0 || release > 0)) {
+    ctes.push(`bud AS (
+  UPDATE budgets SET spent_usd = spent_usd + ${p.add(cost, 'numeric')},
+                     reserved_usd = greatest(0, reserved_usd - ${p.add(release, 'numeric')}), updated_at = now()
+  WHERE scope = ANY(${p.add(r.budgetScopes, 'text[]')}))`);
+  }
+  if (r.slot !== null) {
+    ctes.push(`slot AS (
   UPDATE concurrency_slots SET owner = NULL, expires_at = NULL
-  WHERE $25::int IS NOT NULL AND provider = $1 AND slot = $25::int AND owner = $22
-), health AS (
-  INSERT INTO provider_state AS s (provider, failures, open_until, paused_until, exhausted_until, last_error)
-  SELECT $1,
-         CASE WHEN $26 = 'fail' THEN 1 ELSE 0 END,
-         CASE WHEN $26 = 'fail' AND $27::int <= 1 THEN now() + $28::float8 * interval '1 millisecond' END,
-         CASE WHEN $26 = 'pause' THEN now() + $29::float8 * interval '1 millisecond' END,
-         CASE WHEN $26 = 'exhausted' THEN now() + $29::float8 * interval '1 millisecond' END,
-         $13
-  WHERE $26 IN ('fail', 'pause', 'exhausted')
-  ON CONFLICT (provider) DO UPDATE SET
-    failures = CASE WHEN $26 = 'fail' THEN s.failures + 1 ELSE s.failures END,
-    open_until = CASE WHEN $26 = 'fail' AND s.failures + 1 >= $27::int
-                      THEN now() + $28::float8 * interval '1 millisecond' ELSE s.open_until END,
-    paused_until = CASE WHEN $26 = 'pause' THEN greatest(s.paused_until, EXCLUDED.paused_until)
-                        ELSE s.paused_until END,
-    exhausted_until = CASE WHEN $26 = 'exhausted' THEN EXCLUDED.exhausted_until ELSE s.exhausted_until END,
+  WHERE provider = ${provider()} AND slot = ${p.add(r.slot, 'int')} AND owner = ${owner()})`);
+  }
+  let result = 'NULL::float8';
+  const delay = r.delayMs ?? 0;
+  if (r.health === 'fail') {
+    const threshold = p.add(r.failureThreshold, 'int');
+    const cooldown = p.add(r.cooldownMs, 'float8');
+    ctes.push(`health AS (
+  INSERT INTO provider_state AS s (provider, failures, open_until, last_error)
+  VALUES (${provider()}, 1, CASE WHEN ${threshold} <= 1 THEN now() + ${cooldown} * interval '1 millisecond' END, ${errorText()})
+  ON CONFLICT (provider) DO UPDATE SET failures = s.failures + 1,
+    open_until = CASE WHEN s.failures + 1 >= ${threshold} THEN now() + ${cooldown} * interval '1 millisecond'
+                      ELSE s.open_until END,
     last_error = EXCLUDED.last_error, updated_at = now()
-  RETURNING extract(epoch FROM open_until)::float8 * 1000 AS open_until_ms
-), reset AS (
+  RETURNING extract(epoch FROM open_until)::float8 * 1000 AS open_until_ms)`);
+    result = '(SELECT open_until_ms FROM health)';
+  } else if (r.health === 'pause' || r.health === 'exhausted') {
+    const column = r.health === 'pause' ? 'paused_until' : 'exhausted_until';
+    const until = `now() + ${p.add(delay, 'float8')} * interval '1 millisecond'`;
+    const merge =
+      r.health === 'pause' ? 'greatest(s.paused_until, EXCLUDED.paused_until)' : 'EXCLUDED.exhausted_until';
+    ctes.push(`health AS (
+  INSERT INTO provider_state AS s (provider, ${column}, last_error) VALUES (${provider()}, ${until}, ${errorText()})
+  ON CONFLICT (provider) DO UPDATE SET ${column} = ${merge}, last_error = EXCLUDED.last_error, updated_at = now())`);
+    if (r.health === 'pause' && (r.limiterKeys?.length ?? 0) > 0) {
+      // A throttle also pushes the provider's rate limiters back, for every process.
+      ctes.push(`push AS (
+  UPDATE rate_limits SET tat_ms = greatest(tat_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 + ${p.add(delay, 'float8')})
+  WHERE key = ANY(${p.add(r.limiterKeys, 'text[]')}))`);
+    }
+  } else if (r.health === 'reset') {
+    ctes.push(`reset AS (
   UPDATE provider_state SET failures = 0, open_until = NULL, updated_at = now()
-  WHERE $26 = 'reset' AND provider = $1 AND (failures > 0 OR open_until IS NOT NULL)
-), push AS (
-  UPDATE rate_limits SET tat_ms = greatest(tat_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 + $29::float8)
-  WHERE $26 = 'pause' AND key = ANY($30::text[])
-)
-SELECT (SELECT open_until_ms FROM health) AS open_until_ms,
-       extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms`;
+  WHERE provider = ${provider()} AND (failures > 0 OR open_until IS NOT NULL))`);
+  }
+  const select = `SELECT ${result} AS open_until_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms`;
+  const text = `${ctes.length > 0 ? `WITH ${ctes.join(',\n')}\n` : ''}${select}`;
+  return { text, values: p.values };
+}
 
 export interface AttemptRecorded {
   /** Set when this failure opened (or kept open) the provider's circuit: epoch ms of the DB clock. */
@@ -111,40 +166,8 @@ export interface AttemptRecorded {
 }
 
 export async function recordAttempt(db: Queryable, r: AttemptRecord): Promise<AttemptRecorded> {
-  const l = r.ledger;
-  const c = r.cacheWrite;
-  const res = await db.query<{ open_until_ms: number | null; now_ms: number }>(SQL, [
-    r.provider,
-    r.operation,
-    r.runId,
-    r.batchId,
-    l?.attempt ?? 0,
-    l?.cache ?? 'miss',
-    l?.status ?? null,
-    l?.httpStatus ?? null,
-    l?.costUsd ?? 0,
-    l?.savedUsd ?? 0,
-    Math.round(l?.latencyMs ?? 0),
-    l?.errorClass ?? null,
-    l?.error ?? null,
-    r.cacheKey,
-    c ? JSON.stringify(c.input ?? null) : null,
-    c?.found ?? null,
-    c ? JSON.stringify(c.output ?? null) : null,
-    c?.costUsd ?? 0,
-    c?.confidence ?? null,
-    c && c.ttlMs > 0 ? c.ttlMs : null,
-    r.terminal,
-    r.owner,
-    r.terminal ? r.reservedUsd : 0,
-    r.budgetScopes,
-    r.slot,
-    r.health,
-    r.failureThreshold,
-    r.cooldownMs,
-    r.delayMs ?? 0,
-    r.limiterKeys ?? [],
-  ]);
+  const { text, values } = build(r);
+  const res = await db.query<{ open_until_ms: number | null; now_ms: number }>(text, values);
   const row = res.rows[0];
   return { openUntilMs: row?.open_until_ms ?? null, nowMs: row?.now_ms ?? Date.now() };
 }

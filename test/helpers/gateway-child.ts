@@ -1,14 +1,14 @@
 /**
  * A worker process for the multi-process gateway test: opens the shared server-Postgres schema,
  * makes `count` distinct lookups through its own gateway against the parent's fake server, and prints
- * `ready`, waits for a line on stdin, then prints one JSON line `{ok, throttled, other}`. Usage: gateway-child.ts <dbUrl> <schema> <fakeUrl> <limitsJson> <prefix> <count>
+ * `ready`, waits for a line on stdin, then prints one JSON line `{ok, throttled, other}`. Usage: gateway-child.ts <dbUrl> <schema> <fakeUrl> <limitsJson> <prefix> <count> [marginMs]
  */
 import { openDb } from '../../src/db/open-db.ts';
 import { createGateway } from '../../src/engine/gateway.ts';
 import { ThrottledError } from '../../src/errors.ts';
 import { FAKE_API_KEY, fakeProvider } from './fake-provider.ts';
 
-const [dbUrl, schema, fakeUrl, limitsJson, prefix, countArg] = process.argv.slice(2);
+const [dbUrl, schema, fakeUrl, limitsJson, prefix, countArg, marginArg] = process.argv.slice(2);
 const db = await openDb({ databaseUrl: dbUrl, schema, migrate: false });
 const provider = fakeProvider({ limits: JSON.parse(limitsJson!) });
 const gateway = createGateway({
@@ -16,6 +16,7 @@ const gateway = createGateway({
   providers: (id) => (id === provider.id ? provider : undefined),
   env: { FAKE_API_KEY, SLUICE_FAKE_BASE_URL: fakeUrl },
   maxWaitMs: 30_000,
+  limitMarginMs: marginArg ? Number(marginArg) : undefined,
 });
 const count = Number(countArg);
 // Start together and warm (no module compilation or first connection while others are calling):

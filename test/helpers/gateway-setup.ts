@@ -1,4 +1,5 @@
 import type { Db, DbBackend } from '../../src/db/db.ts';
+import { openDb } from '../../src/db/open-db.ts';
 import { createGateway, type GatewayImpl, type GatewayOptions } from '../../src/engine/gateway.ts';
 import type { ProviderDefinition } from '../../src/providers/define-provider.ts';
 import { openTestDb, type TestDb } from './backends.ts';
@@ -10,8 +11,13 @@ export interface GatewayFixture {
   server: FakeServer;
   provider: ProviderDefinition;
   gateway: GatewayImpl;
-  /** Another gateway on the same database, as a second worker process would have. */
+  /** Another gateway (on `db`, default the fixture's database). */
   newGateway(overrides?: Partial<GatewayOptions>, db?: Db): GatewayImpl;
+  /**
+   * A gateway as another worker process would have it: on server Postgres its own connection pool
+   * to the same schema; on PGlite (one process per data dir) the same database.
+   */
+  otherWorker(overrides?: Partial<GatewayOptions>): Promise<GatewayImpl>;
   close(): Promise<void>;
 }
 
@@ -32,14 +38,26 @@ export async function gatewayFixture(
       ...gatewayOptions,
       ...overrides,
     });
+  const extra: Db[] = [];
   return {
     db,
     server,
     provider,
     gateway: newGateway(),
     newGateway,
+    async otherWorker(overrides = {}) {
+      if (!db.connection) return newGateway(overrides);
+      const other = await openDb({
+        databaseUrl: db.connection.url,
+        schema: db.connection.schema,
+        migrate: false,
+      });
+      extra.push(other);
+      return newGateway(overrides, other);
+    },
     async close() {
       await server.close();
+      for (const d of extra) await d.close();
       await db.close();
     },
   };
