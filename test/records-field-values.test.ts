@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { CriticalError } from '../src/errors.ts';
 import { type FieldObservation, writeFieldValues } from '../src/records/field-values.ts';
 import { readCurrentFieldValues, readRecord } from '../src/records/read-records.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
+import { emptyDb } from './helpers/empty-db.ts';
 
 async function newAccount(db: Db, name: string | null = null): Promise<number> {
   const r = await db.query<{ id: number }>('INSERT INTO accounts (name) VALUES ($1) RETURNING id', [name]);
@@ -20,12 +21,17 @@ const acct = (entityId: number, field: string, value: unknown, rest: Partial<Fie
 
 describeEachBackend('writeFieldValues', (backend) => {
   let db: Db;
-  afterEach(async () => {
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+  });
+  beforeEach(async () => {
+    await emptyDb(db);
+  });
+  afterAll(async () => {
     await db?.close();
   });
 
   it('materializes columns and puts other fields in attributes', async () => {
-    db = await openTestDb(backend);
     const id = await newAccount(db);
     await db.transaction((tx) =>
       writeFieldValues(tx, [
@@ -52,7 +58,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('applies the current-value rule: manual > crm > confident provider > earliest import > low confidence', async () => {
-    db = await openTestDb(backend);
     const id = await newAccount(db);
     const at = (s: string) => new Date(`2026-01-0${s}T00:00:00Z`);
     const phone = async () => (await readRecord(db, 'account', id))?.phone;
@@ -88,7 +93,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('uses a low-confidence value when nothing else exists, and reports provenance', async () => {
-    db = await openTestDb(backend);
     const id = await newAccount(db);
     await writeFieldValues(db, [
       acct(id, 'industry', 'Golf', {
@@ -111,7 +115,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('removes an attribute whose current value becomes null and keeps the others', async () => {
-    db = await openTestDb(backend);
     const id = await newAccount(db);
     await writeFieldValues(db, [acct(id, 'a', 1), acct(id, 'b', 2)]);
     await writeFieldValues(db, [acct(id, 'a', null, { source: 'manual' })]);
@@ -121,7 +124,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('keeps a contact name_key in step with first/last/full name', async () => {
-    db = await openTestDb(backend);
     const id = await newContact(db);
     await writeFieldValues(db, [
       { entityType: 'contact', entityId: id, field: 'first_name', value: 'José', source: 'import' },
@@ -138,7 +140,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('does not move a domain another account holds, but records it', async () => {
-    db = await openTestDb(backend);
     const a = await newAccount(db);
     const b = await newAccount(db);
     await writeFieldValues(db, [acct(a, 'domain', 'acme.com')]);
@@ -150,7 +151,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('rejects malformed observations and unknown records without writing anything', async () => {
-    db = await openTestDb(backend);
     const id = await newAccount(db);
     await expect(writeFieldValues(db, [acct(id, 'name_key', 'x')])).rejects.toBeInstanceOf(CriticalError);
     await expect(
@@ -164,7 +164,6 @@ describeEachBackend('writeFieldValues', (backend) => {
   });
 
   it('writes more observations than one batch holds', async () => {
-    db = await openTestDb(backend);
     const ids = await Promise.all(Array.from({ length: 20 }, () => newAccount(db)));
     const obs = ids.flatMap((id) => Array.from({ length: 300 }, (_, i) => acct(id, `f${i}`, i)));
     await db.transaction((tx) => writeFieldValues(tx, obs));

@@ -6,9 +6,10 @@ import { type PlanResult, writePlan } from './write-plan.ts';
 
 /**
  * Accounts that may be one of the candidates: same domain, or same name key and state. One round trip.
- * LATERAL makes every probe an index lookup (accounts_domain_key, accounts_name_state_idx) whatever the
- * planner's statistics say: a table that grew during this import has none yet, and a hash join over a
- * sequential scan would make each batch cost as much as the whole table.
+ * LATERAL ... OFFSET 0 makes every probe an index lookup (accounts_domain_key, accounts_name_state_idx)
+ * whatever the planner's statistics say: OFFSET 0 stops the subquery from being pulled up into a join,
+ * and a table that grew during this import has stale statistics, with which the planner picks a hash
+ * or merge join over a sequential scan, making each batch cost as much as the whole table.
  */
 export async function findAccounts(tx: Queryable, candidates: AccountCandidate[]): Promise<ExistingRecord[]> {
   const domains = [...new Set(candidates.flatMap((c) => (c.domain ? [c.domain] : [])))];
@@ -26,11 +27,11 @@ export async function findAccounts(tx: Queryable, candidates: AccountCandidate[]
     }
   >(
     `SELECT a.* FROM unnest($1::text[]) AS d(domain)
-     CROSS JOIN LATERAL (SELECT * FROM accounts WHERE domain = d.domain) a
+     CROSS JOIN LATERAL (SELECT * FROM accounts WHERE domain = d.domain OFFSET 0) a
      UNION ALL
      SELECT a.* FROM unnest($2::text[], $3::text[]) AS t(name_key, state)
      CROSS JOIN LATERAL (
-       SELECT * FROM accounts WHERE name_key = t.name_key AND coalesce(lower(state), '') = t.state
+       SELECT * FROM accounts WHERE name_key = t.name_key AND coalesce(lower(state), '') = t.state OFFSET 0
      ) a`,
     [domains, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
@@ -77,7 +78,7 @@ async function resolveMissingStates(tx: Queryable, candidates: AccountCandidate[
   const r = await tx.query<{ name_key: string; state: string; n: number }>(
     `SELECT k.key AS name_key, min(coalesce(lower(a.state), '')) AS state, count(*)::int AS n
      FROM unnest($1::text[]) AS k(key)
-     CROSS JOIN LATERAL (SELECT state FROM accounts WHERE name_key = k.key) a
+     CROSS JOIN LATERAL (SELECT state FROM accounts WHERE name_key = k.key OFFSET 0) a
      GROUP BY k.key`,
     [keys],
   );

@@ -38,7 +38,7 @@ export async function writeContactBatch(
   if (byEmailDomain.length > 0) {
     const r = await tx.query<{ id: number; domain: string }>(
       `SELECT a.id, a.domain FROM unnest($1::text[]) AS d(domain)
-       CROSS JOIN LATERAL (SELECT id, domain FROM accounts WHERE domain = d.domain) a`,
+       CROSS JOIN LATERAL (SELECT id, domain FROM accounts WHERE domain = d.domain OFFSET 0) a`,
       [[...new Set(byEmailDomain.map((x) => x.d))]],
     );
     const ids = new Map(r.rows.map((row) => [row.domain, row.id]));
@@ -98,13 +98,13 @@ async function findContacts(
     }
   >(
     `SELECT c.* FROM unnest($1::text[]) AS e(email)
-     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE email = e.email) c
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE email = e.email OFFSET 0) c
      UNION ALL
      SELECT c.* FROM unnest($2::bigint[], $3::text[]) AS t(account_id, name_key)
-     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id = t.account_id AND name_key = t.name_key) c
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id = t.account_id AND name_key = t.name_key OFFSET 0) c
      UNION ALL
      SELECT c.* FROM unnest($4::text[]) AS n(name_key)
-     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id IS NULL AND name_key = n.name_key) c`,
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE account_id IS NULL AND name_key = n.name_key OFFSET 0) c`,
     [emails, linked.map((p) => p[0]), linked.map((p) => p[1]), [...new Set(unlinked)]],
   );
   const byId = new Map<number, ExistingRecord>();

@@ -118,7 +118,7 @@ export async function writePlan(
        CROSS JOIN LATERAL (
          SELECT * FROM field_values
          WHERE entity_type = $1 AND entity_id = t.id AND field = t.field
-           AND source = 'import' AND value = to_jsonb(t.value)
+           AND source = 'import' AND value = to_jsonb(t.value) OFFSET 0
        ) fv`,
       [type, flat.map((o) => o.id), flat.map((o) => o.field), flat.map((o) => o.value)],
     );

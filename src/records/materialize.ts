@@ -71,7 +71,7 @@ export async function materializeCurrentValues(
     `SELECT DISTINCT ON (fv.entity_id, fv.field) fv.entity_id AS id, fv.field, fv.value
      FROM unnest($2::bigint[], $3::text[]) AS t(id, field)
      CROSS JOIN LATERAL (
-       SELECT * FROM field_values WHERE entity_type = $1 AND entity_id = t.id AND field = t.field
+       SELECT * FROM field_values WHERE entity_type = $1 AND entity_id = t.id AND field = t.field OFFSET 0
      ) fv
      ORDER BY fv.entity_id, fv.field, ${CURRENT_ORDER_SQL}`,
     [type, ids, fields],
@@ -118,7 +118,7 @@ async function dropUniqueConflicts(
   if (wanted.length === 0) return;
   const holders = await tx.query<{ id: number; v: string }>(
     `SELECT r.id, r.v FROM unnest($1::text[]) AS u(v)
-     CROSS JOIN LATERAL (SELECT id, ${field} AS v FROM ${ENTITY_TABLE[type]} WHERE ${field} = u.v) r`,
+     CROSS JOIN LATERAL (SELECT id, ${field} AS v FROM ${ENTITY_TABLE[type]} WHERE ${field} = u.v OFFSET 0) r`,
     [wanted.map(([, p]) => p.cols[field])],
   );
   const holder = new Map(holders.rows.map((r) => [r.v, r.id]));
