@@ -183,6 +183,26 @@ describeEachBackend('gateway', (backend) => {
     },
   );
 
+  it('a cancelled call releases everything it held, and the next identical call goes ahead', async () => {
+    fx = await gatewayFixture(backend, fakeProvider({ concurrency: 1 }), { latencyMs: 400 });
+    await setBatchBudget(fx.db, 2, 1);
+    const controller = new AbortController();
+    const cancelled = fx.gateway.call(call('a', { batchId: 2 }), controller.signal);
+    setTimeout(() => controller.abort(new Error('run cancelled')), 100);
+    await expect(cancelled).rejects.toThrow('run cancelled');
+    const t0 = performance.now();
+    expect(await (await fx.otherWorker()).call(call('a', { batchId: 2 }))).toMatchObject({
+      found: true,
+      cached: false,
+    });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(await getBudget(fx.db, 'batch:2')).toMatchObject({ spentUsd: 0.01, reservedUsd: 0 });
+    const held = await fx.db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM cache_inflight)::int + (SELECT count(*) FROM concurrency_slots WHERE owner IS NOT NULL)::int AS n`,
+    );
+    expect(held.rows[0]?.n).toBe(0);
+  });
+
   it('stops at the batch budget: refuses the call that would exceed it, keeps what was paid', async () => {
     fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.01 }));
     await setBatchBudget(fx.db, 5, 0.025);

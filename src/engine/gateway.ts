@@ -324,228 +324,250 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     signal: AbortSignal | undefined,
   ): Promise<Shared> {
     const b = base(r, req, key);
-    const cacheLabel = req.refresh ? 'refresh' : 'miss';
-    const name = `${r.provider.id}.${r.operationId}`;
-    /** Ends the call without a request: ledger row "refused", marker and reservation released. */
-    const refuse = async (err: SluiceError): Promise<never> => {
-      await recordAttempt(db, {
-        ...b,
-        ledger: {
-          attempt: 0,
-          cache: cacheLabel,
-          status: 'refused',
-          httpStatus: null,
-          costUsd: 0,
-          latencyMs: 0,
-          errorClass: err.errorClass,
-          error: err.message,
-        },
-        terminal: true,
-        health: 'none',
-      });
-      throw err;
+    let settled = false;
+    const record = async (rec: AttemptRecord) => {
+      const done = await recordAttempt(db, rec);
+      if (rec.terminal) settled = true;
+      // The slot went back with this record; never release it twice (it may be someone else's by then).
+      if (rec.slot !== null) b.slot = null;
+      return done;
     };
-
-    // Provider health, read in the preflight from the shared database clock.
-    if (pf.exhaustedUntilMs !== null && pf.exhaustedUntilMs > pf.nowMs) {
-      await refuse(
-        new QuotaExhaustedError(
-          `${r.provider.id}: credits or plan quota used up; calls stopped until ${new Date(pf.exhaustedUntilMs).toISOString()}. Top up the plan, then run again`,
-        ),
-      );
-    }
-    const state = circuitState(pf.openUntilMs, pf.nowMs);
-    if (state !== 'closed') {
-      const probing = state === 'half-open' && (await claimProbe(db, r.provider.id, cooldownMs));
-      if (!probing) {
-        const retryAt = new Date(Math.max(pf.openUntilMs ?? 0, pf.nowMs + 1_000) + (clock.now() - pf.nowMs));
-        await refuse(
-          new InfrastructureError(
-            `${r.provider.id} is failing (circuit open after ${pf.failures} consecutive failures); calls deferred until ${retryAt.toISOString()}`,
-            { retryAt },
-          ),
-        );
-      }
-    }
-    if (pf.pausedUntilMs !== null && pf.pausedUntilMs > pf.nowMs) {
-      const wait = pf.pausedUntilMs - pf.nowMs;
-      if (wait > maxWaitMs) {
-        await refuse(
-          new ThrottledError(
-            `${r.provider.id} asked to slow down; next call in ${Math.ceil(wait / 1000)} s`,
-            {
-              retryAfterMs: wait,
-            },
-          ),
-        );
-      }
-      await clock.sleep(wait, signal);
+    try {
+      return await attempts();
+    } catch (err) {
+      // Whatever went wrong before the call was recorded (a database error, an abort): release the
+      // marker and the budget reservation so identical calls and the batch are not held up.
+      if (!settled) await recordAttempt(db, { ...b, terminal: true, health: 'none' }).catch(() => {});
+      throw err;
     }
 
-    // Budget: reserve the declared price in every scope that applies.
-    const price = r.provider.free ? 0 : r.op.priceUsd;
-    const cap = options.dailyCapsUsd?.[r.provider.id];
-    if (pf.batchLimitUsd !== null && req.batchId !== undefined) b.budgetScopes.push(batchScope(req.batchId));
-    if (cap !== undefined) {
-      const scope = dailyScope(r.provider.id, pf.nowMs);
-      await ensureDailyCap(db, scope, cap);
-      b.budgetScopes.push(scope);
-    }
-    const over = await reserveBudget(db, b.budgetScopes, price);
-    if (over) {
-      const what = over.scope.startsWith('batch:')
-        ? `the budget of $${over.limitUsd.toFixed(2)} for batch ${req.batchId}`
-        : `the daily cap of $${over.limitUsd.toFixed(2)} for ${r.provider.id}`;
-      await refuse(
-        new BudgetExceededError(
-          `${name} would exceed ${what}: $${over.spentUsd.toFixed(4)} spent, $${over.reservedUsd.toFixed(4)} reserved, this call costs up to $${price.toFixed(4)}. Raise the budget to continue`,
-        ),
-      );
-    }
-    if (b.budgetScopes.length > 0 && price > 0) b.reservedUsd = price;
-
-    const maxAttempts = Math.max(1, r.op.maxAttempts ?? options.defaultMaxAttempts ?? 4);
-    let failedBefore = false;
-    for (let attempt = 1; ; attempt++) {
-      b.slot = null;
-      const release = await takeConcurrency(r, b, refuse);
-      let res: OperationResult<unknown> | undefined;
-      let error: unknown;
-      let httpStatus: number | null = null;
-      const rate = await takeRate(r, signal).catch(async (err: unknown) => {
-        release();
-        if (signal?.aborted) await recordAttempt(db, { ...b, terminal: true, health: 'none' });
-        throw err;
-      });
-      if (!rate.granted) {
-        release();
-        await refuse(
-          new ThrottledError(
-            `${name}: the rate limit is booked ${Math.ceil(rate.waitMs / 1000)} s ahead; the run is rescheduled`,
-            { retryAfterMs: rate.waitMs },
-          ),
-        );
-      }
-      const t0 = clock.now();
-      try {
-        const doFetch = options.fetch ?? fetch;
-        const ctx = createOperationContext(r.provider, {
-          env,
-          baseUrl: options.baseUrl?.(r.provider.id),
-          signal,
-          timeoutMs: r.op.timeoutMs,
-          services: options.services,
-          fetch: async (url, init) => {
-            const response = await doFetch(url, init);
-            httpStatus = response.status;
-            return response;
-          },
-        });
-        res = await r.op.run(ctx, input);
-      } catch (err) {
-        error = err;
-      }
-      release();
-      const latencyMs = clock.now() - t0;
-      if (signal?.aborted) {
-        await recordAttempt(db, { ...b, terminal: true, health: 'none' });
-        throw signal.reason;
-      }
-      if (error instanceof NotFoundError) res = { found: false, costUsd: 0 };
-      if (res) {
-        const checked = checkResult(r, res);
-        if (checked instanceof CriticalError) {
-          await recordAttempt(db, {
-            ...b,
-            ledger: ledgerError(attempt, cacheLabel, httpStatus, res.costUsd, latencyMs, checked),
-            terminal: true,
-            health: 'none',
-          });
-          throw checked;
-        }
-        const ttlMs = checked.found
-          ? (r.op.cacheTtlMs ?? options.defaultCacheTtlMs ?? 30 * DAY_MS)
-          : (r.op.notFoundTtlMs ?? options.defaultNotFoundTtlMs ?? 7 * DAY_MS);
-        await recordAttempt(db, {
+    async function attempts(): Promise<Shared> {
+      const cacheLabel = req.refresh ? 'refresh' : 'miss';
+      const name = `${r.provider.id}.${r.operationId}`;
+      /** Ends the call without a request: ledger row "refused", marker and reservation released. */
+      const refuse = async (err: SluiceError): Promise<never> => {
+        await record({
           ...b,
           ledger: {
-            attempt,
+            attempt: 0,
             cache: cacheLabel,
-            status: checked.found ? 'found' : 'not_found',
-            httpStatus,
-            costUsd: checked.costUsd,
-            latencyMs,
-            errorClass: null,
-            error: null,
-          },
-          cacheWrite: {
-            input: normalized,
-            found: checked.found,
-            output: checked.output,
-            costUsd: checked.costUsd,
-            confidence: checked.confidence ?? null,
-            ttlMs,
+            status: 'refused',
+            httpStatus: null,
+            costUsd: 0,
+            latencyMs: 0,
+            errorClass: err.errorClass,
+            error: err.message,
           },
           terminal: true,
-          // Only touch provider_state when there is something to close (keeps the hot path lean).
-          health: pf.failures > 0 || pf.openUntilMs !== null || failedBefore ? 'reset' : 'none',
+          health: 'none',
         });
-        if (ttlMs > 0 && ++writesSinceEvict >= evictEvery) {
-          writesSinceEvict = 0;
-          await evictCache(db, options.cacheMaxEntries ?? 100_000).catch((err: unknown) =>
-            options.logger?.warn({ err }, 'cache eviction failed'),
+        throw err;
+      };
+
+      // Provider health, read in the preflight from the shared database clock.
+      if (pf.exhaustedUntilMs !== null && pf.exhaustedUntilMs > pf.nowMs) {
+        await refuse(
+          new QuotaExhaustedError(
+            `${r.provider.id}: credits or plan quota used up; calls stopped until ${new Date(pf.exhaustedUntilMs).toISOString()}. Top up the plan, then run again`,
+          ),
+        );
+      }
+      const state = circuitState(pf.openUntilMs, pf.nowMs);
+      if (state !== 'closed') {
+        const probing = state === 'half-open' && (await claimProbe(db, r.provider.id, cooldownMs));
+        if (!probing) {
+          const retryAt = new Date(
+            Math.max(pf.openUntilMs ?? 0, pf.nowMs + 1_000) + (clock.now() - pf.nowMs),
+          );
+          await refuse(
+            new InfrastructureError(
+              `${r.provider.id} is failing (circuit open after ${pf.failures} consecutive failures); calls deferred until ${retryAt.toISOString()}`,
+              { retryAt },
+            ),
           );
         }
-        return { ...checked, cached: false };
+      }
+      if (pf.pausedUntilMs !== null && pf.pausedUntilMs > pf.nowMs) {
+        const wait = pf.pausedUntilMs - pf.nowMs;
+        if (wait > maxWaitMs) {
+          await refuse(
+            new ThrottledError(
+              `${r.provider.id} asked to slow down; next call in ${Math.ceil(wait / 1000)} s`,
+              {
+                retryAfterMs: wait,
+              },
+            ),
+          );
+        }
+        await clock.sleep(wait, signal);
       }
 
-      const err = asSluiceError(error, name);
-      const last = attempt >= maxAttempts;
-      if (err instanceof ThrottledError) {
-        // No Retry-After (Hunter sends none): pause 1 s, doubling with each throttle of this call.
-        const delay = err.retryAfterMs ?? Math.min(maxWaitMs, 1_000 * 2 ** (attempt - 1));
-        const giveUp = last || delay > maxWaitMs;
-        await recordAttempt(db, {
-          ...b,
-          ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
-          terminal: giveUp,
-          health: 'pause',
-          delayMs: delay,
-          limiterKeys: r.windows.map((w) => w.key),
-        });
-        options.logger?.warn({ provider: r.provider.id, delayMs: delay }, `${name} throttled`);
-        if (giveUp) throw new ThrottledError(err.message, { retryAfterMs: delay, cause: err });
-        await clock.sleep(delay, signal);
-        continue;
+      // Budget: reserve the declared price in every scope that applies.
+      const price = r.provider.free ? 0 : r.op.priceUsd;
+      const cap = options.dailyCapsUsd?.[r.provider.id];
+      if (pf.batchLimitUsd !== null && req.batchId !== undefined)
+        b.budgetScopes.push(batchScope(req.batchId));
+      if (cap !== undefined) {
+        const scope = dailyScope(r.provider.id, pf.nowMs);
+        await ensureDailyCap(db, scope, cap);
+        b.budgetScopes.push(scope);
       }
-      if (err.errorClass === 'retryable') {
-        failedBefore = true;
-        const rec = await recordAttempt(db, {
-          ...b,
-          ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
-          terminal: last,
-          health: 'fail',
+      const over = await reserveBudget(db, b.budgetScopes, price);
+      if (over) {
+        const what = over.scope.startsWith('batch:')
+          ? `the budget of $${over.limitUsd.toFixed(2)} for batch ${req.batchId}`
+          : `the daily cap of $${over.limitUsd.toFixed(2)} for ${r.provider.id}`;
+        await refuse(
+          new BudgetExceededError(
+            `${name} would exceed ${what}: $${over.spentUsd.toFixed(4)} spent, $${over.reservedUsd.toFixed(4)} reserved, this call costs up to $${price.toFixed(4)}. Raise the budget to continue`,
+          ),
+        );
+      }
+      if (b.budgetScopes.length > 0 && price > 0) b.reservedUsd = price;
+
+      const maxAttempts = Math.max(1, r.op.maxAttempts ?? options.defaultMaxAttempts ?? 4);
+      let failedBefore = false;
+      for (let attempt = 1; ; attempt++) {
+        b.slot = null;
+        const release = await takeConcurrency(r, b, refuse);
+        let res: OperationResult<unknown> | undefined;
+        let error: unknown;
+        let httpStatus: number | null = null;
+        const rate = await takeRate(r, signal).catch(async (err: unknown) => {
+          release();
+          if (signal?.aborted) await record({ ...b, terminal: true, health: 'none' });
+          throw err;
         });
-        if (last) throw err;
-        if (rec.openUntilMs !== null && rec.openUntilMs > rec.nowMs) {
-          await recordAttempt(db, { ...b, terminal: true, health: 'none' });
-          const retryAt = new Date(rec.openUntilMs + (clock.now() - rec.nowMs));
-          throw new InfrastructureError(
-            `${r.provider.id} is failing (circuit opened after ${failureThreshold} consecutive failures, last: ${err.message}); calls deferred until ${retryAt.toISOString()}`,
-            { retryAt, cause: err },
+        if (!rate.granted) {
+          release();
+          await refuse(
+            new ThrottledError(
+              `${name}: the rate limit is booked ${Math.ceil(rate.waitMs / 1000)} s ahead; the run is rescheduled`,
+              { retryAfterMs: rate.waitMs },
+            ),
           );
         }
-        await clock.sleep(backoffDelay(attempt, options.backoff, clock.random), signal);
-        continue;
+        const t0 = clock.now();
+        try {
+          const doFetch = options.fetch ?? fetch;
+          const ctx = createOperationContext(r.provider, {
+            env,
+            baseUrl: options.baseUrl?.(r.provider.id),
+            signal,
+            timeoutMs: r.op.timeoutMs,
+            services: options.services,
+            fetch: async (url, init) => {
+              const response = await doFetch(url, init);
+              httpStatus = response.status;
+              return response;
+            },
+          });
+          res = await r.op.run(ctx, input);
+        } catch (err) {
+          error = err;
+        }
+        release();
+        const latencyMs = clock.now() - t0;
+        if (signal?.aborted) {
+          await record({ ...b, terminal: true, health: 'none' });
+          throw signal.reason;
+        }
+        if (error instanceof NotFoundError) res = { found: false, costUsd: 0 };
+        if (res) {
+          const checked = checkResult(r, res);
+          if (checked instanceof CriticalError) {
+            await record({
+              ...b,
+              ledger: ledgerError(attempt, cacheLabel, httpStatus, res.costUsd, latencyMs, checked),
+              terminal: true,
+              health: 'none',
+            });
+            throw checked;
+          }
+          const ttlMs = checked.found
+            ? (r.op.cacheTtlMs ?? options.defaultCacheTtlMs ?? 30 * DAY_MS)
+            : (r.op.notFoundTtlMs ?? options.defaultNotFoundTtlMs ?? 7 * DAY_MS);
+          await record({
+            ...b,
+            ledger: {
+              attempt,
+              cache: cacheLabel,
+              status: checked.found ? 'found' : 'not_found',
+              httpStatus,
+              costUsd: checked.costUsd,
+              latencyMs,
+              errorClass: null,
+              error: null,
+            },
+            cacheWrite: {
+              input: normalized,
+              found: checked.found,
+              output: checked.output,
+              costUsd: checked.costUsd,
+              confidence: checked.confidence ?? null,
+              ttlMs,
+            },
+            terminal: true,
+            // Only touch provider_state when there is something to close (keeps the hot path lean).
+            health: pf.failures > 0 || pf.openUntilMs !== null || failedBefore ? 'reset' : 'none',
+          });
+          if (ttlMs > 0 && ++writesSinceEvict >= evictEvery) {
+            writesSinceEvict = 0;
+            await evictCache(db, options.cacheMaxEntries ?? 100_000).catch((err: unknown) =>
+              options.logger?.warn({ err }, 'cache eviction failed'),
+            );
+          }
+          return { ...checked, cached: false };
+        }
+
+        const err = asSluiceError(error, name);
+        const last = attempt >= maxAttempts;
+        if (err instanceof ThrottledError) {
+          // No Retry-After (Hunter sends none): pause 1 s, doubling with each throttle of this call.
+          const delay = err.retryAfterMs ?? Math.min(maxWaitMs, 1_000 * 2 ** (attempt - 1));
+          const giveUp = last || delay > maxWaitMs;
+          await record({
+            ...b,
+            ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
+            terminal: giveUp,
+            health: 'pause',
+            delayMs: delay,
+            limiterKeys: r.windows.map((w) => w.key),
+          });
+          options.logger?.warn({ provider: r.provider.id, delayMs: delay }, `${name} throttled`);
+          if (giveUp) throw new ThrottledError(err.message, { retryAfterMs: delay, cause: err });
+          await clock.sleep(delay, signal);
+          continue;
+        }
+        if (err.errorClass === 'retryable') {
+          failedBefore = true;
+          const rec = await record({
+            ...b,
+            ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
+            terminal: last,
+            health: 'fail',
+          });
+          if (last) throw err;
+          if (rec.openUntilMs !== null && rec.openUntilMs > rec.nowMs) {
+            await record({ ...b, terminal: true, health: 'none' });
+            const retryAt = new Date(rec.openUntilMs + (clock.now() - rec.nowMs));
+            throw new InfrastructureError(
+              `${r.provider.id} is failing (circuit opened after ${failureThreshold} consecutive failures, last: ${err.message}); calls deferred until ${retryAt.toISOString()}`,
+              { retryAt, cause: err },
+            );
+          }
+          await clock.sleep(backoffDelay(attempt, options.backoff, clock.random), signal);
+          continue;
+        }
+        await record({
+          ...b,
+          ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
+          terminal: true,
+          health: err instanceof QuotaExhaustedError ? 'exhausted' : 'none',
+          delayMs: quotaCooldownMs,
+        });
+        throw err;
       }
-      await recordAttempt(db, {
-        ...b,
-        ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
-        terminal: true,
-        health: err instanceof QuotaExhaustedError ? 'exhausted' : 'none',
-        delayMs: quotaCooldownMs,
-      });
-      throw err;
     }
   }
 
