@@ -11,7 +11,7 @@ import { createGateway } from '../src/engine/gateway.ts';
 import { forecastCalls } from '../src/engine/gateway-forecast.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { fakeProvider } from './helpers/fake-provider.ts';
-import { type GatewayFixture, gatewayFixture } from './helpers/gateway-setup.ts';
+import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
 
 const call = (q: string) => ({ provider: 'fake', operation: 'lookup', input: { q } });
 
@@ -28,6 +28,7 @@ describe('cache keys', () => {
 });
 
 describeEachBackend('cache', (backend) => {
+  const sharedDb = sharedGatewayDb(backend);
   let fx: GatewayFixture | undefined;
   afterEach(async () => {
     await fx?.close();
@@ -35,7 +36,7 @@ describeEachBackend('cache', (backend) => {
   });
 
   it('evicts the least recently hit entries beyond the size cap', async () => {
-    fx = await gatewayFixture(backend, fakeProvider(), {}, { cacheMaxEntries: 3, evictEvery: 1 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider(), {}, { cacheMaxEntries: 3, evictEvery: 1 });
     for (const q of ['a', 'b', 'c']) await fx.gateway.call(call(q));
     expect(await fx.gateway.call(call('a'))).toMatchObject({ cached: true });
     await fx.gateway.call(call('d'));
@@ -47,7 +48,7 @@ describeEachBackend('cache', (backend) => {
   });
 
   it('purges by provider, operation and age', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     const insert = (key: string, provider: string, operation: string, ageDays: number) =>
       fx!.db.query(
         `INSERT INTO cache_entries (key, provider, operation, input, found, output, expires_at, created_at)
@@ -66,7 +67,7 @@ describeEachBackend('cache', (backend) => {
   });
 
   it('reports hits, misses, coalesced calls and money saved', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.05 }), { latencyMs: 50 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.05 }), { latencyMs: 50 });
     await Promise.all([fx.gateway.call(call('a')), fx.gateway.call(call('a'))]);
     await fx.gateway.call(call('a'));
     await fx.gateway.call(call('none-1'));
@@ -88,7 +89,7 @@ describeEachBackend('cache', (backend) => {
 
   it('forecasts paid calls, cost and duration from the cache, duplicates and rate limits', async () => {
     const provider = fakeProvider({ priceUsd: 0.02, limits: [{ limit: 5, windowMs: 1_000 }] });
-    fx = await gatewayFixture(backend, provider);
+    fx = await gatewayFixture(sharedDb(), provider);
     await fx.gateway.call(call('a'));
     await fx.gateway.call(call('b'));
     const inputs = [...['a', 'B ', 'c', 'd', 'C', 'e'].map((q) => ({ q })), { q: '' }];

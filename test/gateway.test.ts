@@ -4,7 +4,7 @@ import { listLedger } from '../src/ledger/ledger-query.ts';
 import { getBudget, setBatchBudget } from '../src/limits/budget.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { fakeProvider } from './helpers/fake-provider.ts';
-import { type GatewayFixture, gatewayFixture } from './helpers/gateway-setup.ts';
+import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
 
 const call = (q: string, extra: Record<string, unknown> = {}) => ({
   provider: 'fake',
@@ -14,6 +14,7 @@ const call = (q: string, extra: Record<string, unknown> = {}) => ({
 });
 
 describeEachBackend('gateway', (backend) => {
+  const sharedDb = sharedGatewayDb(backend);
   let fx: GatewayFixture | undefined;
   afterEach(async () => {
     await fx?.close();
@@ -21,7 +22,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('answers a repeated lookup from the cache, normalizing case and spaces, and records both in the ledger', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.02 }));
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.02 }));
     const first = await fx.gateway.call(call('Acme.com', { runId: 7, batchId: 3 }));
     expect(first).toMatchObject({
       found: true,
@@ -42,7 +43,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('caches not-found answers with their own shorter TTL', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ notFoundTtlMs: 300 }));
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ notFoundTtlMs: 300 }));
     expect(await fx.gateway.call(call('none-1'))).toMatchObject({
       found: false,
       output: null,
@@ -58,7 +59,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('refresh bypasses the cache read and rewrites the entry', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     await fx.gateway.call(call('acme'));
     const fresh = await fx.gateway.call(call('acme', { refresh: true }));
     expect(fresh).toMatchObject({ cached: false, costUsd: 0.01 });
@@ -69,7 +70,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('rejects invalid input naming the field, without a request', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     const err = await fx.gateway.call(call('')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CriticalError);
     expect((err as Error).message).toMatch(/field "q"/);
@@ -77,7 +78,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('fails a call whose answer breaks the schema or is malformed, caches nothing, and keeps working', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     await expect(fx.gateway.call(call('garbage-1'))).rejects.toThrow(/does not match its schema.*field "q"/);
     await expect(fx.gateway.call(call('garbage-1'))).rejects.toBeInstanceOf(CriticalError);
     expect(fx.server.countFor('garbage-1')).toBe(2);
@@ -89,7 +90,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('retries 5xx with backoff and records every attempt', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     fx.server.inject({ status: 503 }, { status: 502 });
     expect(await fx.gateway.call(call('acme', { runId: 1 }))).toMatchObject({ found: true });
     const rows = (await listLedger(fx.db, { runId: 1 })).reverse();
@@ -101,7 +102,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('gives up after maxAttempts with the retryable error', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ maxAttempts: 2 }));
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ maxAttempts: 2 }));
     fx.server.inject({ status: 500 }, { status: 500 }, { status: 500 });
     await expect(fx.gateway.call(call('acme'))).rejects.toMatchObject({ errorClass: 'retryable' });
     expect(fx.server.requests).toHaveLength(2);
@@ -110,7 +111,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('honors Retry-After and holds every caller of the provider back', async () => {
-    fx = await gatewayFixture(backend, fakeProvider());
+    fx = await gatewayFixture(sharedDb(), fakeProvider());
     fx.server.inject({ status: 429, retryAfterS: 1 });
     const t0 = performance.now();
     const a = fx.gateway.call(call('a'));
@@ -124,7 +125,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('does not sleep a long Retry-After: it throws ThrottledError with the wait so the run is rescheduled', async () => {
-    fx = await gatewayFixture(backend, fakeProvider(), {}, { maxWaitMs: 2_000 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider(), {}, { maxWaitMs: 2_000 });
     fx.server.inject({ status: 429, retryAfterS: 30 });
     const err = await fx.gateway.call(call('a')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ThrottledError);
@@ -137,7 +138,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('Hunter style: 403 is a throttle that is retried, 429 exhausts the quota and stops every call', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ style: 'hunter' }), {}, { maxWaitMs: 3_000 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ style: 'hunter' }), {}, { maxWaitMs: 3_000 });
     fx.server.inject({ hunterThrottle: true });
     expect(await fx.gateway.call(call('a'))).toMatchObject({ found: true });
     expect(fx.server.requests).toHaveLength(2);
@@ -148,7 +149,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('makes one request for identical concurrent calls in one process', async () => {
-    fx = await gatewayFixture(backend, fakeProvider(), { latencyMs: 100 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider(), { latencyMs: 100 });
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => fx!.gateway.call(call('acme'))));
     expect(fx.server.requests).toHaveLength(1);
     expect(outcomes.filter((o) => o.coalesced)).toHaveLength(4);
@@ -158,7 +159,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('makes one request for identical concurrent calls from two workers sharing the database', async () => {
-    fx = await gatewayFixture(backend, fakeProvider(), { latencyMs: 200 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider(), { latencyMs: 200 });
     const other = await fx.otherWorker();
     const [a, b] = await Promise.all([fx.gateway.call(call('acme')), other.call(call('acme'))]);
     expect(fx.server.requests).toHaveLength(1);
@@ -170,7 +171,7 @@ describeEachBackend('gateway', (backend) => {
   it.skipIf(backend === 'pglite')(
     "a crashed leader's marker expires and the waiting worker makes the call",
     async () => {
-      fx = await gatewayFixture(backend, fakeProvider());
+      fx = await gatewayFixture(sharedDb(), fakeProvider());
       // A marker left by a process that died mid-call.
       const { cacheKeyOf } = await import('../src/cache/cache-key.ts');
       const { key } = cacheKeyOf('fake', 'lookup', { q: 'acme' });
@@ -184,7 +185,7 @@ describeEachBackend('gateway', (backend) => {
   );
 
   it('a cancelled call releases everything it held, and the next identical call goes ahead', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ concurrency: 1 }), { latencyMs: 400 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ concurrency: 1 }), { latencyMs: 400 });
     await setBatchBudget(fx.db, 2, 1);
     const controller = new AbortController();
     const cancelled = fx.gateway.call(call('a', { batchId: 2 }), controller.signal);
@@ -204,7 +205,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('stops at the batch budget: refuses the call that would exceed it, keeps what was paid', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.01 }));
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.01 }));
     await setBatchBudget(fx.db, 5, 0.025);
     await fx.gateway.call(call('a', { batchId: 5 }));
     await fx.gateway.call(call('b', { batchId: 5 }));
@@ -221,7 +222,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('applies a provider daily cap', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.5 }), {}, { dailyCapsUsd: { fake: 1 } });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.5 }), {}, { dailyCapsUsd: { fake: 1 } });
     await fx.gateway.call(call('a'));
     await fx.gateway.call(call('b'));
     await expect(fx.gateway.call(call('c'))).rejects.toThrow(/daily cap of \$1\.00 for fake/);
@@ -229,7 +230,7 @@ describeEachBackend('gateway', (backend) => {
   });
 
   it('concurrent calls never overspend a budget', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ priceUsd: 0.1 }), { latencyMs: 20 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.1 }), { latencyMs: 20 });
     await setBatchBudget(fx.db, 9, 0.55);
     const other = await fx.otherWorker();
     const results = await Promise.allSettled(

@@ -6,7 +6,7 @@ import { listLedger } from '../src/ledger/ledger-query.ts';
 import type { RateLimitSpec } from '../src/providers/define-provider.ts';
 import { describeEachBackend, TEST_DATABASE_URL } from './helpers/backends.ts';
 import { type FakeServer, fakeProvider } from './helpers/fake-provider.ts';
-import { type GatewayFixture, gatewayFixture } from './helpers/gateway-setup.ts';
+import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
 
 const call = (q: string) => ({ provider: 'fake', operation: 'lookup', input: { q } });
 
@@ -42,6 +42,7 @@ async function runAll<T>(n: number, parallel: number, fn: (i: number) => Promise
 }
 
 describeEachBackend('limits', (backend) => {
+  const sharedDb = sharedGatewayDb(backend);
   let fx: GatewayFixture | undefined;
   afterEach(async () => {
     await fx?.close();
@@ -52,7 +53,7 @@ describeEachBackend('limits', (backend) => {
     const limits: RateLimitSpec[] = [{ limit: 10, windowMs: 1_000 }];
     const opLimits: RateLimitSpec[] = [{ limit: 20, windowMs: 2_500 }];
     fx = await gatewayFixture(
-      backend,
+      sharedDb(),
       fakeProvider({ limits, opLimits }),
       { limits: [...limits, ...opLimits] },
       // On PGlite the fake server shares this process's event loop with the database, whose queries
@@ -75,7 +76,7 @@ describeEachBackend('limits', (backend) => {
 
   it('throws ThrottledError instead of waiting longer than maxWaitMs, without booking the limiter', async () => {
     fx = await gatewayFixture(
-      backend,
+      sharedDb(),
       fakeProvider({ limits: [{ limit: 2, windowMs: 1_000 }] }),
       {},
       { maxWaitMs: 700 },
@@ -96,7 +97,7 @@ describeEachBackend('limits', (backend) => {
   });
 
   it('caps calls in flight per provider across workers', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ concurrency: 2 }), { latencyMs: 60 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ concurrency: 2 }), { latencyMs: 60 });
     const other = await fx.otherWorker();
     await runAll(10, 10, (i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`)));
     expect(fx.server.requests).toHaveLength(10);
@@ -109,7 +110,7 @@ describeEachBackend('limits', (backend) => {
 
   it('opens the circuit after consecutive failures, defers calls, and closes after a successful probe', async () => {
     fx = await gatewayFixture(
-      backend,
+      sharedDb(),
       fakeProvider({ maxAttempts: 1 }),
       {},
       { failureThreshold: 3, circuitCooldownMs: 400 },
@@ -133,7 +134,7 @@ describeEachBackend('limits', (backend) => {
   });
 
   it('a call whose own retries open the circuit is deferred, not failed', async () => {
-    fx = await gatewayFixture(backend, fakeProvider({ maxAttempts: 6 }), {}, { failureThreshold: 3 });
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ maxAttempts: 6 }), {}, { failureThreshold: 3 });
     fx.server.setDown(true);
     await expect(fx.gateway.call(call('a'))).rejects.toBeInstanceOf(InfrastructureError);
     expect(fx.server.requests).toHaveLength(3);

@@ -22,7 +22,7 @@ import {
 } from '../errors.ts';
 import { type AttemptRecord, recordAttempt } from '../ledger/record-attempt.ts';
 import { type BackoffOptions, backoffDelay } from '../limits/backoff.ts';
-import { batchScope, dailyScope, ensureDailyCap, reserveBudget } from '../limits/budget.ts';
+import { batchScope, dailyScope, ensureDailyCap, forgetDailyCaps, reserveBudget } from '../limits/budget.ts';
 import { circuitState, claimProbe } from '../limits/circuit-breaker.ts';
 import { hasConcurrencyCap, Semaphore, takeSlot } from '../limits/concurrency.ts';
 import { type Acquired, acquireRate, type LimitWindow, limitWindows } from '../limits/gcra.ts';
@@ -175,10 +175,11 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   }
 
   function semaphores(provider: ProviderDefinition): Semaphore {
-    let s = sems.get(provider.id);
+    const id = `${provider.id}:${provider.concurrency}`;
+    let s = sems.get(id);
     if (!s) {
       s = new Semaphore(provider.concurrency);
-      sems.set(provider.id, s);
+      sems.set(id, s);
     }
     return s;
   }
@@ -253,6 +254,13 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       coalesced: extra.coalesced,
       latencyMs: clock.now() - started,
     };
+  }
+
+  async function existingScopes(scopes: readonly string[]): Promise<string[]> {
+    const r = await db.query<{ scope: string }>('SELECT scope FROM budgets WHERE scope = ANY($1::text[])', [
+      scopes,
+    ]);
+    return r.rows.map((x) => x.scope);
   }
 
   /** Fields every attempt record of this call shares. */
@@ -412,7 +420,17 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         await ensureDailyCap(db, scope, cap);
         b.budgetScopes.push(scope);
       }
-      const over = await reserveBudget(db, b.budgetScopes, price);
+      let over = await reserveBudget(db, b.budgetScopes, price);
+      if (over === 'missing') {
+        // A budget row was deleted under us (e.g. by hand): recreate today's cap (a cap is never
+        // silently skipped) and keep only the scopes that still exist.
+        forgetDailyCaps(db);
+        if (cap !== undefined) await ensureDailyCap(db, dailyScope(r.provider.id, pf.nowMs), cap);
+        const still = await existingScopes(b.budgetScopes);
+        b.budgetScopes.splice(0, b.budgetScopes.length, ...still);
+        const again = await reserveBudget(db, b.budgetScopes, price);
+        over = again === 'missing' ? undefined : again;
+      }
       if (over) {
         const what = over.scope.startsWith('batch:')
           ? `the budget of $${over.limitUsd.toFixed(2)} for batch ${req.batchId}`

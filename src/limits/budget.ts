@@ -62,26 +62,32 @@ WITH locked AS (
 ), upd AS (
   UPDATE budgets b SET reserved_usd = b.reserved_usd + $2::numeric, updated_at = now()
   FROM locked WHERE b.scope = locked.scope AND NOT EXISTS (SELECT 1 FROM over)
+    AND (SELECT count(*) FROM locked) = cardinality($1::text[])
   RETURNING b.scope
 )
-SELECT o.scope, o.limit_usd, o.spent_usd, o.reserved_usd
+SELECT o.scope, o.limit_usd, o.spent_usd, o.reserved_usd, (SELECT count(*) FROM locked)::int AS found
 FROM (SELECT 1) AS one LEFT JOIN over o ON true`;
 
-/** Reserves `amountUsd` in every scope, or returns the first scope that would go over (nothing reserved). */
+/**
+ * Reserves `amountUsd` in every scope, or returns the first scope that would go over (nothing
+ * reserved), or `missing` (nothing reserved) when a scope has no row: the caller recreates or drops it.
+ */
 export async function reserveBudget(
   db: Queryable,
   scopes: readonly string[],
   amountUsd: number,
-): Promise<BudgetState | undefined> {
+): Promise<BudgetState | 'missing' | undefined> {
   if (scopes.length === 0 || amountUsd <= 0) return undefined;
   const r = await db.query<{
     scope: string | null;
     limit_usd: number;
     spent_usd: number;
     reserved_usd: number;
+    found: number;
   }>(RESERVE, [scopes, amountUsd]);
   const row = r.rows[0];
-  if (!row || row.scope === null) return undefined;
+  if (!row) return undefined;
+  if (row.scope === null) return row.found < scopes.length ? 'missing' : undefined;
   return {
     scope: row.scope,
     limitUsd: row.limit_usd,
@@ -91,6 +97,11 @@ export async function reserveBudget(
 }
 
 const ensuredCaps = new WeakMap<Queryable, Map<string, number>>();
+
+/** Forgets which daily-cap rows exist (after they were deleted behind this process's back). */
+export function forgetDailyCaps(db: Queryable): void {
+  ensuredCaps.delete(db);
+}
 
 /** Makes sure today's daily-cap row of a provider exists with the configured limit (once per process). */
 export async function ensureDailyCap(db: Queryable, scope: string, usd: number): Promise<void> {

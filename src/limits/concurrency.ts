@@ -63,6 +63,9 @@ export async function takeSlot(
 ): Promise<number | undefined> {
   await ensureSlots(db, provider, size);
   const res = await db.query<{ slot: number }>(TAKE, [provider, owner, ttlMs, size]);
+  // None free: busy, or the rows were deleted behind our back; re-create them on the next try
+  // (INSERT ... ON CONFLICT DO NOTHING, only on this contended path).
+  if (res.rows.length === 0) ensured.get(db)?.delete(provider);
   return res.rows[0]?.slot;
 }
 

@@ -88,15 +88,20 @@ export async function acquireRate(
   maxWaitMs: number,
 ): Promise<Acquired> {
   if (windows.length === 0) return { granted: true, waitMs: 0 };
-  await ensureRows(db, windows);
-  const res = await db.query<{ wait_ms: number; taken: number }>(ACQUIRE, [
-    windows.map((w) => w.key),
-    windows.map((w) => w.intervalMs),
-    maxWaitMs,
-  ]);
-  const row = res.rows[0]!;
-  const waitMs = Math.max(0, row.wait_ms);
-  return row.taken > 0 ? { granted: true, waitMs } : { granted: false, waitMs };
+  for (let tries = 0; ; tries++) {
+    await ensureRows(db, windows);
+    const res = await db.query<{ wait_ms: number; taken: number }>(ACQUIRE, [
+      windows.map((w) => w.key),
+      windows.map((w) => w.intervalMs),
+      maxWaitMs,
+    ]);
+    const row = res.rows[0]!;
+    const waitMs = Math.max(0, row.wait_ms);
+    if (row.taken === windows.length) return { granted: true, waitMs };
+    if (waitMs > maxWaitMs || tries > 0) return { granted: false, waitMs };
+    // Rows this process created are gone (someone emptied the table): create them again.
+    ensured.delete(db);
+  }
 }
 
 /** Calls per second the windows allow at most (the binding window), or Infinity. */

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Db, DbBackend } from '../../src/db/db.ts';
 import { openDb } from '../../src/db/open-db.ts';
 import { createGateway, type GatewayImpl, type GatewayOptions } from '../../src/engine/gateway.ts';
@@ -21,13 +22,37 @@ export interface GatewayFixture {
   close(): Promise<void>;
 }
 
+/**
+ * One database for all tests of a `describe` (opening PGlite and migrating costs a second or more),
+ * emptied of the gateway's state after each test.
+ */
+export function sharedGatewayDb(backend: DbBackend): () => TestDb {
+  let db: TestDb | undefined;
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+  });
+  afterEach(async () => {
+    await db?.exec(
+      'TRUNCATE cache_entries, cache_inflight, ledger, budgets, rate_limits, concurrency_slots, provider_state RESTART IDENTITY',
+    );
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  return () => {
+    if (!db) throw new Error('sharedGatewayDb: the database is not open yet');
+    return db;
+  };
+}
+
 export async function gatewayFixture(
-  backend: DbBackend,
+  database: DbBackend | TestDb,
   provider: ProviderDefinition,
   serverOptions: FakeServerOptions = {},
   gatewayOptions: Partial<GatewayOptions> = {},
 ): Promise<GatewayFixture> {
-  const db = await openTestDb(backend);
+  const owned = typeof database === 'string';
+  const db = typeof database === 'string' ? await openTestDb(database) : database;
   const server = await startFakeServer(serverOptions);
   const newGateway = (overrides: Partial<GatewayOptions> = {}, on: Db = db) =>
     createGateway({
@@ -58,7 +83,7 @@ export async function gatewayFixture(
     async close() {
       await server.close();
       for (const d of extra) await d.close();
-      await db.close();
+      if (owned) await db.close();
     },
   };
 }
