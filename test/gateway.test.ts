@@ -3,7 +3,7 @@ import { BudgetExceededError, CriticalError, QuotaExhaustedError, ThrottledError
 import { listLedger } from '../src/ledger/ledger-query.ts';
 import { getBudget, setBatchBudget } from '../src/limits/budget.ts';
 import { describeEachBackend } from './helpers/backends.ts';
-import { fakeProvider } from './helpers/fake-provider.ts';
+import { fakeEnv, fakeProvider } from './helpers/fake-provider.ts';
 import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
 
 const call = (q: string, extra: Record<string, unknown> = {}) => ({
@@ -227,6 +227,18 @@ describeEachBackend('gateway', (backend) => {
     await fx.gateway.call(call('b'));
     await expect(fx.gateway.call(call('c'))).rejects.toThrow(/daily cap of \$1\.00 for fake/);
     expect(fx.server.requests).toHaveLength(2);
+    // The same cap from the environment (.env), as users set it.
+    const fromEnv = fx.newGateway({
+      dailyCapsUsd: undefined,
+      env: { ...fakeEnv(fx.server), SLUICE_FAKE_DAILY_CAP_USD: '1.5' },
+    });
+    expect(await fromEnv.call(call('c'))).toMatchObject({ found: true });
+    await expect(fromEnv.call(call('d'))).rejects.toBeInstanceOf(BudgetExceededError);
+    const bad = fx.newGateway({
+      dailyCapsUsd: undefined,
+      env: { ...fakeEnv(fx.server), SLUICE_FAKE_DAILY_CAP_USD: 'lots' },
+    });
+    await expect(bad.call(call('e'))).rejects.toThrow(/SLUICE_FAKE_DAILY_CAP_USD="lots" is not an amount/);
   });
 
   it('concurrent calls never overspend a budget', async () => {

@@ -13,6 +13,7 @@ import { type Preflight, preflight } from '../cache/preflight.ts';
 import type { Db } from '../db/db.ts';
 import {
   BudgetExceededError,
+  ConfigError,
   CriticalError,
   InfrastructureError,
   NotFoundError,
@@ -80,6 +81,8 @@ export interface GatewayOptions {
   maxWaitMs?: number;
   /** Daily spending cap per provider id, in USD (UTC days). Default none. */
   dailyCapsUsd?: Readonly<Record<string, number>>;
+  // Without this option, each provider's cap comes from env `SLUICE_<ID>_DAILY_CAP_USD` (e.g.
+  // SLUICE_HUNTER_DAILY_CAP_USD=5), so `.env` is enough to set one.
   /** Consecutive failures that open a provider's circuit. Default 5. */
   failureThreshold?: number;
   /** How long an open circuit stays open. Default 60 000 ms. */
@@ -119,6 +122,33 @@ interface Resolved {
   op: OperationDefinition;
   windows: LimitWindow[];
   sem: Semaphore | undefined;
+  dailyCapUsd: number | undefined;
+}
+
+/** `hunter` → `SLUICE_HUNTER_DAILY_CAP_USD`. */
+export function dailyCapEnvVar(providerId: string): string {
+  return `SLUICE_${providerId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DAILY_CAP_USD`;
+}
+
+function dailyCapOf(
+  providerId: string,
+  caps: Readonly<Record<string, number>> | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): number | undefined {
+  if (caps) return caps[providerId];
+  const name = dailyCapEnvVar(providerId);
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const usd = Number(raw);
+  if (!Number.isFinite(usd) || usd < 0) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not an amount in USD: use e.g. ${name}=5 or unset it`,
+      {
+        exitCode: 2,
+      },
+    );
+  }
+  return usd;
 }
 
 export interface GatewayImpl extends Gateway {
@@ -169,7 +199,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       options.limitMarginMs ?? 20,
     );
     const sem = hasConcurrencyCap(provider.concurrency) ? semaphores(provider) : undefined;
-    const r: Resolved = { provider, operationId: req.operation, op, windows, sem };
+    const dailyCapUsd = dailyCapOf(provider.id, options.dailyCapsUsd, env);
+    const r: Resolved = { provider, operationId: req.operation, op, windows, sem, dailyCapUsd };
     resolvedCache.set(id, r);
     return r;
   }
@@ -412,7 +443,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
 
       // Budget: reserve the declared price in every scope that applies.
       const price = r.provider.free ? 0 : r.op.priceUsd;
-      const cap = options.dailyCapsUsd?.[r.provider.id];
+      const cap = r.dailyCapUsd;
       if (pf.batchLimitUsd !== null && req.batchId !== undefined)
         b.budgetScopes.push(batchScope(req.batchId));
       if (cap !== undefined) {
