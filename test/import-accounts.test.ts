@@ -124,6 +124,19 @@ describeEachBackend('import accounts', (backend) => {
     expect((await counts(db)).accounts).toBe(6);
   });
 
+  it('never makes two accounts of one domain named differently, even when lanes race (server Postgres)', async () => {
+    const names = ['Alpha', 'Bravo Club', 'Charlie Links', 'Delta Golf'];
+    let csv = 'Company,Website\n';
+    for (let i = 0; i < 40; i++) for (const n of names) csv += `${n} ${i},https://www.course${i}.com/\n`;
+    const r = await importFile(db, { file: tmp('race.csv', csv), batchSize: 5, lanes: 4 });
+    expect(r).toMatchObject({ inserted: 40, merged: 120, rejected: 0 });
+    expect((await counts(db)).accounts).toBe(40);
+    const names0 = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM field_values fv JOIN accounts a ON a.id = fv.entity_id WHERE a.domain = 'course0.com' AND fv.field = 'name'",
+    );
+    expect(names0.rows[0]!.n).toBe(4);
+  });
+
   it('merges a later file into existing accounts: fills empty fields, keeps the first value, records the rest', async () => {
     await importFile(db, { file: fixture('accounts-messy.csv') });
     const file = tmp(

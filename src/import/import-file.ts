@@ -23,10 +23,15 @@ export interface ImportOptions {
   /** Region for phone numbers without a country code when the row has no country. Default `US`. */
   region?: string;
   /**
-   * Rows per transaction / round trip. Default 5000 on server Postgres, 1000 on PGlite (its WebAssembly
+   * Rows per transaction / round trip. Default 2500 on server Postgres, 1000 on PGlite (its WebAssembly
    * memory grows to the largest statement and never shrinks).
    */
   batchSize?: number;
+  /**
+   * Accounts on server Postgres only: batches written at the same time on separate connections.
+   * Default 2; PGlite and contacts imports always 1.
+   */
+  lanes?: number;
   /** Called after every batch with the number of data rows read so far. */
   onProgress?: (rowsRead: number) => void;
 }
@@ -75,7 +80,7 @@ export async function importFile(db: Db, options: ImportOptions): Promise<Import
     targets,
     region: options.region ?? 'US',
   });
-  const batchSize = options.batchSize ?? (db.backend === 'pglite' ? 1000 : 5000);
+  const batchSize = options.batchSize ?? (db.backend === 'pglite' ? 1000 : 2500);
   const started = await db.query<{ id: number }>(
     'INSERT INTO imports (file, kind) VALUES ($1, $2) RETURNING id',
     [options.file, kind],
@@ -92,36 +97,72 @@ export async function importFile(db: Db, options: ImportOptions): Promise<Import
     for (const o of outcomes) target[o]++;
   };
 
+  // Server Postgres: rows are spread over `lanes` pipelines by their name (else domain/email) so that two
+  // rows of one record always meet in the same lane; each lane writes one batch at a time while the
+  // others write theirs on other connections. Two lanes that race to insert the same domain or email
+  // (a record named differently in two rows) collide on the unique index: that batch rolls back and is
+  // retried, and then finds the other lane's record. PGlite has one connection: one lane.
+  // Contacts: one lane, since two lanes could each create the same company that has no domain.
+  const lanes = db.backend === 'postgres' && kind === 'accounts' ? Math.max(1, options.lanes ?? 2) : 1;
+  let lastProgress = 0;
   const writeBatch = async (batch: (AccountCandidate | ContactCandidate)[]) => {
-    await db.transaction(async (tx) => {
-      // a batch lost in a crash is re-imported by running the import again: no need to wait for the WAL flush
-      await tx.query('SET LOCAL synchronous_commit = off');
-      if (kind === 'accounts') {
-        const r = await writeAccountBatch(tx, batch as AccountCandidate[], importId);
-        tally(counts, r.outcomes);
-      } else {
-        const r = await writeContactBatch(tx, batch as ContactCandidate[], importId);
-        tally(counts, r.outcomes);
-        tally(accountCounts, r.accountOutcomes);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await db.transaction(async (tx) => {
+          // a batch lost in a crash is re-imported by running the import again: no need to wait for the WAL flush
+          await tx.query('SET LOCAL synchronous_commit = off');
+          if (kind === 'accounts') {
+            return {
+              rows: (await writeAccountBatch(tx, batch as AccountCandidate[], importId)).outcomes,
+              accounts: [],
+            };
+          }
+          const r = await writeContactBatch(tx, batch as ContactCandidate[], importId);
+          return { rows: r.outcomes, accounts: r.accountOutcomes };
+        });
+        tally(counts, outcomes.rows);
+        tally(accountCounts, outcomes.accounts);
+        break;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (lanes === 1 || attempt >= 10 || (code !== '23505' && code !== '40P01')) throw err;
+        await new Promise((r) => setTimeout(r, 20 * attempt));
       }
-      await tx.query(
+    }
+    if (performance.now() - lastProgress > 1000) {
+      lastProgress = performance.now();
+      await db.query(
         `UPDATE imports SET rows_read = $2, inserted = $3, merged = $4, unchanged = $5, rejected = $6 WHERE id = $1`,
         [importId, counts.rowsRead, counts.inserted, counts.merged, counts.unchanged, counts.rejected],
       );
-    });
+    }
     options.onProgress?.(counts.rowsRead);
   };
 
-  // one batch in flight while the next is parsed; awaited before the next starts (it must see its rows)
-  let inFlight: Promise<void> | undefined;
-  const flush = async (batch: (AccountCandidate | ContactCandidate)[]) => {
-    if (inFlight) await inFlight;
-    inFlight = writeBatch(batch);
-    inFlight.catch(() => {}); // rethrown by the next await
+  // per lane: one batch in flight while the next is parsed, awaited before the next starts (it must see its rows)
+  const inFlight: (Promise<void> | undefined)[] = Array.from({ length: lanes }, () => undefined);
+  const batches: (AccountCandidate | ContactCandidate)[][] = Array.from({ length: lanes }, () => []);
+  const flush = async (lane: number) => {
+    const batch = batches[lane]!;
+    batches[lane] = [];
+    if (batch.length === 0) return;
+    if (inFlight[lane]) await inFlight[lane];
+    const p = writeBatch(batch);
+    inFlight[lane] = p;
+    p.catch(() => {}); // rethrown by the next await
+  };
+  const laneOf = (c: AccountCandidate | ContactCandidate): number => {
+    if (lanes === 1) return 0;
+    const key =
+      kind === 'accounts'
+        ? ((c as AccountCandidate).nameState?.split('|')[0] ?? (c as AccountCandidate).domain ?? '')
+        : ((c as ContactCandidate).nameKey ?? (c as ContactCandidate).email ?? '');
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+    return Math.abs(h) % lanes;
   };
 
   try {
-    let batch: (AccountCandidate | ContactCandidate)[] = [];
     for await (const row of csv.rows()) {
       if (!('values' in row)) {
         counts.rowsRead++;
@@ -135,16 +176,18 @@ export async function importFile(db: Db, options: ImportOptions): Promise<Import
         kind === 'accounts'
           ? normalizer.normalizeAccount(row.line, row.values)
           : normalizer.normalizeContact(row.line, row.values);
-      if (!n.ok) reject(n.rejection);
-      else batch.push(n.candidate);
-      if (batch.length >= batchSize) {
-        await flush(batch);
-        batch = [];
+      if (!n.ok) {
+        reject(n.rejection);
+        continue;
       }
+      const lane = laneOf(n.candidate);
+      batches[lane]!.push(n.candidate);
+      if (batches[lane]!.length >= batchSize) await flush(lane);
     }
-    if (batch.length > 0) await flush(batch);
-    if (inFlight) await inFlight;
+    for (let lane = 0; lane < lanes; lane++) await flush(lane);
+    for (const p of inFlight) if (p) await p;
   } catch (err) {
+    await Promise.allSettled(inFlight.map((p) => p ?? Promise.resolve()));
     await db
       .query(`UPDATE imports SET status = 'failed', finished_at = now(), errors = $2::jsonb WHERE id = $1`, [
         importId,
