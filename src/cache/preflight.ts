@@ -3,7 +3,7 @@ import type { Queryable } from '../db/db.ts';
 /**
  * The first statement of every call, in one round trip: a cache lookup (a hit also bumps the LRU
  * clock and writes its ledger row), on a miss the claim of the in-flight marker that makes this
- * caller the one who pays, the provider's health, and whether the batch has a budget.
+ * caller the one who pays (with its reservation in the batch's budget), and the provider's health.
  */
 export interface PreflightParams {
   key: string;
@@ -26,6 +26,11 @@ export interface PreflightParams {
   freshAfterMs: number | null;
   /** `batch:<id>` when the call belongs to a batch. */
   batchScope: string | null;
+  /**
+   * The leader reserves this much in the batch's budget in the same statement (0: nothing). Refused
+   * (nothing reserved) when spent + reserved + price would exceed the budget.
+   */
+  reserveUsd: number;
 }
 
 export interface Preflight {
@@ -38,8 +43,12 @@ export interface Preflight {
   openUntilMs: number | null;
   pausedUntilMs: number | null;
   exhaustedUntilMs: number | null;
-  /** The batch's budget when it has one. */
+  /** The batch's budget when it has one, with what was spent and reserved before this call. */
   batchLimitUsd: number | null;
+  batchSpentUsd: number;
+  batchReservedUsd: number;
+  /** `reserveUsd` was reserved in the batch's budget. */
+  batchReserved: boolean;
 }
 
 const sql = (claim: boolean) => `
@@ -62,7 +71,12 @@ WITH hit AS (
   RETURNING 1`
     : // $5 and $6 are still referenced so both variants take the same parameters.
       'SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM hit) AND $5::text IS NOT NULL AND $6::float8 IS NOT NULL'
-})
+}), res AS (
+  UPDATE budgets SET reserved_usd = reserved_usd + $12::numeric, updated_at = now()
+  WHERE scope = $11 AND $12::numeric > 0 AND EXISTS (SELECT 1 FROM claim)
+    AND spent_usd + reserved_usd + $12::numeric <= limit_usd
+  RETURNING 1
+)
 SELECT h.found, h.output, h.cost_usd, h.confidence,
        EXISTS (SELECT 1 FROM claim) AS leader,
        extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
@@ -70,10 +84,12 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        extract(epoch FROM s.open_until)::float8 * 1000 AS open_until_ms,
        extract(epoch FROM s.paused_until)::float8 * 1000 AS paused_until_ms,
        extract(epoch FROM s.exhausted_until)::float8 * 1000 AS exhausted_until_ms,
-       (SELECT limit_usd FROM budgets WHERE scope = $11) AS batch_limit
+       b.limit_usd AS batch_limit, b.spent_usd AS batch_spent, b.reserved_usd AS batch_reserved,
+       EXISTS (SELECT 1 FROM res) AS reserved
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
-LEFT JOIN provider_state s ON s.provider = $2`;
+LEFT JOIN provider_state s ON s.provider = $2
+LEFT JOIN budgets b ON b.scope = $11`;
 
 const SQL_CLAIM = sql(true);
 const SQL_NO_CLAIM = sql(false);
@@ -90,6 +106,9 @@ interface Row {
   paused_until_ms: number | null;
   exhausted_until_ms: number | null;
   batch_limit: number | null;
+  batch_spent: number | null;
+  batch_reserved: number | null;
+  reserved: boolean;
 }
 
 export async function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
@@ -105,6 +124,7 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     p.hitLabel,
     p.freshAfterMs,
     p.batchScope,
+    p.reserveUsd,
   ]);
   const r = res.rows[0]!;
   return {
@@ -119,5 +139,8 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     pausedUntilMs: r.paused_until_ms,
     exhaustedUntilMs: r.exhausted_until_ms,
     batchLimitUsd: r.batch_limit,
+    batchSpentUsd: r.batch_spent ?? 0,
+    batchReservedUsd: r.batch_reserved ?? 0,
+    batchReserved: r.reserved,
   };
 }

@@ -287,13 +287,6 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
     };
   }
 
-  async function existingScopes(scopes: readonly string[]): Promise<string[]> {
-    const r = await db.query<{ scope: string }>('SELECT scope FROM budgets WHERE scope = ANY($1::text[])', [
-      scopes,
-    ]);
-    return r.rows.map((x) => x.scope);
-  }
-
   /** Fields every attempt record of this call shares. */
   function base(r: Resolved, req: CallRequest, key: string) {
     return {
@@ -338,6 +331,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         hitLabel,
         freshAfterMs,
         batchScope: req.batchId === undefined ? null : batchScope(req.batchId),
+        reserveUsd: priceOf(r),
       });
       if (pf.hit) {
         return { ...pf.hit, confidence: pf.hit.confidence ?? undefined, cached: true };
@@ -382,6 +376,12 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
 
     async function attempts(): Promise<Shared> {
       const cacheLabel = req.refresh ? 'refresh' : 'miss';
+      const price = priceOf(r);
+      // The preflight reserved the price in the batch's budget, or refused to (nothing reserved).
+      if (pf.batchLimitUsd !== null && req.batchId !== undefined) {
+        b.budgetScopes.push(batchScope(req.batchId));
+        if (pf.batchReserved) b.reservedUsd = price;
+      }
       const name = `${r.provider.id}.${r.operationId}`;
       /** Ends the call without a request: ledger row "refused", marker and reservation released. */
       const refuse = async (err: SluiceError): Promise<never> => {
@@ -403,6 +403,13 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         throw err;
       };
 
+      if (pf.batchLimitUsd !== null && price > 0 && !pf.batchReserved) {
+        await refuse(
+          new BudgetExceededError(
+            `${name} would exceed the budget of $${pf.batchLimitUsd.toFixed(2)} for batch ${req.batchId}: $${pf.batchSpentUsd.toFixed(4)} spent, $${pf.batchReservedUsd.toFixed(4)} reserved, this call costs up to $${price.toFixed(4)}. Raise the budget to continue`,
+          ),
+        );
+      }
       // Provider health, read in the preflight from the shared database clock.
       if (pf.exhaustedUntilMs !== null && pf.exhaustedUntilMs > pf.nowMs) {
         await refuse(
@@ -441,38 +448,28 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         await clock.sleep(wait, signal);
       }
 
-      // Budget: reserve the declared price in every scope that applies.
-      const price = r.provider.free ? 0 : r.op.priceUsd;
+      // Budget, daily cap (the batch's was reserved by the preflight, see above).
       const cap = r.dailyCapUsd;
-      if (pf.batchLimitUsd !== null && req.batchId !== undefined)
-        b.budgetScopes.push(batchScope(req.batchId));
       if (cap !== undefined) {
         const scope = dailyScope(r.provider.id, pf.nowMs);
         await ensureDailyCap(db, scope, cap);
-        b.budgetScopes.push(scope);
+        let over = await reserveBudget(db, [scope], price);
+        if (over === 'missing') {
+          // The row was deleted under us (e.g. by hand): recreate it, a cap is never silently skipped.
+          forgetDailyCaps(db);
+          await ensureDailyCap(db, scope, cap);
+          over = await reserveBudget(db, [scope], price);
+        }
+        if (over && over !== 'missing') {
+          await refuse(
+            new BudgetExceededError(
+              `${name} would exceed the daily cap of $${over.limitUsd.toFixed(2)} for ${r.provider.id}: $${over.spentUsd.toFixed(4)} spent today, $${over.reservedUsd.toFixed(4)} reserved, this call costs up to $${price.toFixed(4)}. Raise ${dailyCapEnvVar(r.provider.id)} or wait until tomorrow (UTC)`,
+            ),
+          );
+        }
+        if (over !== 'missing') b.budgetScopes.push(scope);
+        if (price > 0) b.reservedUsd = price;
       }
-      let over = await reserveBudget(db, b.budgetScopes, price);
-      if (over === 'missing') {
-        // A budget row was deleted under us (e.g. by hand): recreate today's cap (a cap is never
-        // silently skipped) and keep only the scopes that still exist.
-        forgetDailyCaps(db);
-        if (cap !== undefined) await ensureDailyCap(db, dailyScope(r.provider.id, pf.nowMs), cap);
-        const still = await existingScopes(b.budgetScopes);
-        b.budgetScopes.splice(0, b.budgetScopes.length, ...still);
-        const again = await reserveBudget(db, b.budgetScopes, price);
-        over = again === 'missing' ? undefined : again;
-      }
-      if (over) {
-        const what = over.scope.startsWith('batch:')
-          ? `the budget of $${over.limitUsd.toFixed(2)} for batch ${req.batchId}`
-          : `the daily cap of $${over.limitUsd.toFixed(2)} for ${r.provider.id}`;
-        await refuse(
-          new BudgetExceededError(
-            `${name} would exceed ${what}: $${over.spentUsd.toFixed(4)} spent, $${over.reservedUsd.toFixed(4)} reserved, this call costs up to $${price.toFixed(4)}. Raise the budget to continue`,
-          ),
-        );
-      }
-      if (b.budgetScopes.length > 0 && price > 0) b.reservedUsd = price;
 
       const maxAttempts = Math.max(1, r.op.maxAttempts ?? options.defaultMaxAttempts ?? 4);
       let failedBefore = false;
@@ -688,6 +685,11 @@ function processState(db: Db) {
     processStates.set(db, state);
   }
   return state;
+}
+
+/** What a call reserves in budgets: the declared price (free providers cost nothing). */
+function priceOf(r: Resolved): number {
+  return r.provider.free ? 0 : r.op.priceUsd;
 }
 
 /** Validates the operation's result; a bad one is a CriticalError for this call only. */
