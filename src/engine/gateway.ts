@@ -191,13 +191,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         `provider "${req.provider}" has no operation "${req.operation}" (it has: ${Object.keys(provider.operations).join(', ')})`,
       );
     }
-    const windows = limitWindows(
-      provider.id,
-      req.operation,
-      provider.limits,
-      op.limits,
-      options.limitMarginMs ?? 20,
-    );
+    const windows = limitWindows(provider.id, req.operation, provider.limits, op.limits, marginMs);
     const sem = hasConcurrencyCap(provider.concurrency) ? semaphores(provider) : undefined;
     const dailyCapUsd = dailyCapOf(provider.id, options.dailyCapsUsd, env);
     const r: Resolved = { provider, operationId: req.operation, op, windows, sem, dailyCapUsd };
