@@ -41,7 +41,7 @@ export class FinalWriter {
     try {
       while (this.#pending.length > 0) {
         await new Promise((r) => setImmediate(r));
-        const group = this.#pending.splice(0, 200);
+        const group = this.#pending.splice(0, 64);
         try {
           const owned = await this.db.transaction((tx) => writeGroup(tx, group));
           for (const p of group) p.resolve(owned.has(p.result.runId));

@@ -20,6 +20,11 @@ export interface FakeApiStats {
   maxPerSecond: number;
   /** Requests per query: more than 1 for a query means it was paid twice. */
   perQuery: Record<string, number>;
+  /** Arrival of the first and the last accepted request, ms (performance.now of the server). */
+  firstAt: number | null;
+  lastAt: number | null;
+  /** Accepted requests per second since the first one (index = second). */
+  perSecond: number[];
 }
 
 /**
@@ -31,7 +36,15 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
   const stats: Record<string, FakeApiStats> = {};
   const recent: Record<string, number[]> = {};
   for (const id of Object.keys(apis)) {
-    stats[id] = { requests: 0, throttled: 0, maxPerSecond: 0, perQuery: {} };
+    stats[id] = {
+      requests: 0,
+      throttled: 0,
+      maxPerSecond: 0,
+      perQuery: {},
+      firstAt: null,
+      lastAt: null,
+      perSecond: [],
+    };
     recent[id] = [];
   }
   const server: Server = createServer((req, res) => {
@@ -62,6 +75,10 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
     }
     window.push(now);
     s.requests += 1;
+    s.firstAt ??= now;
+    s.lastAt = now;
+    const second = Math.floor((now - s.firstAt) / 1000);
+    s.perSecond[second] = (s.perSecond[second] ?? 0) + 1;
     s.maxPerSecond = Math.max(s.maxPerSecond, window.length);
     const q = url.searchParams.get('q') ?? '';
     s.perQuery[q] = (s.perQuery[q] ?? 0) + 1;
