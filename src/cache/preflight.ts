@@ -85,7 +85,11 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        extract(epoch FROM s.paused_until)::float8 * 1000 AS paused_until_ms,
        extract(epoch FROM s.exhausted_until)::float8 * 1000 AS exhausted_until_ms,
        b.limit_usd AS batch_limit, b.spent_usd AS batch_spent, b.reserved_usd AS batch_reserved,
-       EXISTS (SELECT 1 FROM res) AS reserved
+       EXISTS (SELECT 1 FROM res) AS reserved,
+       -- Nothing written here must survive a database crash (a hit's ledger row and LRU clock, the
+       -- marker, the reservation), so this statement's commit does not wait for the WAL flush; the
+       -- statement recording a paid call does.
+       set_config('synchronous_commit', 'off', true) AS async_commit
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
 LEFT JOIN provider_state s ON s.provider = $2

@@ -245,6 +245,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
         },
         terminal: false,
         health: 'none',
+        durable: false,
       });
       return outcome(r, shared, started, { coalesced: true, costUsd: 0 });
     }

@@ -53,6 +53,11 @@ export interface AttemptRecord {
   cooldownMs: number;
   /** Rate-limiter keys to push back on `pause`. */
   limiterKeys?: readonly string[];
+  /**
+   * Wait for the WAL flush before returning (default true). Only rows that record no payment (a
+   * coalesced follower's ledger row) may skip it: a database crash could lose them, nothing else.
+   */
+  durable?: boolean;
 }
 
 /** Collects parameters and hands out their `$n` placeholders, so each statement variant numbers its own. */
@@ -154,7 +159,9 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
   UPDATE provider_state SET failures = 0, open_until = NULL, updated_at = now()
   WHERE provider = ${provider()} AND (failures > 0 OR open_until IS NOT NULL))`);
   }
-  const select = `SELECT ${result} AS open_until_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms`;
+  const asyncCommit =
+    r.durable === false ? ", set_config('synchronous_commit', 'off', true) AS async_commit" : '';
+  const select = `SELECT ${result} AS open_until_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms${asyncCommit}`;
   const text = `${ctes.length > 0 ? `WITH ${ctes.join(',\n')}\n` : ''}${select}`;
   return { text, values: p.values };
 }

@@ -74,7 +74,10 @@ WITH cfg AS (
   WHERE r.key = cur.key AND plan.at_ms - plan.now_ms <= $3::float8
   RETURNING 1
 )
-SELECT plan.at_ms - plan.now_ms AS wait_ms, (SELECT count(*) FROM upd)::int AS taken FROM plan`;
+SELECT plan.at_ms - plan.now_ms AS wait_ms, (SELECT count(*) FROM upd)::int AS taken,
+       -- limiter state lost in a database crash costs nothing: no need to wait for the WAL flush
+       set_config('synchronous_commit', 'off', true) AS async_commit
+FROM plan`;
 
 export type Acquired = { granted: true; waitMs: number } | { granted: false; waitMs: number };
 
