@@ -44,14 +44,18 @@ async function ensureSlots(db: Queryable, provider: string, size: number): Promi
 }
 
 // SKIP LOCKED: two processes racing for slots each get a different free one instead of waiting.
+// A slot lost in a database crash costs nothing (it expires), so no wait for the WAL flush.
 const TAKE = `
-UPDATE concurrency_slots SET owner = $2, expires_at = now() + $3::float8 * interval '1 millisecond'
-WHERE (provider, slot) = (
-  SELECT provider, slot FROM concurrency_slots
-  WHERE provider = $1 AND slot <= $4::int AND (owner IS NULL OR expires_at < now())
-  ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+WITH taken AS (
+  UPDATE concurrency_slots SET owner = $2, expires_at = now() + $3::float8 * interval '1 millisecond'
+  WHERE (provider, slot) = (
+    SELECT provider, slot FROM concurrency_slots
+    WHERE provider = $1 AND slot <= $4::int AND (owner IS NULL OR expires_at < now())
+    ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+  )
+  RETURNING slot
 )
-RETURNING slot`;
+SELECT slot, set_config('synchronous_commit', 'off', true) AS async_commit FROM taken`;
 
 /** Takes a free slot of `provider` for `ttlMs`; undefined when all `size` slots are held. */
 export async function takeSlot(
