@@ -202,6 +202,13 @@ describeEachBackend('import accounts', (backend) => {
     });
   });
 
+  it('stores quotes, backslashes and braces exactly, and drops NUL characters', async () => {
+    const file = tmp('escape.csv', 'Company,Notes\n"Back\\slash ""Club"" {1,2}",C:\\golf\\NULL\u0000x\n');
+    await importFile(db, { file });
+    const [row] = await account(db, 'true', []);
+    expect(row).toMatchObject({ name: 'Back\\slash "Club" {1,2}', attributes: { notes: 'C:\\golf\\NULLx' } });
+  });
+
   it('uses --region for national phone numbers', async () => {
     const file = tmp('uk.csv', 'Company,Phone\nWentworth,01344 842201\n');
     await importFile(db, { file, region: 'GB' });

@@ -4,6 +4,7 @@ import { personNameKey } from '../normalize/person-name.ts';
 import { type FieldObservation, writeFieldValues } from '../records/field-values.ts';
 import { COLUMN_FIELDS, ENTITY_TABLE, type EntityType } from '../records/record-fields.ts';
 import type { MergePlan, PlannedGroup } from './merge-plan.ts';
+import { pgIntArray, pgTextArray } from './pg-array.ts';
 
 export type RowOutcome = 'inserted' | 'merged' | 'unchanged';
 
@@ -82,17 +83,20 @@ export async function writePlan(
     });
     const cols: readonly string[] = COLUMN_FIELDS[type];
     const colSet = new Set(cols);
-    const params: unknown[][] = [fresh.map((g) => ids.get(g)!)];
-    for (const c of cols) params.push(fresh.map((g) => (g.values[c] as string | undefined) ?? null));
-    params.push(fresh.map((g) => nameKeyOf(type, g.values)));
+    const params: string[] = [pgIntArray(fresh.map((g) => ids.get(g)!))];
+    for (const c of cols)
+      params.push(pgTextArray(fresh.map((g) => (g.values[c] as string | undefined) ?? null)));
+    params.push(pgTextArray(fresh.map((g) => nameKeyOf(type, g.values))));
     params.push(
-      fresh.map((g) => {
-        const attrs: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(g.values)) if (!colSet.has(k)) attrs[k] = v;
-        return JSON.stringify(attrs);
-      }),
+      pgTextArray(
+        fresh.map((g) => {
+          const attrs: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(g.values)) if (!colSet.has(k)) attrs[k] = v;
+          return JSON.stringify(attrs);
+        }),
+      ),
     );
-    if (type === 'contact') params.push(fresh.map((g) => accountIdOf?.(g) ?? null));
+    if (type === 'contact') params.push(pgIntArray(fresh.map((g) => accountIdOf?.(g) ?? null)));
     const fvIds: number[] = [];
     const fvFields: string[] = [];
     const fvValues: string[] = [];
@@ -104,7 +108,13 @@ export async function writePlan(
         fvValues.push(o.value);
       }
     }
-    await tx.query(INSERT_SQL[type], [...params, fvIds, fvFields, fvValues, importId]);
+    await tx.query(INSERT_SQL[type], [
+      ...params,
+      pgIntArray(fvIds),
+      pgTextArray(fvFields),
+      pgTextArray(fvValues),
+      importId,
+    ]);
   }
 
   const kept = new Set<number>(); // rows that recorded at least one value
