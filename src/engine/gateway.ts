@@ -13,7 +13,6 @@ import { type Preflight, preflight } from '../cache/preflight.ts';
 import type { Db } from '../db/db.ts';
 import {
   BudgetExceededError,
-  ConfigError,
   CriticalError,
   InfrastructureError,
   NotFoundError,
@@ -22,90 +21,21 @@ import {
   ThrottledError,
 } from '../errors.ts';
 import { type AttemptRecord, recordAttempt } from '../ledger/record-attempt.ts';
-import { type BackoffOptions, backoffDelay } from '../limits/backoff.ts';
+import { backoffDelay } from '../limits/backoff.ts';
 import { batchScope, dailyScope, ensureDailyCap, forgetDailyCaps, reserveBudget } from '../limits/budget.ts';
 import { circuitState, claimProbe } from '../limits/circuit-breaker.ts';
 import { hasConcurrencyCap, Semaphore, takeSlot } from '../limits/concurrency.ts';
 import { type Acquired, acquireRate, type LimitWindow, limitWindows } from '../limits/gcra.ts';
-import type { Logger } from '../logger.ts';
 import type {
   OperationDefinition,
   OperationResult,
-  OperationServices,
   ProviderDefinition,
 } from '../providers/define-provider.ts';
 import { createOperationContext } from '../providers/http.ts';
+import { DAY_MS, dailyCapEnvVar, dailyCapOf, type GatewayOptions, systemClock } from './gateway-options.ts';
 import type { CallOutcome, CallRequest, Gateway } from './gateway-types.ts';
 
-export const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Time source and sleeper; injectable so tests need not wait for real back-offs. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  random(): number;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-  random: Math.random,
-};
-
-export interface GatewayOptions {
-  db: Db;
-  /** Provider definitions by id (injected: the gateway does not import the registry). */
-  providers: (id: string) => ProviderDefinition | undefined;
-  /** Environment for API keys and `SLUICE_<ID>_BASE_URL` (Config.env). Default `{}`. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Base URL override per provider (config, sandbox). */
-  baseUrl?: (providerId: string) => string | undefined;
-  services?: OperationServices;
-  /** Injected fetch (tests). Default: global fetch. */
-  fetch?: typeof fetch;
-  clock?: Clock;
-  logger?: Logger;
-  /** Longest wait slept inside a call (rate limit, Retry-After, concurrency slot); longer waits throw ThrottledError so the run is rescheduled. Default 5 000 ms. */
-  maxWaitMs?: number;
-  /** Daily spending cap per provider id, in USD (UTC days). Default none. */
-  dailyCapsUsd?: Readonly<Record<string, number>>;
-  // Without this option, each provider's cap comes from env `SLUICE_<ID>_DAILY_CAP_USD` (e.g.
-  // SLUICE_HUNTER_DAILY_CAP_USD=5), so `.env` is enough to set one.
-  /** Consecutive failures that open a provider's circuit. Default 5. */
-  failureThreshold?: number;
-  /** How long an open circuit stays open. Default 60 000 ms. */
-  circuitCooldownMs?: number;
-  /** How long a provider stays marked exhausted after a quota error. Default 1 h. */
-  quotaCooldownMs?: number;
-  /** Cache TTL for found results when the operation sets none. Default 30 days. */
-  defaultCacheTtlMs?: number;
-  /** Cache TTL for not-found results when the operation sets none. Default 7 days. */
-  defaultNotFoundTtlMs?: number;
-  /** Size cap of the cache (entries); the least recently hit are evicted. Default 100 000. */
-  cacheMaxEntries?: number;
-  /** Enforce the size cap after this many cache writes by this process. Default 1 000. */
-  evictEvery?: number;
-  /** Expiry of the in-flight marker: a crashed caller's identical calls take over after it. Default 120 000 ms. */
-  inflightTtlMs?: number;
-  /** Back-off between retries of retryable errors. Default base 250 ms, cap 5 000 ms. */
-  backoff?: BackoffOptions;
-  /** Safety margin added to every rate-limit window (absorbs network jitter and late timers). Default 40 ms. */
-  limitMarginMs?: number;
-  /** Default attempts per call when the operation sets none. Default 4. */
-  defaultMaxAttempts?: number;
-}
+export { type Clock, DAY_MS, dailyCapEnvVar, type GatewayOptions, systemClock } from './gateway-options.ts';
 
 /** What the leader of a coalesced group learned; followers get the same answer for free. */
 interface Shared {
@@ -123,32 +53,6 @@ interface Resolved {
   windows: LimitWindow[];
   sem: Semaphore | undefined;
   dailyCapUsd: number | undefined;
-}
-
-/** `hunter` → `SLUICE_HUNTER_DAILY_CAP_USD`. */
-export function dailyCapEnvVar(providerId: string): string {
-  return `SLUICE_${providerId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DAILY_CAP_USD`;
-}
-
-function dailyCapOf(
-  providerId: string,
-  caps: Readonly<Record<string, number>> | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-): number | undefined {
-  if (caps) return caps[providerId];
-  const name = dailyCapEnvVar(providerId);
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  const usd = Number(raw);
-  if (!Number.isFinite(usd) || usd < 0) {
-    throw new ConfigError(
-      `${name}=${JSON.stringify(raw)} is not an amount in USD: use e.g. ${name}=5 or unset it`,
-      {
-        exitCode: 2,
-      },
-    );
-  }
-  return usd;
 }
 
 export interface GatewayImpl extends Gateway {
@@ -169,6 +73,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   const inflightTtlMs = options.inflightTtlMs ?? 120_000;
   const evictEvery = options.evictEvery ?? 1_000;
   const marginMs = options.limitMarginMs ?? 40;
+  const coldStartMs = options.coldStartMs ?? 100;
+  const warm = new Set<string>();
   const stats = { rebooked: 0 };
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
@@ -619,7 +525,11 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
    */
   async function takeRate(r: Resolved, signal: AbortSignal | undefined): Promise<Acquired> {
     for (let tries = 0; ; tries++) {
-      const rate = await acquireRate(db, r.windows, maxWaitMs);
+      // A process's first call to a provider opens a connection (TCP, TLS) and runs cold code, so it
+      // can leave much later than booked; the next call is booked a little further out.
+      const cold = r.windows.length > 0 && !warm.has(r.provider.id);
+      if (cold) warm.add(r.provider.id);
+      const rate = await acquireRate(db, r.windows, maxWaitMs, cold ? coldStartMs : 0);
       if (!rate.granted || r.windows.length === 0) return rate;
       const target = clock.now() + rate.waitMs;
       if (rate.waitMs > 0) await clock.sleep(rate.waitMs, signal);

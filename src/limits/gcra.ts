@@ -69,7 +69,7 @@ WITH cfg AS (
   FROM (SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
                coalesce(max(tat_ms), 0) AS max_tat FROM cur) x
 ), upd AS (
-  UPDATE rate_limits r SET tat_ms = plan.at_ms + cur.interval_ms
+  UPDATE rate_limits r SET tat_ms = plan.at_ms + cur.interval_ms + $4::float8
   FROM cur, plan
   WHERE r.key = cur.key AND plan.at_ms - plan.now_ms <= $3::float8
   RETURNING 1
@@ -89,6 +89,8 @@ export async function acquireRate(
   db: Queryable,
   windows: readonly LimitWindow[],
   maxWaitMs: number,
+  /** Extra room before the next call (a cold first call may leave late). Default 0. */
+  extraMs = 0,
 ): Promise<Acquired> {
   if (windows.length === 0) return { granted: true, waitMs: 0 };
   for (let tries = 0; ; tries++) {
@@ -97,6 +99,7 @@ export async function acquireRate(
       windows.map((w) => w.key),
       windows.map((w) => w.intervalMs),
       maxWaitMs,
+      extraMs,
     ]);
     const row = res.rows[0]!;
     const waitMs = Math.max(0, row.wait_ms);

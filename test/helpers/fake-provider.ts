@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -153,6 +155,41 @@ export async function startFakeServer(options: FakeServerOptions = {}): Promise<
   });
 }
 
+/** The counters of a fake server running in another process. */
+export interface RemoteFakeServer {
+  url: string;
+  stats(): Promise<Pick<FakeServer, 'requests' | 'throttled' | 'maxInFlight'>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The fake server in a child process: its arrival clock then runs on an event loop that the test's
+ * own database work (PGlite runs in-process) cannot stall, as a real provider's would.
+ */
+export async function startFakeServerProcess(options: FakeServerOptions = {}): Promise<RemoteFakeServer> {
+  const script = fileURLToPath(new URL('./fake-provider-child.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { url, statsUrl } = await new Promise<{ url: string; statsUrl: string }>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
+    });
+    child.once('exit', (code) => reject(new Error(`fake server process exited with ${code}`)));
+  });
+  return {
+    url,
+    stats: async () => (await fetch(statsUrl)).json() as ReturnType<RemoteFakeServer['stats']>,
+    close: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 export interface FakeProviderOptions {
   id?: string;
   limits?: RateLimitSpec[];
@@ -209,6 +246,6 @@ export function fakeProvider(options: FakeProviderOptions = {}): ProviderDefinit
 }
 
 /** The env a gateway needs to call the fake server. */
-export function fakeEnv(server: FakeServer, id = 'fake'): Record<string, string> {
+export function fakeEnv(server: { url: string }, id = 'fake'): Record<string, string> {
   return { FAKE_API_KEY, [`SLUICE_${id.toUpperCase()}_BASE_URL`]: server.url };
 }
