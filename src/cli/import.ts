@@ -52,7 +52,16 @@ export function registerImport(program: Command): void {
           );
         }
         const db = await ctx.db();
-        const r = await importFile(db, { file, kind: options.kind, map: options.map, region });
+        // progress on an interactive stderr only, so pipes and --json output stay clean
+        const tty = process.stderr.isTTY === true;
+        let shown = 0;
+        const onProgress = (rows: number) => {
+          if (!tty || performance.now() - shown < 1000) return;
+          shown = performance.now();
+          process.stderr.write(`\r${rows.toLocaleString('en-US')} rows read…`);
+        };
+        const r = await importFile(db, { file, kind: options.kind, map: options.map, region, onProgress });
+        if (tty && shown > 0) process.stderr.write('\r\x1b[K');
         if (ctx.out.json) return ctx.out.result(r);
         const delimiter = r.delimiter === '\t' ? 'tab' : `"${r.delimiter}"`;
         ctx.out.line(
