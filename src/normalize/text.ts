@@ -14,8 +14,10 @@ export function cleanText(value: unknown): string | undefined {
   }
   const s = raw
     .normalize('NFC')
-    // zero-width characters, BOMs, and NUL (PostgreSQL text cannot hold it)
-    .replace(/[\u0000\u200B-\u200D\u2060\uFEFF]/g, '')
+    // NUL: PostgreSQL text cannot hold it
+    .replaceAll('\u0000', '')
+    // zero-width characters and BOMs that spreadsheets leave behind
+    .replace(/[\u200B-\u200D\u2060\uFEFF]/g, '')
     .replace(/\s+/gu, ' ')
     .trim();
   return s === '' ? undefined : s;
