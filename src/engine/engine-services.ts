@@ -37,7 +37,8 @@ export async function openRunEngine(
   options: RunQueueOptions & { counters?: CallCounters } = {},
 ): Promise<RunEngine> {
   const queue = await openRunQueue(db, options);
-  const gateway = createGateway({ db, providers: findProvider, env: config.env });
+  // services.db: operations that learn from Sluice's own data (email-pattern reads known emails)
+  const gateway = createGateway({ db, providers: findProvider, env: config.env, services: { db } });
   return {
     db,
     queue,
