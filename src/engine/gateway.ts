@@ -79,6 +79,8 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
   const { inflight, sems } = processState(db);
+  /** Provider id → local time until which a throttle this gateway saw or learned pauses it. */
+  const pauses = new Map<string, number>();
   // PGlite allows one process per data directory (lock file), so in-process coalescing and
   // semaphores already cover every caller: the in-flight marker rows and slot rows are skipped.
   const singleProcess = db.backend === 'pglite';
@@ -389,7 +391,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
           release();
           await refuse(
             new ThrottledError(
-              `${name}: the rate limit is booked ${Math.ceil(rate.waitMs / 1000)} s ahead; the run is rescheduled`,
+              `${name}: the next call is ${Math.ceil(rate.waitMs / 1000)} s away (rate limit, or the provider asked to slow down); the run is rescheduled`,
               { retryAfterMs: rate.waitMs },
             ),
           );
@@ -473,6 +475,7 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
           // No Retry-After (Hunter sends none): pause 1 s, doubling with each throttle of this call.
           const delay = err.retryAfterMs ?? Math.min(maxWaitMs, 1_000 * 2 ** (attempt - 1));
           const giveUp = last || delay > maxWaitMs;
+          pauses.set(r.provider.id, Math.max(pauses.get(r.provider.id) ?? 0, clock.now() + delay));
           await record({
             ...b,
             ledger: ledgerError(attempt, cacheLabel, httpStatus, 0, latencyMs, err),
@@ -525,6 +528,10 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
    */
   async function takeRate(r: Resolved, signal: AbortSignal | undefined): Promise<Acquired> {
     for (let tries = 0; ; tries++) {
+      // Calls that passed the preflight before a throttle came back wait for the pause too.
+      const paused = (pauses.get(r.provider.id) ?? 0) - clock.now();
+      if (paused > maxWaitMs) return { granted: false, waitMs: paused };
+      if (paused > 0) await clock.sleep(paused, signal);
       // A process's first call to a provider opens a connection (TCP, TLS) and runs cold code, so it
       // can leave much later than booked; the next call is booked a little further out.
       const cold = r.windows.length > 0 && !warm.has(r.provider.id);
@@ -533,9 +540,23 @@ export function createGateway(options: GatewayOptions): GatewayImpl {
       if (!rate.granted || r.windows.length === 0) return rate;
       const target = clock.now() + rate.waitMs;
       if (rate.waitMs > 0) await clock.sleep(rate.waitMs, signal);
-      if (clock.now() - target <= marginMs / 2 || tries >= 5) return rate;
+      // Another caller may have been throttled while this call slept: one small read.
+      await learnPause(r.provider.id);
+      const pausedMeanwhile = (pauses.get(r.provider.id) ?? 0) > clock.now();
+      if (!pausedMeanwhile && (clock.now() - target <= marginMs / 2 || tries >= 5)) return rate;
       stats.rebooked++;
     }
+  }
+
+  /** Copies a pause another process recorded in provider_state into this process's `pauses`. */
+  async function learnPause(providerId: string): Promise<void> {
+    const res = await db.query<{ ms: number | null }>(
+      `SELECT extract(epoch FROM paused_until - clock_timestamp())::float8 * 1000 AS ms
+       FROM provider_state WHERE provider = $1 AND paused_until > clock_timestamp()`,
+      [providerId],
+    );
+    const ms = res.rows[0]?.ms;
+    if (ms) pauses.set(providerId, Math.max(pauses.get(providerId) ?? 0, clock.now() + ms));
   }
 
   /** Takes this provider's in-process semaphore and a database slot; returns the release function. */
