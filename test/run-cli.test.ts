@@ -52,7 +52,12 @@ describeEachBackend('sluice run (CLI)', (backend) => {
       encoding: 'utf8',
       timeout: 60_000,
     });
-    return JSON.parse(r.stdout) as Record<string, any>;
+    return JSON.parse(r.stdout) as {
+      batch: number;
+      calls: number;
+      cacheHits: number;
+      runs: { enriched: number; partial: number };
+    } & Record<string, unknown>;
   };
 
   it('forecasts, runs a batch to the end with a JSON summary, and a second run pays nothing', async () => {

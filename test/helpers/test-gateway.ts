@@ -3,6 +3,7 @@ import type { CallOutcome, CallRequest, Gateway } from '../../src/engine/gateway
 /** What a scripted operation answers: a result, or a thrown Sluice error. */
 export type ScriptedAnswer = { found: true; output: unknown; costUsd?: number } | { found: false };
 export type ScriptedHandler = (
+  // biome-ignore lint/suspicious/noExplicitAny: each test's handler knows its own input shape
   input: any,
   request: CallRequest,
   n: number,
