@@ -43,7 +43,7 @@ export function registerDlq(program: Command): void {
     .description('a failed run: the reason, its errors and its last attempts from the ledger')
     .option('--json', 'print one JSON object')
     .action(
-      action(async (ctx, o: { json?: boolean }, runArg: string) => {
+      action(async (ctx, _o: { json?: boolean }, runArg: string) => {
         const run = await showDeadRun(await ctx.db(), parsePositive('run', runArg));
         if (!run)
           throw new ConfigError(`run ${runArg} is not in the dead-letter queue (see \`sluice dlq list\`)`);

@@ -16,6 +16,8 @@ export function createProgressBar(total: number, options: { enabled?: boolean } 
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
+      // `${cost}` is a dollar sign then cli-progress's {cost} token, not a template literal
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: see above
       format:
         '{bar} {value}/{total} runs | {rate} calls/s | ETA {eta_formatted} | ${cost} | cache {hits}% | {failed} failed',
       hideCursor: true,
