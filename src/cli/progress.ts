@@ -16,10 +16,9 @@ export function createProgressBar(total: number, options: { enabled?: boolean } 
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      // `${cost}` is a dollar sign then cli-progress's {cost} token, not a template literal
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: see above
+      // the {cost} token already carries its dollar sign (see update)
       format:
-        '{bar} {value}/{total} runs | {rate} calls/s | ETA {eta_formatted} | ${cost} | cache {hits}% | {failed} failed',
+        '{bar} {value}/{total} runs | {rate} calls/s | ETA {eta_formatted} | {cost} | cache {hits}% | {failed} failed',
       hideCursor: true,
       etaBuffer: 50,
       fps: 5,
@@ -28,14 +27,14 @@ export function createProgressBar(total: number, options: { enabled?: boolean } 
     cliProgress.Presets.shades_classic,
   );
   const started = Date.now();
-  if (enabled) bar.start(total, 0, { rate: '0.0', cost: '0.00', hits: 0, failed: 0 });
+  if (enabled) bar.start(total, 0, { rate: '0.0', cost: '$0.00', hits: 0, failed: 0 });
   return {
     update(p, counters) {
       if (!enabled) return;
       const seconds = Math.max(0.001, (Date.now() - started) / 1000);
       bar.update(p.enriched + p.partial + p.failed, {
         rate: (counters.calls / seconds).toFixed(1),
-        cost: Math.max(p.costUsd, counters.costUsd).toFixed(2),
+        cost: `$${Math.max(p.costUsd, counters.costUsd).toFixed(2)}`,
         hits: counters.calls > 0 ? Math.round((100 * counters.cacheHits) / counters.calls) : 0,
         failed: p.failed,
       });
