@@ -88,14 +88,17 @@ function vmHwmMb(pid: number): number | undefined {
 }
 
 /**
- * Runs the real CLI (`node bin/sluice.js ...`) as a user would and samples its peak RSS (VmHWM) while it
- * runs. Extra node flags (e.g. --max-semi-space-size=16) can be passed with --node-flags.
+ * Runs the real CLI (`bin/sluice.js ...`, through its shebang and the node flags it declares there) as a
+ * user would and samples its peak RSS (VmHWM) while it runs. With --node-flags, runs
+ * `node <flags> bin/sluice.js` instead, to compare flags.
  */
 function runCli(cliArgs: string[], env: Record<string, string>, nodeFlags: string[]): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const { DATABASE_URL: _u, SLUICE_DB_SCHEMA: _s, ...base } = process.env;
-    const p = spawn(process.execPath, [...nodeFlags, BIN, ...cliArgs], {
+    const [cmd, argv] =
+      nodeFlags.length > 0 ? [process.execPath, [...nodeFlags, BIN, ...cliArgs]] : [BIN, cliArgs];
+    const p = spawn(cmd, argv, {
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

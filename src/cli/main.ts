@@ -3,21 +3,44 @@ import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, SluiceError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
-import { registerCache } from './cache.ts';
-import { registerDemo } from './demo.ts';
-import { registerDlq } from './dlq.ts';
-import { registerExport } from './export.ts';
-import { registerImport } from './import.ts';
-import { registerLedger } from './ledger.ts';
-import { registerPipelines } from './pipelines.ts';
-import { registerProviders } from './providers.ts';
-import { registerRun } from './run.ts';
-import { registerSandbox } from './sandbox.ts';
-import { registerStatus } from './status.ts';
-import { registerWorker } from './worker.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * Commands in help order, each loaded only when needed: a command's module pulls in its subsystem
+ * (PGlite, the AI SDK, pg-boss…), and loading all of them would cost every command ~100 MB of memory
+ * and start-up time. `sluice import` loads the importer only.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  status: async () => (await import('./status.ts')).registerStatus,
+  import: async () => (await import('./import.ts')).registerImport,
+  export: async () => (await import('./export.ts')).registerExport,
+  pipelines: async () => (await import('./pipelines.ts')).registerPipelines,
+  demo: async () => (await import('./demo.ts')).registerDemo,
+  run: async () => (await import('./run.ts')).registerRun,
+  worker: async () => (await import('./worker.ts')).registerWorker,
+  dlq: async () => (await import('./dlq.ts')).registerDlq,
+  cache: async () => (await import('./cache.ts')).registerCache,
+  ledger: async () => (await import('./ledger.ts')).registerLedger,
+  providers: async () => (await import('./providers.ts')).registerProviders,
+  sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
+};
+
+/** Root options that take a value, so the command name can be found after them. */
+const ROOT_OPTIONS_WITH_VALUE = new Set(['--data-dir', '--database-url']);
+
+/** The command named in argv (after node and script), or undefined for root help/version/unknown. */
+export function commandName(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (ROOT_OPTIONS_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith('-')) return Object.hasOwn(COMMANDS, a) ? a : undefined;
+  }
+  return undefined;
+}
 
 /** Exit codes: 0 success, 1 failure, 2 usage error. */
-export function buildProgram(): Command {
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
@@ -35,25 +58,16 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerStatus(program);
-  registerImport(program);
-  registerExport(program);
-  registerPipelines(program);
-  registerDemo(program);
-  registerRun(program);
-  registerWorker(program);
-  registerDlq(program);
-  registerCache(program);
-  registerLedger(program);
-  registerProviders(program);
-  registerSandbox(program);
+  const only = commandName(args);
+  const names = only ? [only] : Object.keys(COMMANDS);
+  for (const register of await Promise.all(names.map((n) => COMMANDS[n]!()))) register(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
 export async function main(argv = process.argv): Promise<number> {
   loadDotenv({ quiet: true });
-  const program = buildProgram();
+  const program = await buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
     return 0;

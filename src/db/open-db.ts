@@ -3,8 +3,6 @@ import { InfrastructureError } from '../errors.ts';
 import type { Db } from './db.ts';
 import { acquireDataDirLock } from './lock-file.ts';
 import { migrate } from './migrate.ts';
-import { openPgliteDb } from './pglite-db.ts';
-import { openPostgresDb } from './postgres-db.ts';
 import { scheduleVacuum } from './vacuum.ts';
 
 export interface OpenDbOptions {
@@ -30,6 +28,8 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
     let db: Db;
     try {
+      // Loaded on demand: each driver costs tens of MB, and a process needs only one.
+      const { openPostgresDb } = await import('./postgres-db.ts');
       db = await openPostgresDb({ connectionString: options.databaseUrl, schema: options.schema });
     } catch (err) {
       throw new InfrastructureError(
@@ -43,6 +43,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   }
   const release = options.memory ? () => {} : acquireDataDirLock(options.dataDir ?? '.sluice');
   try {
+    const { openPgliteDb } = await import('./pglite-db.ts');
     const db = await openPgliteDb({
       dataDir: options.memory ? undefined : join(options.dataDir ?? '.sluice', 'pgdata'),
       schema: options.schema,
