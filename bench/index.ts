@@ -70,7 +70,7 @@ function saturation(st: Record<string, FakeApiStats>): { ratio: number; binding:
   return { ratio: round(rate / limit, 3), binding: id, rate: round(rate, 2) };
 }
 
-/** Spacing margin per limit window given to the gateway (default 20 ms); see the note printed below. */
+/** Spacing margin per limit window given to the gateway (its default: 40 ms); see the note printed below. */
 const MARGIN_MS = flag('limit-margin-ms', 50);
 
 const waterfallSpec = {
@@ -276,7 +276,7 @@ for (const [k, v] of Object.entries(results)) {
   );
 }
 process.stdout.write(
-  `\nsaturation uses a ${MARGIN_MS} ms spacing margin per limit window (--limit-margin-ms; the gateway default is 20):\n` +
+  `\nsaturation uses a ${MARGIN_MS} ms spacing margin per limit window (--limit-margin-ms; the gateway default is 40):\n` +
     'the fake server counts arrivals strictly, and send-time jitter on a busy machine would otherwise be throttled.\n',
 );
 process.stdout.write(`${JSON.stringify(results)}\n`);
