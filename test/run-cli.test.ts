@@ -80,4 +80,26 @@ describeEachBackend('sluice run (CLI)', (backend) => {
     expect(second.calls).toBe(second.cacheHits);
     expect(second.batch).toBe(first.batch + 1);
   }, 90_000);
+
+  it('refuses to start a pipeline whose keys are missing, naming every variable, and queues nothing', async () => {
+    const keyless = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/_API_KEY$|^SLUICE_.*_BASE_URL$/.test(k)),
+    );
+    const failed = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'run', '--pipeline', 'golf-courses', '--limit', '2', '--json'],
+      { env: { ...keyless, ...shared.env }, encoding: 'utf8', timeout: 60_000 },
+    ).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    for (const v of ['HUNTER_API_KEY', 'APOLLO_API_KEY', 'PERPLEXITY_API_KEY', 'ANTHROPIC_API_KEY']) {
+      expect(failed?.stderr).toContain(v);
+    }
+    const db = await shared.open();
+    const batches = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM batches');
+    await db.close();
+    expect(batches.rows[0]?.n).toBe(0);
+  }, 90_000);
 });

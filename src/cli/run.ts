@@ -6,6 +6,7 @@ import type { CallCounters } from '../engine/run-gateway.ts';
 import { selectAccountsSql } from '../engine/selection.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
+import { checkCredentialsFor } from '../providers/credentials.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
 import { createProgressBar } from './progress.ts';
@@ -55,7 +56,18 @@ export function registerRun(program: Command): void {
         try {
           // Resolve first: a bad pipeline is a usage error before anything is queued.
           const pipeline = await engine.resolvePipeline(o.pipeline);
+          // Every key the pipeline needs, checked before anything is queued or spent.
+          const keyCheck = () =>
+            checkCredentialsFor(
+              { providers: (pipeline.forecast ?? []).map((f) => f.provider), models: pipeline.models ?? [] },
+              ctx.config.env,
+            );
           if (o.dryRun) {
+            try {
+              keyCheck();
+            } catch (err) {
+              ctx.out.warn(`warning: ${(err as Error).message}`);
+            }
             const select = selectAccountsSql(selection, 1);
             const ids = (await db.query<{ id: number }>(select.text, select.params)).rows.map((r) => r.id);
             const f = await forecastBatch(db, pipeline, ids, findProvider, { refresh: o.refresh ?? false });
@@ -81,6 +93,7 @@ export function registerRun(program: Command): void {
             );
             return;
           }
+          keyCheck();
           const started = Date.now();
           const batch = o.resume
             ? await resumeBatch(db, engine.queue, parsePositive('--resume', o.resume), {

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.ts';
 import type { ProviderDefinition } from './define-provider.ts';
 import { checkCredentials } from './http.ts';
 import { checkModelCredentials } from './llm/index.ts';
@@ -13,6 +14,18 @@ export function checkCredentialsFor(
   env: Readonly<Record<string, string | undefined>>,
 ): void {
   const defs: ProviderDefinition[] = [...new Set(calls.providers)].map((id) => getProvider(id));
-  checkCredentials(defs, env);
-  if (calls.models && calls.models.length > 0) checkModelCredentials(calls.models, env);
+  // Both checks run, so one message names every missing variable.
+  const problems: string[] = [];
+  for (const check of [
+    () => checkCredentials(defs, env),
+    () => checkModelCredentials(calls.models ?? [], env),
+  ]) {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
 }
