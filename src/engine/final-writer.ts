@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../db/db.ts';
 import { writeFieldValues } from '../records/field-values.ts';
 import { type RunResult, runObservations } from './final-write.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { AttemptStats } from './run-store.ts';
 
 export interface FinishedRun {
@@ -8,11 +9,6 @@ export interface FinishedRun {
   jobId: string;
   state: 'enriched' | 'partial';
   stats: AttemptStats;
-}
-
-interface Pending extends FinishedRun {
-  resolve: (written: boolean) => void;
-  reject: (err: unknown) => void;
 }
 
 /**
@@ -23,45 +19,17 @@ interface Pending extends FinishedRun {
  * Resolves false for a run another job owns now (its values are not written).
  */
 export class FinalWriter {
-  #pending: Pending[] = [];
-  #running = false;
+  readonly #group: GroupCommit<FinishedRun, boolean>;
 
-  constructor(private readonly db: Db) {}
-
-  write(run: FinishedRun): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ ...run, resolve, reject });
-      if (!this.#running) void this.#drain();
-    });
+  constructor(db: Db) {
+    this.#group = new GroupCommit(async (group) => {
+      const owned = await db.transaction((tx) => writeGroup(tx, group));
+      return group.map((g) => owned.has(g.result.runId));
+    }, 64);
   }
 
-  /** One group at a time: while it commits, the next one gathers (bigger groups under load). */
-  async #drain(): Promise<void> {
-    this.#running = true;
-    try {
-      while (this.#pending.length > 0) {
-        await new Promise((r) => setImmediate(r));
-        const group = this.#pending.splice(0, 64);
-        try {
-          const owned = await this.db.transaction((tx) => writeGroup(tx, group));
-          for (const p of group) p.resolve(owned.has(p.result.runId));
-        } catch (err) {
-          if (group.length === 1) group[0]!.reject(err);
-          else {
-            for (const p of group) {
-              try {
-                const owned = await this.db.transaction((tx) => writeGroup(tx, [p]));
-                p.resolve(owned.has(p.result.runId));
-              } catch (one) {
-                p.reject(one);
-              }
-            }
-          }
-        }
-      }
-    } finally {
-      this.#running = false;
-    }
+  write(run: FinishedRun): Promise<boolean> {
+    return this.#group.add(run);
   }
 }
 
