@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { type ExportOptions, exportRecords } from '../src/export/export-records.ts';
 import { importFile } from '../src/import/import-file.ts';
 import { writeFieldValues } from '../src/records/field-values.ts';
-import { describeEachBackend, openTestDb } from './helpers/backends.ts';
-import { emptyDb } from './helpers/empty-db.ts';
+import { describeEachBackend } from './helpers/backends.ts';
+import { emptiedTestDb } from './helpers/empty-db.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
 
@@ -25,16 +25,7 @@ async function run(db: Db, options: ExportOptions): Promise<{ text: string; coun
 }
 
 describeEachBackend('export', (backend) => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await openTestDb(backend);
-  });
-  beforeEach(async () => {
-    await emptyDb(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = emptiedTestDb(backend);
 
   it('writes every account as CSV with current values and attributes as columns', async () => {
     await importFile(db, { file: fixture('accounts-messy.csv') });

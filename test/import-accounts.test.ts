@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { ConfigError } from '../src/errors.ts';
 import { importFile } from '../src/import/import-file.ts';
-import { describeEachBackend, openTestDb } from './helpers/backends.ts';
-import { emptyDb } from './helpers/empty-db.ts';
+import { describeEachBackend } from './helpers/backends.ts';
+import { emptiedTestDb } from './helpers/empty-db.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
 const tmp = (name: string, content: string | Buffer) => {
@@ -34,17 +34,7 @@ const MESSY_ERRORS = [
 ];
 
 describeEachBackend('import accounts', (backend) => {
-  // one database per backend, emptied before each test (opening and migrating one per test is slow)
-  let db: Db;
-  beforeAll(async () => {
-    db = await openTestDb(backend);
-  });
-  beforeEach(async () => {
-    await emptyDb(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = emptiedTestDb(backend);
 
   it('imports the messy fixture: BOM, CRLF, quoted commas and newlines, header variants, dedupe, bad rows', async () => {
     const r = await importFile(db, { file: fixture('accounts-messy.csv') });

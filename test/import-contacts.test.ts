@@ -1,11 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { importFile } from '../src/import/import-file.ts';
-import { describeEachBackend, openTestDb } from './helpers/backends.ts';
-import { emptyDb } from './helpers/empty-db.ts';
+import { describeEachBackend } from './helpers/backends.ts';
+import { emptiedTestDb } from './helpers/empty-db.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
 const tmp = (name: string, content: string) => {
@@ -34,16 +34,7 @@ async function contacts(db: Db) {
 }
 
 describeEachBackend('import contacts', (backend) => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await openTestDb(backend);
-  });
-  beforeEach(async () => {
-    await emptyDb(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = emptiedTestDb(backend);
 
   it('detects a contacts file, dedupes people by email or name at the account, creates and links companies', async () => {
     const r = await importFile(db, { file: fixture('contacts-messy.csv') });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { CriticalError } from '../src/errors.ts';
 import { type FieldObservation, writeFieldValues } from '../src/records/field-values.ts';
 import { readCurrentFieldValues, readRecord } from '../src/records/read-records.ts';
-import { describeEachBackend, openTestDb } from './helpers/backends.ts';
-import { emptyDb } from './helpers/empty-db.ts';
+import { describeEachBackend } from './helpers/backends.ts';
+import { emptiedTestDb } from './helpers/empty-db.ts';
 
 async function newAccount(db: Db, name: string | null = null): Promise<number> {
   const r = await db.query<{ id: number }>('INSERT INTO accounts (name) VALUES ($1) RETURNING id', [name]);
@@ -20,16 +20,7 @@ const acct = (entityId: number, field: string, value: unknown, rest: Partial<Fie
   ({ entityType: 'account', entityId, field, value, source: 'import', ...rest }) as FieldObservation;
 
 describeEachBackend('writeFieldValues', (backend) => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await openTestDb(backend);
-  });
-  beforeEach(async () => {
-    await emptyDb(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = emptiedTestDb(backend);
 
   it('materializes columns and puts other fields in attributes', async () => {
     const id = await newAccount(db);
