@@ -155,10 +155,11 @@ steps:
       ['id:2', 'phone'],
       ['id:2', 'phone_known'],
     ]);
+    // the failed contact is visible with its reason (never "not found"), the step is failed
+    expect(out.status).toBe('failed');
     expect(out.data).toMatchObject({
-      contacts: {
-        'id:1': { phone: { status: 'not_found', data: { error: expect.stringMatching(/garbage body/) } } },
-      },
+      contacts: { 'id:1': { phone: { status: 'failed' } } },
+      errors: [{ contact: 'id:1', errorClass: 'critical', message: 'garbage body' }],
     });
   });
 

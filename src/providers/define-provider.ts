@@ -23,7 +23,7 @@ export interface HttpRequest {
   body?: unknown;
   timeoutMs?: number;
   /**
-   * `json` (default): a 2xx body that is not valid JSON is a CriticalError for this call.
+   * `json` (default): a 2xx body that is not valid JSON is a RetryableError for this call (retried like a 5xx).
    * `text`: the body is returned as text (web pages); JSON is still parsed when it looks like JSON.
    */
   responseType?: 'json' | 'text';
