@@ -15,6 +15,7 @@ import {
   BudgetExceededError,
   CriticalError,
   InfrastructureError,
+  isDatabaseUnavailable,
   NotFoundError,
   QuotaExhaustedError,
   SluiceError,
@@ -638,6 +639,9 @@ function checkResult(
 
 function asSluiceError(err: unknown, name: string): SluiceError {
   if (err instanceof SluiceError) return err;
+  // An operation reading Sluice's own database (services.db) while it is down: defer, never critical.
+  if (isDatabaseUnavailable(err))
+    return new InfrastructureError(`${name}: database unavailable`, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new CriticalError(`${name} failed unexpectedly: ${message}`, { cause: err });
 }
