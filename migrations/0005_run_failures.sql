@@ -12,7 +12,10 @@ CREATE INDEX run_steps_failed_idx ON run_steps (run_id) WHERE status = 'failed';
 -- How often the run was rescheduled because a provider kept throttling, and since when: past the
 -- ceiling (count or time) the run goes to the dead-letter queue as `throttled` instead of looping.
 -- failed_calls: failed steps of a partial run (0 for a complete one), for `sluice dlq list`.
+-- redrives: how often the run was sent back after finishing; its final write then skips the values
+-- this run already wrote (the memoized successes replayed), so each is recorded once.
 ALTER TABLE runs
   ADD COLUMN throttles integer NOT NULL DEFAULT 0,
   ADD COLUMN throttled_since timestamptz,
-  ADD COLUMN failed_calls integer NOT NULL DEFAULT 0;
+  ADD COLUMN failed_calls integer NOT NULL DEFAULT 0,
+  ADD COLUMN redrives integer NOT NULL DEFAULT 0;

@@ -100,7 +100,8 @@ export async function retryDeadRuns(db: Db, queue: QueueDriver, which: RedriveSe
   const rows = await db.transaction(async (tx) => {
     const r = await tx.query<{ id: number; dlq_job_id: string | null; batch_id: number | null }>(
       `UPDATE runs r SET state = 'queued', failures = 0, throttles = 0, throttled_since = NULL, failed_calls = 0,
-              error = NULL, error_class = NULL, finished_at = NULL, dlq_job_id = NULL, updated_at = now()
+              error = NULL, error_class = NULL, finished_at = NULL, dlq_job_id = NULL,
+              redrives = redrives + 1, updated_at = now()
         WHERE ${REDRIVABLE}
           AND ($1::boolean OR r.id = ANY($2::bigint[]) OR r.batch_id = $3::bigint)
         RETURNING r.id, r.dlq_job_id, r.batch_id`,

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { writeFieldValues } from '../records/field-values.ts';
+import { type FieldObservation, writeFieldValues } from '../records/field-values.ts';
 import { type RunResult, runObservations } from './final-write.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { StepError } from './pipeline-types.ts';
@@ -12,6 +12,8 @@ export interface FinishedRun {
   stats: AttemptStats;
   /** Calls that failed for good: recorded on the run (error, errors, failed_calls) for `sluice dlq`. */
   errors?: StepError[];
+  /** The run finished before and was redriven: values it already wrote are not written again. */
+  redriven?: boolean;
 }
 
 /** The run's `error` line for failed calls: how many, and the first reason. */
@@ -84,8 +86,33 @@ async function writeGroup(tx: Queryable, group: FinishedRun[]): Promise<Set<numb
   const owned = new Set(r.rows.map((row) => row.id));
   const observations = [];
   for (const g of sorted) {
-    if (owned.has(g.result.runId)) observations.push(...(await runObservations(tx, g.result)));
+    if (!owned.has(g.result.runId)) continue;
+    const mine = await runObservations(tx, g.result);
+    observations.push(...(g.redriven ? await notYetWritten(tx, g.result.runId, mine) : mine));
   }
   await writeFieldValues(tx, observations);
   return owned;
+}
+
+/**
+ * A redriven run replays its memoized successes, whose values its first final write recorded: those
+ * (same run, entity and field) are dropped, so a redrive adds only what the failed calls now found.
+ */
+async function notYetWritten(
+  tx: Queryable,
+  runId: number,
+  observations: FieldObservation[],
+): Promise<FieldObservation[]> {
+  if (observations.length === 0) return observations;
+  const r = await tx.query<{ entity_type: string; entity_id: number; field: string }>(
+    `SELECT DISTINCT entity_type, entity_id, field FROM field_values
+      WHERE run_id = $1 AND entity_type = ANY($2::text[]) AND entity_id = ANY($3::bigint[])`,
+    [
+      runId,
+      [...new Set(observations.map((o) => o.entityType))],
+      [...new Set(observations.map((o) => o.entityId))],
+    ],
+  );
+  const written = new Set(r.rows.map((row) => `${row.entity_type}:${row.entity_id}:${row.field}`));
+  return observations.filter((o) => !written.has(`${o.entityType}:${o.entityId}:${o.field}`));
 }

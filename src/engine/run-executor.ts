@@ -150,6 +150,7 @@ export async function executeRunJob(
       state,
       stats,
       errors: result.errors,
+      redriven: run.redrives > 0,
     });
     await complete(job);
     return written ? state : 'skipped';

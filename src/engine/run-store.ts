@@ -21,6 +21,8 @@ export interface ClaimedRun {
   /** Reschedules for throttles since the run last made progress, and for how long (ms), 0 when none. */
   throttles: number;
   throttledMs: number;
+  /** Times the run was redriven after finishing (its earlier values are already written). */
+  redrives: number;
 }
 
 /** Counters of one attempt, added to the run's totals. */
@@ -57,7 +59,7 @@ export async function claimAndLoadRun(
         WHERE id = $1 AND state IN ('queued', 'running')
        RETURNING *)
      SELECT c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
-            c.throttles, coalesce(extract(epoch FROM now() - c.throttled_since) * 1000, 0)::float8 AS "throttledMs",
+            c.throttles, c.redrives, coalesce(extract(epoch FROM now() - c.throttled_since) * 1000, 0)::float8 AS "throttledMs",
             coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd",
             (SELECT to_jsonb(a) FROM accounts a WHERE a.id = c.account_id) AS account,
             (SELECT coalesce(jsonb_agg(to_jsonb(ct) ORDER BY ct.id), '[]'::jsonb)

@@ -40,7 +40,11 @@ export function compileForeach(
    */
   async function runChild(child: CompiledStep, ctx: StepContext, scope: Scope): Promise<StepOutput> {
     try {
-      return await child.run(ctx, scope);
+      const out = await child.run(ctx, scope);
+      // A failed child's errors name the child inside this foreach and the contact (as memoized).
+      if (out.status !== 'failed' || !scope.contact) return out;
+      const errors = childErrors(out, `${spec.id}.${child.id}`, scope.contact.ref);
+      return { ...out, data: { ...out.data, errors } };
     } catch (err) {
       if (child.required || !isCallFailure(err, ctx.finalAttempt ?? false) || ctx.signal.aborted) throw err;
       const error: StepError = {
