@@ -27,7 +27,8 @@ function scripted(answer: (input: { q: string }) => { found: true; output: unkno
         input: z.object({ q: z.string() }),
         output: z.object({ value: z.string() }),
         priceUsd: 0.05,
-        run: async (_ctx, input) => answer(input),
+        run: async (_ctx, input) =>
+          answer(input) as { found: true; output: { value: string }; costUsd: number },
       }),
     },
   });
