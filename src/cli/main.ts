@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ledger: async () => (await import('./ledger.ts')).registerLedger,
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
+  patterns: async () => (await import('./patterns.ts')).registerPatterns,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
