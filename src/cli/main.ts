@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('./serve.ts')).registerServe,
   keys: async () => (await import('./keys.ts')).registerKeys,
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
+  patterns: async () => (await import('./patterns.ts')).registerPatterns,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
