@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ledger: async () => (await import('./ledger.ts')).registerLedger,
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
+  sync: async () => (await import('./sync.ts')).registerSync,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
