@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
+  optimize: async () => (await import('./optimize.ts')).registerOptimize,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
