@@ -24,6 +24,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ledger: async () => (await import('./ledger.ts')).registerLedger,
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
+  serve: async () => (await import('./serve.ts')).registerServe,
+  keys: async () => (await import('./keys.ts')).registerKeys,
+  webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
 };
