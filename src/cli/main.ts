@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   keys: async () => (await import('./keys.ts')).registerKeys,
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
+  optimize: async () => (await import('./optimize.ts')).registerOptimize,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
