@@ -8,6 +8,7 @@ import type { CallCounters } from '../engine/run-gateway.ts';
 import { openRunQueue } from '../engine/run-queue.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
+import { recordDemoDeployment } from '../learning/deployments.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
 import { buildDemoReport, type DemoReport } from './demo-report.ts';
 import { sandboxProviders } from './sandbox-providers.ts';
@@ -72,6 +73,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       selection: options.records !== undefined ? { limit: options.records } : {},
     });
     status(`batch ${batch.id}: ${batch.total} courses through "${DEMO_PIPELINE}"`);
+    await recordDemoDeployment(db, batch.id);
     const worker = startWorker({
       engine,
       concurrency: options.concurrency ?? 24,
