@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.ts';
+import { refuseTransactionPooler } from './pooler-check.ts';
 
 /** int8 (counts, ids) and numeric (costs) as JS numbers, as PGlite gives them. */
 const typeParsers = {
@@ -78,8 +79,13 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Db & {
   });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});
-  if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  else await pool.query('SELECT 1');
+  try {
+    await refuseTransactionPooler(pool, describeUrl(options.connectionString));
+    if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
   const base = wrap(pool);
   return {
     pool,
