@@ -1,5 +1,6 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { createApolloFake } from './fakes/apollo.ts';
+import { type CrmFakes, startCrmFakes } from './fakes/crm/start-crm-fakes.ts';
 import type { FakeOptions, FakeServer, RunningServer } from './fakes/fake-kit.ts';
 import { listen } from './fakes/fake-kit.ts';
 import { createHunterFake } from './fakes/hunter.ts';
@@ -37,6 +38,8 @@ export interface Sandbox {
   fakes: Record<string, FakeServer>;
   /** AI SDK model factory for `services.languageModel`: every model id is answered from the world. */
   languageModel: (modelId: string) => LanguageModelV3;
+  /** The CRM fakes (ClickUp, HubSpot, GoHighLevel) the sync writes to; their env is in `env`. */
+  crm: CrmFakes;
   stop(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await Promise.all(running.map((s) => s.close()));
     throw err;
   }
+  const crm = await startCrmFakes(options.port ? { port: options.port + running.length } : {});
   const env: Record<string, string> = {
     SLUICE_HUNTER_BASE_URL: baseUrls.hunter!,
     HUNTER_API_KEY: fakes.hunter!.apiKey,
@@ -78,6 +82,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     SLUICE_JINA_BASE_URL: baseUrls.jina!,
     JINA_API_KEY: fakes.jina!.apiKey,
     SLUICE_WEBSITE_BASE_URL: baseUrls.website!,
+    ...crm.env,
   };
   return {
     world,
@@ -85,8 +90,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     env,
     fakes,
     languageModel: (modelId) => createSandboxLanguageModel(world, modelId),
+    crm,
     async stop() {
-      await Promise.all(running.map((s) => s.close()));
+      await Promise.all([...running.map((s) => s.close()), crm.stop()]);
     },
   };
 }
