@@ -235,7 +235,10 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     for (const [k, v] of Object.entries(props)) {
       if ((o.properties[k] ?? '') === v) continue;
       o.properties[k] = v;
-      o.history[k] = [...(o.history[k] ?? []), { value: v, timestamp: new Date(now).toISOString(), sourceType, sourceId }];
+      o.history[k] = [
+        ...(o.history[k] ?? []),
+        { value: v, timestamp: new Date(now).toISOString(), sourceType, sourceId },
+      ];
       changed.push(k);
     }
     if (changed.length) {
