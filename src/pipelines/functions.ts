@@ -1,4 +1,5 @@
 import { parse as parseDomain } from 'tldts';
+import { splitFullName } from '../normalize/person-name.ts';
 
 /**
  * The fixed set of functions expressions may call (`formula`, `when`, templates). Every function is
@@ -115,11 +116,9 @@ const table: Record<string, Fn> = {
           )
           .map((c) => ({ first_name: c.first_name, last_name: c.last_name, email: c.email }))
       : null,
-  first_name: (s) => str(s)?.trim().split(/\s+/)[0] ?? null,
-  last_name: (s) => {
-    const parts = str(s)?.trim().split(/\s+/) ?? [];
-    return parts.length > 1 ? parts.at(-1)! : null;
-  },
+  // The one name splitter (normalize/person-name.ts): "Ana Van Dyke" → "Ana" / "Van Dyke".
+  first_name: (s) => splitFullName(str(s) ?? '').firstName ?? null,
+  last_name: (s) => splitFullName(str(s) ?? '').lastName ?? null,
 };
 
 /** Null-prototype, so `constructor(...)` or `__proto__(...)` in an expression is an unknown function. */
