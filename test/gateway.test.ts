@@ -204,6 +204,20 @@ describeEachBackend('gateway', (backend) => {
     expect(held.rows[0]?.n).toBe(0);
   });
 
+  it("a coalesced follower from another batch gets an answer, not the leader's budget error", async () => {
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.01 }), { latencyMs: 100 });
+    await setBatchBudget(fx.db, 11, 0);
+    await setBatchBudget(fx.db, 12, 1);
+    const [poor, rich] = await Promise.allSettled([
+      fx.gateway.call(call('shared', { batchId: 11 })),
+      fx.gateway.call(call('shared', { batchId: 12 })),
+    ]);
+    expect(poor.status === 'rejected' && poor.reason).toBeInstanceOf(BudgetExceededError);
+    expect(rich).toMatchObject({ status: 'fulfilled', value: { found: true, costUsd: 0.01 } });
+    expect(fx.server.requests).toHaveLength(1);
+    expect(await getBudget(fx.db, 'batch:12')).toMatchObject({ spentUsd: 0.01, reservedUsd: 0 });
+  });
+
   it('stops at the batch budget: refuses the call that would exceed it, keeps what was paid', async () => {
     fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.01 }));
     await setBatchBudget(fx.db, 5, 0.025);

@@ -24,6 +24,12 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ledger: async () => (await import('./ledger.ts')).registerLedger,
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
+  sync: async () => (await import('./sync.ts')).registerSync,
+  serve: async () => (await import('./serve.ts')).registerServe,
+  keys: async () => (await import('./keys.ts')).registerKeys,
+  webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
+  patterns: async () => (await import('./patterns.ts')).registerPatterns,
+  optimize: async () => (await import('./optimize.ts')).registerOptimize,
 };
 
 /** Root options that take a value, so the command name can be found after them. */

@@ -9,6 +9,7 @@ import type { CallCounters } from '../engine/run-gateway.ts';
 import { openRunQueue } from '../engine/run-queue.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
+import { recordDemoDeployment } from '../learning/deployments.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
 import { buildDemoReport, type DemoReport, type LimitReport } from './demo-report.ts';
@@ -82,6 +83,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     });
     const limits = await forecastLimits(db, batch.id, await resolvePipeline(pipelineRef), providers);
     status(`batch ${batch.id}: ${batch.total} courses through "${pipelineRef}"`);
+    // Only the built-in pipeline is the demo's deployment (tests run variants of it).
+    if (pipelineRef === DEMO_PIPELINE) await recordDemoDeployment(db, batch.id);
     const worker = startWorker({
       engine,
       concurrency: options.concurrency ?? 24,

@@ -3,7 +3,7 @@ import { flattenRow } from '../records/read-records.ts';
 import { writeAccountBatch } from './account-batch.ts';
 import { type ExistingRecord, type PlannedGroup, planMerge } from './merge-plan.ts';
 import type { ContactCandidate } from './row-normalizer.ts';
-import { type PlanResult, type RowOutcome, writePlan } from './write-plan.ts';
+import { type IntakeSource, type PlanResult, type RowOutcome, writePlan } from './write-plan.ts';
 
 export interface ContactBatchResult extends PlanResult {
   /** What happened to the companies named by the rows (created or filled in). */
@@ -21,7 +21,8 @@ const secondaryOf = (nameKey: string | undefined, accountId: number | null | und
 export async function writeContactBatch(
   tx: Queryable,
   candidates: ContactCandidate[],
-  importId: number,
+  importId: number | null,
+  source: IntakeSource = 'import',
 ): Promise<ContactBatchResult> {
   if (candidates.length === 0) return { ids: [], outcomes: [], accountOutcomes: [] };
   const accountIds: (number | null)[] = candidates.map(() => null);
@@ -30,6 +31,7 @@ export async function writeContactBatch(
     tx,
     withAccount.map((x) => x.a),
     importId,
+    source,
   );
   withAccount.forEach((x, k) => {
     accountIds[x.i] = accounts.ids[k]!;
@@ -59,7 +61,7 @@ export async function writeContactBatch(
     const a = accountIds[i];
     if (a != null && !groupAccount.has(r.group)) groupAccount.set(r.group, a);
   });
-  const result = await writePlan(tx, 'contact', plan, importId, (g) => groupAccount.get(g) ?? null);
+  const result = await writePlan(tx, 'contact', plan, importId, (g) => groupAccount.get(g) ?? null, source);
   // a contact imported before its company was known gets linked now
   const link = plan.groups.filter(
     (g) => g.existingId !== undefined && existing.withoutAccount.has(g.existingId) && groupAccount.has(g),

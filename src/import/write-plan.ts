@@ -8,6 +8,12 @@ import { pgIntArray, pgTextArray } from './pg-array.ts';
 
 export type RowOutcome = 'inserted' | 'merged' | 'unchanged';
 
+/**
+ * Who supplied the rows: a CSV import, or the same dedupe/merge path used by the HTTP API (`api`) and
+ * inbound webhooks (`rb2b`, `webhook`). All rank like imports in the current-value rule.
+ */
+export type IntakeSource = 'import' | 'api' | 'rb2b' | 'webhook';
+
 export interface PlanResult {
   /** Per incoming row: the id of its record and what happened. */
   ids: number[];
@@ -42,7 +48,7 @@ function insertSql(type: EntityType): string {
   FROM unnest(${types.map((t, i) => `$${i + 1}::${t}`).join(', ')}) AS t(${all.join(', ')})
 )
 INSERT INTO field_values (entity_type, entity_id, field, value, source, import_id)
-SELECT '${type}', f.id, f.field, to_jsonb(f.value), 'import', $${n + 4}
+SELECT '${type}', f.id, f.field, to_jsonb(f.value), $${n + 5}, $${n + 4}
 FROM unnest($${n + 1}::bigint[], $${n + 2}::text[], $${n + 3}::text[]) AS f(id, field, value)`;
 }
 
@@ -67,8 +73,9 @@ export async function writePlan(
   tx: Queryable,
   type: EntityType,
   plan: MergePlan,
-  importId: number,
+  importId: number | null,
   accountIdOf?: (group: PlannedGroup) => number | null,
+  source: IntakeSource = 'import',
 ): Promise<PlanResult> {
   const fresh = plan.groups.filter((g) => g.existingId === undefined);
   const ids = new Map<PlannedGroup, number>();
@@ -114,6 +121,7 @@ export async function writePlan(
       pgTextArray(fvFields),
       pgTextArray(fvValues),
       importId,
+      source,
     ]);
   }
 
@@ -128,9 +136,9 @@ export async function writePlan(
        CROSS JOIN LATERAL (
          SELECT * FROM field_values
          WHERE entity_type = $1 AND entity_id = t.id AND field = t.field
-           AND source = 'import' AND value = to_jsonb(t.value) OFFSET 0
+           AND source = $5 AND value = to_jsonb(t.value) OFFSET 0
        ) fv`,
-      [type, flat.map((o) => o.id), flat.map((o) => o.field), flat.map((o) => o.value)],
+      [type, flat.map((o) => o.id), flat.map((o) => o.field), flat.map((o) => o.value), source],
     );
     const seen = new Set(known.rows.map((r) => `${r.entity_id}\u0000${r.field}\u0000${r.value}`));
     const toWrite: FieldObservation[] = [];
@@ -142,8 +150,8 @@ export async function writePlan(
         entityId: o.id,
         field: o.field,
         value: o.value,
-        source: 'import',
-        importId,
+        source,
+        ...(importId !== null ? { importId } : {}),
       });
     }
     await writeFieldValues(tx, toWrite);

@@ -119,6 +119,45 @@ const table: Record<string, Fn> = {
   // The one name splitter (normalize/person-name.ts): "Ana Van Dyke" → "Ana" / "Van Dyke".
   first_name: (s) => splitFullName(str(s) ?? '').firstName ?? null,
   last_name: (s) => splitFullName(str(s) ?? '').lastName ?? null,
+  /** A list of objects sorted by one key (`'desc'` for highest first); items without it go last. */
+  sort_by: (xs, key, dir) => {
+    if (!Array.isArray(xs)) return null;
+    const k = str(key) ?? '';
+    const sign = str(dir)?.toLowerCase() === 'desc' ? -1 : 1;
+    const val = (x: unknown) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined);
+    return [...xs].sort((a, b) => {
+      const [va, vb] = [val(a), val(b)];
+      if (isMissing(va) || isMissing(vb)) return isMissing(va) ? (isMissing(vb) ? 0 : 1) : -1;
+      return (
+        (num(va) !== null && num(vb) !== null ? num(va)! - num(vb)! : String(va).localeCompare(String(vb))) *
+        sign
+      );
+    });
+  },
+  /** Each object of a list rendered through a pattern with `{key}` placeholders: `'[{score}/10] {text}'`. */
+  format_each: (xs, pattern) => {
+    const p = str(pattern);
+    if (!Array.isArray(xs) || p === null) return null;
+    return xs.map((x) =>
+      p.replace(/\{(\w+)\}/g, (_, k: string) =>
+        x && typeof x === 'object' ? (str((x as Record<string, unknown>)[k]) ?? '') : '',
+      ),
+    );
+  },
+  /** Lines `1. a`, `2. b`… of a list. */
+  numbered: (xs) => (Array.isArray(xs) ? xs.map((x, i) => `${i + 1}. ${str(x) ?? ''}`).join('\n') : null),
+  /**
+   * The fields of a record whose names start with `prefix`, as `[{name, score}]` highest first
+   * (prefix stripped): `ranked(account, 'opportunity_')[0].name` is the top opportunity.
+   */
+  ranked: (record, prefix) => {
+    const pre = str(prefix) ?? '';
+    if (!record || typeof record !== 'object' || Array.isArray(record)) return null;
+    return Object.entries(record as Record<string, unknown>)
+      .filter(([k, v]) => k.startsWith(pre) && num(v) !== null)
+      .map(([k, v]) => ({ name: k.slice(pre.length), score: num(v)! }))
+      .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name));
+  },
 };
 
 /** Null-prototype, so `constructor(...)` or `__proto__(...)` in an expression is an unknown function. */

@@ -135,7 +135,7 @@ function zodIssues(
 }
 
 /** The deepest node along `path` (the parent when the key itself is missing); with `key`, that key's node. */
-function nodeAt(root: unknown, path: readonly PropertyKey[], key?: string): Node | undefined {
+export function nodeAt(root: unknown, path: readonly PropertyKey[], key?: string): Node | undefined {
   let node: unknown = root;
   let last: Node | undefined = isNode(root) ? root : undefined;
   for (const seg of path) {

@@ -5,7 +5,8 @@
  * 1. `manual` (most recent first) — a person's edit beats everything;
  * 2. `crm` (most recent first) — the system of record;
  * 3. `provider` / `step` with confidence null or >= 0.5 (most recent first) — enrichment overrides imports;
- * 4. `import` (EARLIEST first) — a re-import or a duplicate row only fills fields that are still empty;
+ * 4. `import`, and records given to the API (`api`) or by inbound webhooks (`rb2b`, `webhook`) (EARLIEST
+ *    first) — a re-import or a duplicate row only fills fields that are still empty;
  * 5. `provider` / `step` with confidence < 0.5 (most recent first) — used only when nothing else exists.
  *
  * Ties (same observed_at, e.g. one transaction) go to the later row for ranks 1–3 and 5, the earlier for 4.
@@ -18,7 +19,7 @@ export const RANK_SQL = `CASE
     WHEN fv.source = 'manual' THEN 1
     WHEN fv.source = 'crm' THEN 2
     WHEN fv.source IN ('provider', 'step') AND (fv.confidence IS NULL OR fv.confidence >= ${CONFIDENCE_THRESHOLD}) THEN 3
-    WHEN fv.source = 'import' THEN 4
+    WHEN fv.source IN ('import', 'api', 'rb2b', 'webhook') THEN 4
     ELSE 5
   END`;
 
@@ -28,7 +29,7 @@ export const RANK_SQL = `CASE
  * fv.field, ${CURRENT_ORDER_SQL}`.
  */
 export const CURRENT_ORDER_SQL = `${RANK_SQL},
-  CASE WHEN fv.source = 'import' THEN fv.observed_at END ASC NULLS LAST,
+  CASE WHEN fv.source IN ('import', 'api', 'rb2b', 'webhook') THEN fv.observed_at END ASC NULLS LAST,
   fv.observed_at DESC,
-  CASE WHEN fv.source = 'import' THEN fv.id END ASC NULLS LAST,
+  CASE WHEN fv.source IN ('import', 'api', 'rb2b', 'webhook') THEN fv.id END ASC NULLS LAST,
   fv.id DESC`;

@@ -4,7 +4,7 @@ import { materializeCurrentValues } from './materialize.ts';
 import { type EntityType, RESERVED_FIELDS } from './record-fields.ts';
 
 /** Where an observed value came from (field_values.source). */
-export type FieldSource = 'import' | 'provider' | 'step' | 'manual' | 'crm';
+export type FieldSource = 'import' | 'provider' | 'step' | 'manual' | 'crm' | 'api' | 'rb2b' | 'webhook';
 
 /** One value observed for one field of one account or contact, with its provenance. */
 export interface FieldObservation {
@@ -29,7 +29,16 @@ export interface FieldObservation {
 
 /** Observations per INSERT statement: one round trip each, arrays passed as 12 parameters. */
 const BATCH = 5000;
-const SOURCES = new Set<FieldSource>(['import', 'provider', 'step', 'manual', 'crm']);
+const SOURCES = new Set<FieldSource>([
+  'import',
+  'provider',
+  'step',
+  'manual',
+  'crm',
+  'api',
+  'rb2b',
+  'webhook',
+]);
 
 /**
  * Records observations in field_values and re-materializes the current value (current-value-rule.ts)

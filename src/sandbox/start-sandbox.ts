@@ -1,5 +1,6 @@
 import { type AnthropicFakeOptions, createAnthropicFake } from './fakes/anthropic.ts';
 import { type ApolloFakeOptions, createApolloFake } from './fakes/apollo.ts';
+import { type CrmFakes, startCrmFakes } from './fakes/crm/start-crm-fakes.ts';
 import type { FakeOptions, FakeServer, RunningServer } from './fakes/fake-kit.ts';
 import { listen } from './fakes/fake-kit.ts';
 import { createHunterFake, type HunterFakeOptions } from './fakes/hunter.ts';
@@ -50,6 +51,8 @@ export interface Sandbox {
   fakes: Record<string, FakeServer>;
   /** The reader behind the model fakes (tests ask it directly). */
   model: SandboxModel;
+  /** The CRM fakes (ClickUp, HubSpot, GoHighLevel) the sync writes to; their env is in `env`. */
+  crm: CrmFakes;
   stop(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await Promise.all(running.map((s) => s.close()));
     throw err;
   }
+  const crm = await startCrmFakes(options.port ? { port: options.port + running.length } : {});
   const env: Record<string, string> = {
     SLUICE_HUNTER_BASE_URL: baseUrls.hunter!,
     HUNTER_API_KEY: fakes.hunter!.apiKey,
@@ -102,6 +106,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     OPENAI_API_KEY: fakes.openai!.apiKey,
     SLUICE_ANTHROPIC_BASE_URL: `${baseUrls.anthropic!}/v1`,
     ANTHROPIC_API_KEY: fakes.anthropic!.apiKey,
+    ...crm.env,
   };
   return {
     world,
@@ -109,8 +114,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     env,
     fakes,
     model,
+    crm,
     async stop() {
-      await Promise.all(running.map((s) => s.close()));
+      await Promise.all([...running.map((s) => s.close()), crm.stop()]);
     },
   };
 }

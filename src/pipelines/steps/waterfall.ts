@@ -50,6 +50,7 @@ interface Attempt {
   operation: string;
   result: 'hit' | 'not_found' | 'skipped_missing_input' | 'skipped_when' | 'rejected' | 'error';
   detail?: string;
+  validated?: boolean;
 }
 
 export function compileWaterfall(
@@ -176,7 +177,12 @@ export function compileWaterfall(
         if (!rejected) attempts.push({ ...tag, result: 'not_found' });
         continue;
       }
-      attempts.push({ ...tag, result: 'hit' });
+      // `validated`: whether the validator was paid for this hit (the optimizer prices attempts by it).
+      attempts.push({
+        ...tag,
+        result: 'hit',
+        ...(validator ? { validated: candidate !== undefined && !preVerified } : {}),
+      });
       // The call's cost is shared by the values it produced; the validator's goes to the validated field.
       const share = outcome.costUsd / values.length;
       for (const x of values) {

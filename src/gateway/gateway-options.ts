@@ -4,7 +4,7 @@ import type { BackoffOptions } from '../limits/backoff.ts';
 import type { Logger } from '../logger.ts';
 import type { OperationServices, ProviderDefinition } from '../providers/define-provider.ts';
 
-/** Options of the call gateway (src/engine/gateway.ts), with their defaults. */
+/** Options of the call gateway (src/gateway/create-gateway.ts), with their defaults. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Time source and sleeper; injectable so tests need not wait for real back-offs. */

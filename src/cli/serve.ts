@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { ConfigError } from '../errors.ts';
+import { SANDBOX_BANNER } from '../sandbox/start-sandbox.ts';
+import { openServeEngine } from '../server/serve-engine.ts';
+import { startServer } from '../server/start-server.ts';
+import { loadTriggerConfig } from '../triggers/trigger-config.ts';
+import { action } from './context.ts';
+import { onShutdownSignal } from './run-options.ts';
+
+interface ServeOptions {
+  host: string;
+  port: string;
+  workers: string;
+  config?: string;
+  sandbox?: boolean;
+  allowPrivateCallbacks?: boolean;
+  uploadLimitMb: string;
+  json?: boolean;
+}
+
+function nonNegative(option: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${option} must be a whole number ≥ 0, got "${raw}"`, { exitCode: 2 });
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'HTTP API (/v1, /api/enrich-course, inbound hooks, /health, /metrics) with queue workers, until SIGINT/SIGTERM',
+    )
+    .option(
+      '--host <host>',
+      'address to bind (a non-loopback address needs an API key to exist)',
+      '127.0.0.1',
+    )
+    .option('--port <n>', 'port (0 = any free port)', '4000')
+    .option(
+      '--workers <n>',
+      'runs in flight in this process; 0 = leave the runs to separate `sluice worker`s',
+      '10',
+    )
+    .option('--config <file>', 'trigger rules (default: sluice.config.yaml when it exists)')
+    .option(
+      '--sandbox',
+      'answer every provider from the local sandbox (fake servers and LLM), like `sluice demo`; allows loopback callbacks',
+    )
+    .option(
+      '--allow-private-callbacks',
+      'let callback URLs point at loopback/private addresses (tests, local receivers)',
+    )
+    .option('--upload-limit-mb <n>', 'largest CSV upload to POST /v1/imports', '512')
+    .action(
+      action(async (ctx, o: ServeOptions) => {
+        const port = nonNegative('--port', o.port);
+        const workers = nonNegative('--workers', o.workers);
+        const config = loadTriggerConfig(o.config);
+        const db = await ctx.db();
+        const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
+        for (const rule of config.rules) {
+          try {
+            await engine.resolvePipeline(rule.pipeline);
+          } catch (err) {
+            throw new ConfigError(
+              `${config.file}: rule "${rule.name}": pipeline ${JSON.stringify(rule.pipeline)}: ${(err as Error).message}`,
+              { exitCode: 2, cause: err },
+            );
+          }
+        }
+        if (sandbox) ctx.out.warn(SANDBOX_BANNER);
+        let server: Awaited<ReturnType<typeof startServer>>;
+        try {
+          server = await startServer({
+            db,
+            engine,
+            env: ctx.config.env,
+            host: o.host,
+            port,
+            workers,
+            rules: config.rules,
+            callbacks: { allowPrivate: o.sandbox === true || o.allowPrivateCallbacks === true },
+            uploadLimitBytes: nonNegative('--upload-limit-mb', o.uploadLimitMb) * 1024 * 1024,
+            log: (line) => ctx.out.warn(line),
+          });
+        } catch (err) {
+          await engine.queue.stop();
+          await sandbox?.stop();
+          throw err;
+        }
+        const stopped = new Promise<void>((resolve) => {
+          const off = onShutdownSignal(() => {
+            ctx.out.warn('serve: stopping (finishing in-flight requests and runs)');
+            void server.stop().finally(() => {
+              off();
+              resolve();
+            });
+          });
+        });
+        ctx.out.warn(
+          `serve ${process.pid}: listening on ${server.url} (${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} ${db.target}; ` +
+            `${workers > 0 ? `${workers} runs in flight in-process` : 'no in-process workers'}; ${config.rules.length} trigger rule${config.rules.length === 1 ? '' : 's'}${config.file ? ` from ${config.file}` : ''})`,
+        );
+        if (ctx.out.json) ctx.out.result({ url: server.url, port: server.port, pid: process.pid });
+        await stopped;
+        await engine.queue.stop();
+        await sandbox?.stop();
+        ctx.out.warn(`serve ${process.pid}: stopped`);
+      }),
+    );
+}

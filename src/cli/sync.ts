@@ -1,0 +1,179 @@
+import type { Command } from 'commander';
+import { builtinSyncs, loadSync } from '../sync/load-sync.ts';
+import { runSync, type SyncReport } from '../sync/run-sync.ts';
+import { syncErrors, syncStatus } from '../sync/sync-status.ts';
+import { action, type CommandContext } from './context.ts';
+import { table } from './output.ts';
+import { parsePositive } from './run-options.ts';
+import { createSyncProgressBar } from './sync-progress.ts';
+
+/** `sluice sync`: push records to CRMs under a sync definition (docs/sync.md). */
+export function registerSync(program: Command): void {
+  const sync = program
+    .command('sync')
+    .description('sync records to ClickUp, HubSpot or GoHighLevel (definitions in syncs/)');
+
+  sync
+    .command('list')
+    .description('the built-in sync definitions')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, _o: { json?: boolean }) => {
+        const names = await builtinSyncs();
+        const defs = await Promise.all(names.map((n) => loadSync(n)));
+        if (ctx.out.json)
+          return ctx.out.result({
+            syncs: defs.map((d) => ({
+              name: d.name,
+              destination: d.destination,
+              object: d.object,
+              records: d.spec.records,
+              mode: d.spec.mode,
+            })),
+          });
+        ctx.out.line(
+          table(
+            defs.map((d) => [
+              d.name,
+              d.destination,
+              d.object,
+              d.spec.records,
+              d.spec.mode,
+              d.spec.description ?? '',
+            ]),
+            ['name', 'destination', 'object', 'records', 'mode', 'description'],
+          ),
+        );
+      }),
+    );
+
+  sync
+    .command('validate <files...>')
+    .description('check sync definition files; errors as file:line:col: field: message')
+    .action(
+      action(async (ctx, _o: object, files: string[]) => {
+        for (const f of files) {
+          const d = await loadSync(f);
+          ctx.out.line(
+            `${f}: ok (${d.destination} ${d.object}, ${d.fields.length} fields, mode ${d.spec.mode})`,
+          );
+        }
+      }),
+    );
+
+  const addRun = (name: 'preview' | 'run', description: string) =>
+    sync
+      .command(`${name} <sync>`)
+      .description(description)
+      .option('--ids <ids>', 'only these record ids (comma-separated)')
+      .option('--json', 'print one JSON object')
+      .action(
+        action(async (ctx, o: { ids?: string; json?: boolean }, nameOrFile: string) => {
+          const def = await loadSync(nameOrFile);
+          const ids = o.ids?.split(',').map((x) => parsePositive('--ids', x.trim()));
+          const bar = createSyncProgressBar({
+            enabled: name === 'run' && !ctx.out.json && process.stderr.isTTY === true,
+          });
+          let report: SyncReport;
+          try {
+            report = await runSync({
+              db: await ctx.db(),
+              def,
+              env: ctx.config.env,
+              preview: name === 'preview',
+              ...(ids ? { ids } : {}),
+              onProgress: (p) => bar.update(p),
+            });
+          } finally {
+            bar.stop();
+          }
+          printReport(ctx, def.name, def.destination, report, name === 'preview');
+        }),
+      );
+  addRun('preview', 'what a sync would create, update and archive; nothing is sent');
+  addRun('run', 'send what changed since the last sync, with a progress bar');
+
+  sync
+    .command('status [sync]')
+    .description('per sync: records in the destination, their last results, the last run')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, _o: { json?: boolean }, name?: string) => {
+        const rows = await syncStatus(await ctx.db(), name);
+        if (ctx.out.json) return ctx.out.result({ syncs: rows });
+        if (rows.length === 0)
+          return ctx.out.line('no sync has run yet: try `sluice sync preview golf-courses-clickup`');
+        ctx.out.line(
+          table(
+            rows.map((r) => [
+              r.syncName,
+              r.destination,
+              r.records,
+              r.ok,
+              r.skipped,
+              r.retryable,
+              r.permanent,
+              r.lastRun ? `#${r.lastRun.id} ${r.lastRun.status} ${r.lastRun.startedAt.toISOString()}` : '-',
+            ]),
+            ['sync', 'destination', 'records', 'ok', 'skipped', 'retryable', 'permanent', 'last run'],
+          ),
+        );
+      }),
+    );
+
+  sync
+    .command('errors [sync]')
+    .description(
+      'records whose last sync was not ok: retryable ones go again on every sync, permanent ones once they change',
+    )
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, o: { limit: string; json?: boolean }, name?: string) => {
+        const rows = await syncErrors(await ctx.db(), name, parsePositive('--limit', o.limit));
+        if (ctx.out.json) return ctx.out.result({ errors: rows });
+        if (rows.length === 0) return ctx.out.line('no sync errors');
+        ctx.out.line(
+          table(
+            rows.map((r) => [
+              r.syncName,
+              `${r.entityType} ${r.entityId}`,
+              r.remoteId ?? '-',
+              r.status,
+              r.failures,
+              r.error ?? '',
+            ]),
+            ['sync', 'record', 'remote id', 'status', 'failures', 'error'],
+          ),
+        );
+      }),
+    );
+}
+
+function printReport(
+  ctx: CommandContext,
+  name: string,
+  destination: string,
+  r: SyncReport,
+  preview: boolean,
+): void {
+  if (ctx.out.json) {
+    ctx.out.result({ sync: name, destination, preview, ...r });
+    return;
+  }
+  const c = r.counts;
+  ctx.out.line(
+    `${preview ? 'preview of ' : ''}${name} → ${destination}: ${c.created} ${preview ? 'to create' : 'created'}, ${c.updated} ${preview ? 'to update' : 'updated'}, ${c.archived} ${preview ? 'to archive' : 'archived'}, ${c.unchanged} unchanged, ${c.skipped} skipped${preview ? '' : `, ${c.retryable} retryable, ${c.permanent} permanent; ${c.requests} requests`}`,
+  );
+  if (preview && r.plan.length) {
+    ctx.out.line(
+      table(
+        r.plan.slice(0, 50).map((p) => [p.op, p.key, p.route ?? '', p.reason ?? (p.fields ?? []).join(', ')]),
+        ['op', 'record', 'route', 'fields / reason'],
+      ),
+    );
+    if (r.plan.length > 50) ctx.out.line(`…and ${r.plan.length - 50} more (--json for all)`);
+  }
+  for (const e of r.errors.slice(0, 10)) ctx.out.warn(`${e.status}: ${e.key}: ${e.error}`);
+  if (r.errors.length) ctx.out.warn('see `sluice sync errors` for every record that did not sync');
+}

@@ -1,0 +1,84 @@
+import type { SluiceError } from '../errors.ts';
+import { type AttemptRecord, type AttemptRecorded, recordAttempt } from '../ledger/record-attempt.ts';
+import type { CallContext } from './call-context.ts';
+
+/**
+ * Writes one attempt record of this call (src/ledger/record-attempt.ts) with what the call holds, and
+ * keeps `ctx.hold` true: a terminal record gives back the marker, the reservation and the slot.
+ */
+export type RecordParts = Omit<
+  AttemptRecord,
+  | 'provider'
+  | 'operation'
+  | 'runId'
+  | 'batchId'
+  | 'cacheKey'
+  | 'owner'
+  | 'marker'
+  | 'budgetScopes'
+  | 'reservedUsd'
+  | 'slot'
+  | 'failureThreshold'
+  | 'cooldownMs'
+>;
+
+export async function record(ctx: CallContext, parts: RecordParts): Promise<AttemptRecorded> {
+  const { gw, hold } = ctx;
+  const done = await recordAttempt(gw.db, {
+    provider: ctx.target.provider.id,
+    operation: ctx.target.operationId,
+    runId: ctx.req.runId ?? null,
+    batchId: ctx.req.batchId ?? null,
+    cacheKey: ctx.key,
+    owner: gw.owner,
+    marker: hold.marker,
+    budgetScopes: hold.budgetScopes,
+    reservedUsd: hold.reservedUsd,
+    slot: hold.slot,
+    failureThreshold: gw.failureThreshold,
+    cooldownMs: gw.cooldownMs,
+    ...parts,
+  });
+  // The slot went back with this record; never release it twice (it may be someone else's by then).
+  hold.slot = null;
+  if (parts.terminal) hold.settled = true;
+  return done;
+}
+
+/** Ends the call without a request: ledger row `refused`, everything held released, `err` thrown. */
+export async function refuse(ctx: CallContext, err: SluiceError): Promise<never> {
+  await record(ctx, {
+    ledger: {
+      attempt: 0,
+      cache: ctx.cacheLabel,
+      status: 'refused',
+      httpStatus: null,
+      costUsd: 0,
+      latencyMs: 0,
+      errorClass: err.errorClass,
+      error: err.message,
+    },
+    terminal: true,
+    health: 'none',
+  });
+  throw err;
+}
+
+/** A ledger row of a failed attempt. */
+export function ledgerError(
+  ctx: CallContext,
+  costUsd: number,
+  latencyMs: number,
+  err: SluiceError,
+): NonNullable<AttemptRecord['ledger']> {
+  return {
+    attempt: ctx.attempt,
+    cache: ctx.cacheLabel,
+    status: 'error',
+    httpStatus: ctx.httpStatus,
+    costUsd,
+    latencyMs,
+    errorClass: err.errorClass,
+    error: err.message.slice(0, 1_000),
+  };
+}

@@ -1,0 +1,56 @@
+import { preflight } from '../../cache/preflight.ts';
+import { batchScope } from '../../limits/budget.ts';
+import type { Stage } from '../call-context.ts';
+
+/**
+ * Cache lookup and cross-process coalescing, in one statement per try (src/cache/preflight.ts): a hit
+ * answers the call; on a miss this caller either claims the in-flight marker (it is the leader: the
+ * rest of the order runs, with the batch's reservation taken in the same statement) or another
+ * process is making this exact call, and it polls until that one's cache entry appears or its marker
+ * goes (then it claims it).
+ */
+export const cache: Stage = async (ctx, next) => {
+  const { gw, req } = ctx;
+  let hitLabel: 'hit' | 'coalesced' = 'hit';
+  let freshAfterMs: number | null = null;
+  let pollMs = 20;
+  for (;;) {
+    const pf = await preflight(gw.db, {
+      key: ctx.key,
+      provider: ctx.target.provider.id,
+      operation: ctx.target.operationId,
+      refresh: (req.refresh ?? false) && hitLabel === 'hit',
+      owner: gw.owner,
+      inflightTtlMs: gw.inflightTtlMs,
+      claim: !gw.singleProcess,
+      runId: req.runId ?? null,
+      batchId: req.batchId ?? null,
+      hitLabel,
+      freshAfterMs,
+      batchScope: req.batchId === undefined ? null : batchScope(req.batchId),
+      reserveUsd: ctx.priceUsd,
+    });
+    if (pf.hit) {
+      ctx.answer = { ...pf.hit, confidence: pf.hit.confidence ?? undefined, cached: true };
+      if (hitLabel === 'coalesced') ctx.coalesced = true;
+      return;
+    }
+    if (pf.leader) {
+      ctx.preflight = pf;
+      ctx.hold.marker = !gw.singleProcess;
+      // The preflight reserved the price in the batch's budget, or refused to (nothing reserved).
+      if (pf.batchLimitUsd !== null && req.batchId !== undefined) {
+        ctx.hold.budgetScopes.push(batchScope(req.batchId));
+        if (pf.batchReserved) ctx.hold.reservedUsd = ctx.priceUsd;
+      }
+      return next();
+    }
+    // Another process is making this exact call: wait for its cache entry (or its marker to go).
+    if (hitLabel === 'hit') {
+      hitLabel = 'coalesced';
+      if (req.refresh) freshAfterMs = pf.nowMs - 1_000;
+    }
+    await gw.clock.sleep(pollMs, ctx.signal);
+    pollMs = Math.min(250, pollMs * 2);
+  }
+};

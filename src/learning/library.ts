@@ -1,0 +1,113 @@
+import type { Db, Queryable } from '../db/db.ts';
+import { type EntryFile, type PatternFile, readLibrary } from './pattern-file.ts';
+
+/**
+ * Writes the library's files into the database: built-in patterns and entries are updated from their
+ * files (rows a person created or `sluice patterns extract` made are never touched), and each version
+ * is stored once, as a snapshot: a released version never changes under the deployments that used it.
+ */
+export interface SyncResult {
+  patterns: number;
+  versions: number;
+  entries: number;
+}
+
+export async function upsertPattern(
+  db: Queryable,
+  p: PatternFile,
+  origin: 'builtin' | 'user' | 'extracted',
+): Promise<{ id: number; versionsAdded: number }> {
+  const r = await db.query<{ id: number }>(
+    `INSERT INTO patterns (slug, name, category, use_case, industries, stages, company_size, architecture,
+                           failure_modes, tags, signature, documented, criteria, origin)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category,
+       use_case = EXCLUDED.use_case, industries = EXCLUDED.industries, stages = EXCLUDED.stages,
+       company_size = EXCLUDED.company_size, architecture = EXCLUDED.architecture,
+       failure_modes = EXCLUDED.failure_modes, tags = EXCLUDED.tags, signature = EXCLUDED.signature,
+       documented = EXCLUDED.documented, criteria = EXCLUDED.criteria, updated_at = now()
+       WHERE patterns.origin = EXCLUDED.origin
+     RETURNING id`,
+    [
+      p.slug,
+      p.name,
+      p.category,
+      p.use_case.trim(),
+      p.context.industries,
+      p.context.stages,
+      p.context.company_size ?? null,
+      p.sequence.join('\n'),
+      p.failure_modes,
+      p.tags,
+      p.signature,
+      JSON.stringify(p.documented),
+      JSON.stringify(p.criteria),
+      origin,
+    ],
+  );
+  const id =
+    r.rows[0]?.id ??
+    (await db.query<{ id: number }>('SELECT id FROM patterns WHERE slug = $1', [p.slug])).rows[0]!.id;
+  let versionsAdded = 0;
+  for (const v of p.versions) {
+    const ins = await db.query(
+      `INSERT INTO pattern_versions (pattern_id, version, released_on, changelog, pipeline_template,
+                                     sync_template, sequence_template, params)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pattern_id, version) DO NOTHING`,
+      [
+        id,
+        v.version,
+        v.releasedOn,
+        v.changelog,
+        v.pipelineTemplate,
+        v.syncTemplate,
+        v.sequenceTemplate,
+        JSON.stringify(v.params),
+      ],
+    );
+    versionsAdded += ins.rowCount;
+  }
+  return { id, versionsAdded };
+}
+
+export async function upsertEntry(
+  db: Queryable,
+  e: EntryFile,
+  origin: 'builtin' | 'user' | 'extracted',
+): Promise<void> {
+  await db.query(
+    `INSERT INTO intelligence_entries (slug, type, title, body, confidence, tags, industries, stages,
+                                       related_patterns, related_engagements, evidence, origin)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (slug) DO UPDATE SET type = EXCLUDED.type, title = EXCLUDED.title, body = EXCLUDED.body,
+       confidence = EXCLUDED.confidence, tags = EXCLUDED.tags, industries = EXCLUDED.industries,
+       stages = EXCLUDED.stages, related_patterns = EXCLUDED.related_patterns,
+       related_engagements = EXCLUDED.related_engagements, evidence = EXCLUDED.evidence, updated_at = now()
+       WHERE intelligence_entries.origin = EXCLUDED.origin`,
+    [
+      e.slug,
+      e.type,
+      e.title,
+      e.body,
+      e.confidence ?? null,
+      e.tags,
+      e.industries,
+      e.stages,
+      e.related_patterns,
+      e.related_engagements,
+      JSON.stringify(e.evidence),
+      origin,
+    ],
+  );
+}
+
+/** Loads the built-in library (`patterns/`) into the database; cheap and idempotent. */
+export async function syncLibrary(db: Db, root?: string): Promise<SyncResult> {
+  const lib = await readLibrary(root);
+  return db.transaction(async (tx) => {
+    let versions = 0;
+    for (const p of lib.patterns) versions += (await upsertPattern(tx, p, 'builtin')).versionsAdded;
+    for (const e of lib.entries) await upsertEntry(tx, e, 'builtin');
+    return { patterns: lib.patterns.length, versions, entries: lib.entries.length };
+  });
+}

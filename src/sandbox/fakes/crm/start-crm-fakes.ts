@@ -1,0 +1,34 @@
+import { listen, type RunningServer } from '../fake-kit.ts';
+import { type ClickUpFake, createClickUpFake } from './clickup.ts';
+
+/**
+ * The CRM fakes of the sandbox, each on its own local port, and the env lines that point Sluice's
+ * destinations at them (tokens included). Started by startSandbox; usable alone in tests.
+ */
+export interface CrmFakes {
+  clickup: ClickUpFake;
+  baseUrls: Record<'clickup', string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startCrmFakes(options: { port?: number } = {}): Promise<CrmFakes> {
+  const clickup = createClickUpFake();
+  const running: RunningServer[] = [];
+  try {
+    const port = options.port ?? 0;
+    const cu = await listen(clickup.app, port);
+    running.push(cu);
+    return {
+      clickup,
+      baseUrls: { clickup: cu.url },
+      env: { SLUICE_CLICKUP_BASE_URL: cu.url, CLICKUP_API_KEY: clickup.apiKey },
+      async stop() {
+        await Promise.all(running.map((s) => s.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(running.map((s) => s.close()));
+    throw err;
+  }
+}

@@ -1,0 +1,111 @@
+import type { Db } from '../db/db.ts';
+import { type PollLoop, startPollLoop } from '../queue/poll-loop.ts';
+import { MAX_ATTEMPTS, retryDelayMs } from './retry-schedule.ts';
+import { type CallbackPolicy, postWebhook } from './send-webhook.ts';
+import { signatureHeaders } from './signature.ts';
+
+export interface DeliveryWorkerOptions {
+  db: Db;
+  policy: CallbackPolicy;
+  /** Deliveries sent at once. Default 8. */
+  concurrency?: number;
+  /** A claimed delivery whose sender died is taken over after this. Default 60 s. */
+  leaseSeconds?: number;
+  /** Wait between looks for due deliveries. Default 500 ms. */
+  intervalMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+interface Claimed {
+  id: number;
+  message_id: string;
+  payload: string;
+  attempts: number;
+  url: string;
+  secret: string;
+  disabled: boolean;
+}
+
+/**
+ * Sends due webhook deliveries: claims them (SKIP LOCKED, with a lease so a killed sender's claims come
+ * back), signs each attempt afresh (new timestamp, same webhook-id), records every attempt, and
+ * reschedules failures on the Svix schedule. 2xx = delivered; 3xx and everything else = failed; 410 =
+ * the receiver is gone for good: the endpoint is disabled and its pending deliveries fail.
+ */
+export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
+  const { db } = options;
+  const lease = options.leaseSeconds ?? 60;
+  const tick = async (): Promise<boolean> => {
+    const max = options.concurrency ?? 8;
+    const r = await db.query<Claimed>(
+      `WITH due AS (
+         SELECT id FROM webhook_deliveries
+          WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2), attempts = d.attempts + 1
+         FROM due, webhook_endpoints e
+        WHERE d.id = due.id AND e.id = d.endpoint_id
+       RETURNING d.id, d.message_id, d.payload, d.attempts, e.url, e.secret, e.disabled_at IS NOT NULL AS disabled`,
+      [max, lease],
+    );
+    await Promise.all(r.rows.map((d) => attempt(d).catch((err: unknown) => options.onError?.(err))));
+    return r.rows.length === max;
+  };
+
+  const attempt = async (d: Claimed) => {
+    if (d.disabled) {
+      await db.query(
+        `UPDATE webhook_deliveries SET state = 'failed', locked_until = NULL, finished_at = now(),
+                last_error = 'endpoint disabled (it answered 410 Gone); replay after fixing it' WHERE id = $1`,
+        [d.id],
+      );
+      return;
+    }
+    const started = new Date();
+    const t0 = performance.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    let response: string | null = null;
+    try {
+      const res = await postWebhook(
+        d.url,
+        signatureHeaders(d.secret, d.message_id, d.payload),
+        d.payload,
+        options.policy,
+      );
+      status = res.status;
+      response = res.body;
+      if (status < 200 || status >= 300) error = `answered ${status}`;
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const durationMs = Math.round(performance.now() - t0);
+    const outcome =
+      status !== null && status >= 200 && status < 300 ? 'succeeded' : status === 410 ? 'gone' : 'failed';
+    const delay = outcome === 'failed' ? retryDelayMs(d.attempts) : undefined;
+    const state = outcome === 'succeeded' ? 'succeeded' : delay === undefined ? 'failed' : 'pending';
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, outcome, error, response)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [d.id, d.attempts, started.toISOString(), durationMs, status, outcome, error, response],
+      );
+      await tx.query(
+        `UPDATE webhook_deliveries SET state = $2, locked_until = NULL, last_status = $3, last_error = $4,
+                next_attempt_at = now() + make_interval(secs => $5),
+                finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
+          WHERE id = $1`,
+        [d.id, state, status, error, (delay ?? 0) / 1000],
+      );
+      if (outcome === 'gone')
+        await tx.query(
+          `UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $2 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)`,
+          [d.id, `answered 410 Gone to delivery ${d.id}`],
+        );
+    });
+  };
+
+  return startPollLoop(tick, { intervalMs: options.intervalMs ?? 500, onError: options.onError });
+}
+
+export { MAX_ATTEMPTS };
