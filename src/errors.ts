@@ -9,7 +9,8 @@
  * - `CriticalError`: the input or the answer is wrong in a way retrying cannot fix (bad params, auth,
  *   malformed body, a required step failed). The run fails into the dead-letter queue.
  * - `InfrastructureError`: Sluice cannot work right now (circuit open, database unreachable). Defer and
- *   resume the run later; never fail it.
+ *   resume the run later; never fail it, never memoize it. A raw database error that means "the
+ *   database went away" (isDatabaseUnavailable) counts as one wherever it surfaces (errorClassOf).
  * - `BudgetExceededError`: a call would exceed a budget; the batch stops cleanly.
  * - `ConfigError`: bad configuration or CLI usage; names the option, where it came from and what to do.
  *
@@ -82,6 +83,67 @@ export class ConfigError extends SluiceError {
   }
 }
 
+/**
+ * SQLSTATEs meaning "the database cannot answer right now": connection exceptions (class 08), admin
+ * shutdown / crash shutdown / cannot connect now (57P01–57P03), too many connections (53300), and
+ * serialization failure / deadlock (40001, 40P01; retried in place by the Postgres adapter first).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300|40001|40P01)$/;
+/** Socket-level failures of a database connection (node's error codes). */
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/** What node-postgres says, without a code, when a connection goes away under it. */
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection terminated|terminating connection|Client has encountered a connection error|Connection ended|timeout exceeded when trying to connect|the database system is (shutting down|starting up|in recovery mode)|server closed the connection|Client was closed and is not queryable|Cannot use a pool after calling end/;
+
+/**
+ * True when `err` (or its cause chain) says the database is unreachable or went away: an
+ * infrastructure failure, never a result of the step that hit it.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    if (typeof e !== 'object') return false;
+    const x = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof x.code === 'string' && (UNAVAILABLE_SQLSTATE.test(x.code) || UNAVAILABLE_ERRNO.has(x.code)))
+      return true;
+    if (typeof x.message === 'string' && UNAVAILABLE_MESSAGE.test(x.message)) return true;
+    // AggregateError (node's dual-stack connect): any of its errors
+    if (Array.isArray(x.errors) && x.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    if (e instanceof SluiceError) return false;
+    e = x.cause;
+  }
+  return false;
+}
+
+/**
+ * The class of any error. A database that went away is `infrastructure` (defer, never a result);
+ * anything else that is not a SluiceError is a bug or an unexpected answer: `critical`.
+ */
 export function errorClassOf(err: unknown): ErrorClass {
-  return err instanceof SluiceError ? err.errorClass : 'critical';
+  if (err instanceof SluiceError) return err.errorClass;
+  return isDatabaseUnavailable(err) ? 'infrastructure' : 'critical';
+}
+
+/** `err` as a SluiceError: database outages become InfrastructureError, anything else is kept as is. */
+export function asInfrastructure(err: unknown): unknown {
+  if (err instanceof SluiceError || !isDatabaseUnavailable(err)) return err;
+  return new InfrastructureError(`database unavailable: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * Does `err` end this attempt at a call for good? Critical and quota errors do, and retryable ones on
+ * the run's last attempt: the field stays unfilled with the reason recorded (step status `failed`).
+ * Everything else (infrastructure, throttles, budget, retryable before the last attempt) goes back up,
+ * so the run is deferred, rescheduled or retried and nothing is recorded as a result.
+ */
+export function isCallFailure(err: unknown, finalAttempt: boolean): boolean {
+  const c = errorClassOf(err);
+  return c === 'critical' || c === 'quota_exhausted' || (c === 'retryable' && finalAttempt);
 }

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { redactSecrets } from './secrets/redact.ts';
 
 /**
  * Structured logs (pino) to stderr. Secrets never reach a log line: known key names are redacted
@@ -44,10 +45,4 @@ export function createLogger(
   );
 }
 
-/** Scrubs credentials from free text: `api_key=...` query params, Bearer tokens, URL passwords. */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/([?&](?:api_key|apikey|key|token)=)[^&\s"']+/gi, '$1[redacted]')
-    .replace(/(Bearer\s+)[\w.~+/=-]+/gi, '$1[redacted]')
-    .replace(/(\/\/[^:/\s]+:)[^@/\s]+@/g, '$1[redacted]@');
-}
+export { redactSecrets } from './secrets/redact.ts';

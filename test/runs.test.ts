@@ -168,7 +168,7 @@ describeEachBackend('runs', (backend) => {
     expect(gw.count('beta/email')).toBe(1); // the failed run stopped at its required step
   });
 
-  it('treats not-found, quota exhaustion and garbage in optional steps as "nothing found", not failure', async () => {
+  it('records not-found as nothing found, and a quota failure in an optional step as a failed step of a partial run', async () => {
     await h.accounts(['Pine Valley']);
     const gw = scriptedGateway({
       ...basicHandlers(),
@@ -185,10 +185,15 @@ describeEachBackend('runs', (backend) => {
       'SELECT step_key, status FROM run_steps ORDER BY step_key',
     );
     expect(steps.rows).toEqual([
-      { step_key: 'email', status: 'not_found' },
+      { step_key: 'email', status: 'failed' },
       { step_key: 'industry', status: 'found' },
       { step_key: 'staff', status: 'not_found' },
     ]);
+    const run = await h.db.query<{ error_class: string; error: string; failed_calls: number }>(
+      'SELECT error_class, error, failed_calls FROM runs',
+    );
+    expect(run.rows[0]).toMatchObject({ error_class: 'quota_exhausted', failed_calls: 1 });
+    expect(run.rows[0]!.error).toMatch(/1 call failed.*monthly credits used up/);
   });
 
   it('reschedules throttled runs and defers on infrastructure errors without failing them', async () => {
@@ -225,7 +230,7 @@ describeEachBackend('runs', (backend) => {
     const p = await h.runBatch(h.engine(gw, [basicPipeline()], { maxFailures: 2 }), 'basic');
     expect(p).toMatchObject({ failed: 1 });
     const [run] = await runsOf();
-    expect(run!.error).toBe('gave up after 2 attempts: alpha: timeout after 10 s');
+    expect(run!.error).toBe('step "industry" failed: gave up after 2 attempts: alpha: timeout after 10 s');
     expect(gw.count('alpha/industry')).toBe(2);
   });
 

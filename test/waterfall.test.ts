@@ -155,7 +155,7 @@ describe('waterfall', () => {
     expect(out.writes).toEqual([]);
   });
 
-  it('passes over a provider that fails critically, and raises when every provider failed', async () => {
+  it('passes over a provider that fails critically, and fails the contact (not "not found") when every provider failed', async () => {
     const broken = () => {
       throw new CriticalError('garbage body');
     };
@@ -169,14 +169,17 @@ describe('waterfall', () => {
     );
     expect((await ok.result).writes[0]?.provider).toBe('b');
 
-    // Every provider failed: the waterfall raises; inside foreach that contact ends with the error.
+    // Every provider failed: inside foreach that contact's step is failed, with each provider's reason.
     const allBroken = run({ 'a/find': broken, 'b/find': broken }, record());
     const out = await allBroken.result;
     expect(out.writes).toEqual([]);
+    expect(out.status).toBe('failed');
     expect(out.data).toMatchObject({
-      contacts: {
-        'id:7': { email: { status: 'not_found', data: { error: expect.stringMatching(/garbage body/) } } },
-      },
+      contacts: { 'id:7': { email: { status: 'failed' } } },
+      errors: [
+        { contact: 'id:7', provider: 'a', message: 'garbage body' },
+        { contact: 'id:7', provider: 'b', message: 'garbage body' },
+      ],
     });
   });
 
@@ -298,7 +301,7 @@ steps:
     });
   });
 
-  it('raises at account level when every provider tried failed, so the run shows why', async () => {
+  it('fails the step (never "not found") when every provider tried failed, listing each reason', async () => {
     const yaml = `
 name: wf
 steps:
@@ -318,7 +321,24 @@ steps:
         throw new CriticalError('malformed body');
       },
     });
-    await expect(definition.steps[0]!.run(stepContext(gateway, record()))).rejects.toThrow(/malformed body/);
+    const out = await definition.steps[0]!.run(stepContext(gateway, record()));
+    expect(out.status).toBe('failed');
+    expect(out.data?.errors).toEqual([
+      {
+        step: 'website',
+        provider: 'a',
+        operation: 'find',
+        errorClass: 'critical',
+        message: 'HTTP 401: check A_API_KEY',
+      },
+      {
+        step: 'website',
+        provider: 'b',
+        operation: 'find',
+        errorClass: 'critical',
+        message: 'malformed body',
+      },
+    ]);
     expect(gateway.sequence).toEqual(['a/find', 'b/find']);
   });
 });

@@ -9,11 +9,13 @@ import { parsePositive } from './run-options.ts';
 export function registerDlq(program: Command): void {
   const dlq = program
     .command('dlq')
-    .description('the dead-letter queue: runs that failed for a reason retrying cannot fix');
+    .description(
+      'the dead-letter queue: failed runs, and partial runs with failed calls, with the reasons; retry reruns only what failed',
+    );
 
   dlq
     .command('list')
-    .description('failed runs, newest first, with the reason')
+    .description('failed runs and partial runs with failed calls, newest first, with the reason')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'print one JSON object')
     .action(
@@ -28,13 +30,16 @@ export function registerDlq(program: Command): void {
               r.batchId ?? '-',
               r.pipeline,
               r.accountName ?? `#${r.accountId}`,
+              r.state === 'failed' ? 'failed' : `partial (${r.failedCalls} failed)`,
               r.errorClass ?? '',
               r.reason ?? '',
             ]),
-            ['run', 'batch', 'pipeline', 'account', 'class', 'reason'],
+            ['run', 'batch', 'pipeline', 'account', 'state', 'class', 'reason'],
           ),
         );
-        ctx.out.line('\nretry one with `sluice dlq retry RUN`, all with `sluice dlq retry --all`');
+        ctx.out.line(
+          '\nretry one with `sluice dlq retry RUN`, a batch with `sluice dlq retry --batch N`, all with `--all`',
+        );
       }),
     );
 
@@ -51,7 +56,26 @@ export function registerDlq(program: Command): void {
         ctx.out.line(
           `run ${run.runId} (batch ${run.batchId ?? '-'}, pipeline ${run.pipeline}), account ${run.accountName ?? ''} #${run.accountId}`,
         );
-        ctx.out.line(`failed after ${run.attempts} attempts: [${run.errorClass}] ${run.reason}`);
+        ctx.out.line(
+          run.state === 'failed'
+            ? `failed after ${run.attempts} attempts: [${run.errorClass}] ${run.reason}`
+            : `partial: ${run.failedCalls} failed call(s); the fields they would fill are empty`,
+        );
+        if (run.failedSteps.length > 0) {
+          ctx.out.line('\nfailed calls:');
+          ctx.out.line(
+            table(
+              run.failedSteps.map((e) => [
+                e.step,
+                e.contact ?? '',
+                e.provider ? `${e.provider}/${e.operation}` : '',
+                e.errorClass,
+                e.message,
+              ]),
+              ['step', 'contact', 'call', 'class', 'reason'],
+            ),
+          );
+        }
         if (run.ledger.length > 0) {
           ctx.out.line('\nlast attempts (ledger):');
           ctx.out.line(
@@ -74,17 +98,27 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command('retry [run]')
-    .description('send a failed run (or --all) back to the queue; steps that succeeded are not redone')
-    .option('--all', 'every failed run')
+    .description(
+      'send a failed run (or --batch N, or --all) back to the queue: only its failed steps run again',
+    )
+    .option('--all', 'every run in the dead-letter queue')
+    .option('--batch <batch>', "the batch's failed runs and failed calls")
     .option('--json', 'print one JSON object')
     .action(
-      action(async (ctx, o: { all?: boolean; json?: boolean }, runArg?: string) => {
-        if (!o.all && !runArg)
-          throw new ConfigError('name a run (`sluice dlq retry 42`) or pass --all', { exitCode: 2 });
+      action(async (ctx, o: { all?: boolean; batch?: string; json?: boolean }, runArg?: string) => {
+        if (!o.all && !runArg && !o.batch)
+          throw new ConfigError('name a run (`sluice dlq retry 42`), or pass --batch N or --all', {
+            exitCode: 2,
+          });
         const db = await ctx.db();
         const queue = await openRunQueue(db);
         try {
-          const ids = await retryDeadRuns(db, queue, o.all ? 'all' : [parsePositive('run', runArg!)]);
+          const which = o.all
+            ? 'all'
+            : o.batch
+              ? { batchId: parsePositive('--batch', o.batch) }
+              : [parsePositive('run', runArg!)];
+          const ids = await retryDeadRuns(db, queue, which);
           if (ctx.out.json) return ctx.out.result({ requeued: ids });
           if (ids.length === 0)
             return ctx.out.line(o.all ? 'nothing to retry' : `run ${runArg} is not in the dead-letter queue`);

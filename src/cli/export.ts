@@ -10,6 +10,7 @@ interface ExportCliOptions {
   format: 'csv' | 'json';
   out?: string;
   provenance?: boolean;
+  raw?: boolean;
   json?: boolean;
 }
 
@@ -28,6 +29,10 @@ export function registerExport(program: Command): void {
       '--provenance',
       'add <field>__source, __provider, __cost_usd, __observed_at columns from the current field value',
     )
+    .option(
+      '--raw',
+      "CSV: write cells exactly as stored (default: cells starting with = + - @ tab CR get a leading ' so a spreadsheet shows them as text)",
+    )
     .option('--json', 'with --out: print a JSON summary ({file, kind, format, records})')
     .action(
       action(async (ctx, options: ExportCliOptions) => {
@@ -40,7 +45,12 @@ export function registerExport(program: Command): void {
           );
         }
         const db = await ctx.db();
-        const opts = { kind: options.kind, format: options.format, provenance: options.provenance };
+        const opts = {
+          kind: options.kind,
+          format: options.format,
+          provenance: options.provenance,
+          raw: options.raw ?? false,
+        };
         if (!options.out) {
           await exportRecords(db, process.stdout, opts);
           return;

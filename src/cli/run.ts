@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { batchProgress, createBatch, resumeBatch, settleBatch } from '../engine/batch.ts';
+import { redriveBatch } from '../engine/dead-letter.ts';
 import { findProvider, openRunEngine } from '../engine/engine-services.ts';
 import { forecastBatch } from '../engine/forecast.ts';
 import type { CallCounters } from '../engine/run-gateway.ts';
@@ -23,6 +24,7 @@ interface RunOptions {
   json?: boolean;
   dryRun?: boolean;
   resume?: string;
+  retryFailed?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -39,6 +41,7 @@ export function registerRun(program: Command): void {
     .option('--refresh', 'ignore cached answers (fresh answers are still cached)')
     .option('--concurrency <n>', 'runs in flight at once in this process', '10')
     .option('--resume <batch>', 'continue a stopped or interrupted batch instead of starting one')
+    .option('--retry-failed <batch>', 'rerun only the failed calls of a finished batch (successes are kept)')
     .option('--dry-run', 'print the expected paid calls, cost and duration, spend nothing')
     .option('--json', 'print one JSON object')
     .action(
@@ -95,16 +98,18 @@ export function registerRun(program: Command): void {
           }
           keyCheck();
           const started = Date.now();
-          const batch = o.resume
-            ? await resumeBatch(db, engine.queue, parsePositive('--resume', o.resume), {
-                ...(budgetUsd !== undefined ? { budgetUsd } : {}),
-              })
-            : await createBatch(db, engine.queue, {
-                pipeline: o.pipeline,
-                selection,
-                ...(budgetUsd !== undefined ? { budgetUsd } : {}),
-                refresh: o.refresh ?? false,
-              });
+          const batch = o.retryFailed
+            ? await redriveBatch(db, engine.queue, parsePositive('--retry-failed', o.retryFailed))
+            : o.resume
+              ? await resumeBatch(db, engine.queue, parsePositive('--resume', o.resume), {
+                  ...(budgetUsd !== undefined ? { budgetUsd } : {}),
+                })
+              : await createBatch(db, engine.queue, {
+                  pipeline: o.pipeline,
+                  selection,
+                  ...(budgetUsd !== undefined ? { budgetUsd } : {}),
+                  refresh: o.refresh ?? false,
+                });
           if (!ctx.out.json) ctx.out.warn(`batch ${batch.id}: ${batch.total} runs of "${pipeline.name}"`);
           const bar = createProgressBar(batch.total);
           const worker = startWorker({
@@ -112,6 +117,7 @@ export function registerRun(program: Command): void {
             concurrency,
             until: () => settleBatch(db, batch.id),
             onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+            onNotice: (line) => ctx.out.warn(`worker: ${line}`),
           });
           const offSignal = onShutdownSignal(() => {
             ctx.out.warn('stopping: finishing in-flight runs (the rest stay queued; resume with --resume)');

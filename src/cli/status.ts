@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readHealth } from '../server/health.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
 
@@ -38,7 +39,8 @@ export function registerStatus(program: Command): void {
            FROM imports ORDER BY id DESC LIMIT 1`,
         );
         const lastImport = last.rows[0] ?? null;
-        if (ctx.out.json) return ctx.out.result({ database, ...c, lastImport });
+        const health = await readHealth(db);
+        if (ctx.out.json) return ctx.out.result({ database, ...c, lastImport, health });
         ctx.out.line(
           `database: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${db.target})`,
         );
@@ -49,6 +51,13 @@ export function registerStatus(program: Command): void {
             ['imports', c.imports],
             ['field values', c.field_values],
           ]),
+        );
+        const q = health.queue;
+        ctx.out.line(
+          `health: ${health.status}; runs queued ${q.queuedRuns}, running ${q.runningRuns}` +
+            `${q.oldestQueuedSeconds !== null ? `, oldest queued ${q.oldestQueuedSeconds}s` : ''}; ` +
+            `webhook deliveries pending ${q.pendingDeliveries}; hook events pending ${q.pendingHookEvents}; ` +
+            `servers seen ${health.workers.serve}, workers seen ${health.workers.worker} (last 30 s)`,
         );
         if (lastImport) {
           const when = lastImport.finished_at

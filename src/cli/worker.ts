@@ -33,6 +33,7 @@ export function registerWorker(program: Command): void {
           concurrency,
           heartbeatSeconds,
           onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+          onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');

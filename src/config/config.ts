@@ -28,6 +28,10 @@ const envSchema = z.object({
     .optional(),
   /** Any value disables colour (https://no-color.org). */
   NO_COLOR: z.string().optional(),
+  /** Throttle ceiling: reschedules of one run without progress before it goes to the DLQ as `throttled`. Default 20. */
+  SLUICE_THROTTLE_MAX_RESCHEDULES: z.coerce.number().int().positive().optional(),
+  /** Throttle ceiling in minutes (whichever comes first). Default 30. */
+  SLUICE_THROTTLE_MAX_MINUTES: z.coerce.number().positive().optional(),
 });
 
 export interface Config {
@@ -40,6 +44,8 @@ export interface Config {
   dbSchema: string | undefined;
   logLevel: z.infer<typeof envSchema>['SLUICE_LOG_LEVEL'] & string;
   color: boolean;
+  /** A run throttled past either ceiling goes to the dead-letter queue as `throttled`. */
+  throttleCeiling: { maxReschedules: number; maxMs: number };
   /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -70,6 +76,10 @@ export function loadConfig(
     dbSchema: e.SLUICE_DB_SCHEMA,
     logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
     color: e.NO_COLOR === undefined || e.NO_COLOR === '',
+    throttleCeiling: {
+      maxReschedules: e.SLUICE_THROTTLE_MAX_RESCHEDULES ?? 20,
+      maxMs: (e.SLUICE_THROTTLE_MAX_MINUTES ?? 30) * 60_000,
+    },
     env,
   };
 }

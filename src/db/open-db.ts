@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { InfrastructureError } from '../errors.ts';
+import { ConfigError, InfrastructureError } from '../errors.ts';
 import type { Db } from './db.ts';
 import { acquireDataDirLock } from './lock-file.ts';
 import { migrate } from './migrate.ts';
@@ -32,6 +32,13 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
       const { openPostgresDb } = await import('./postgres-db.ts');
       db = await openPostgresDb({ connectionString: options.databaseUrl, schema: options.schema });
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      if (/unsupported startup parameter: options/.test((err as Error).message)) {
+        throw new ConfigError(
+          `the connection pooler at ${describeTarget(options.databaseUrl)} rejects the "options" startup parameter that SLUICE_DB_SCHEMA uses: unset SLUICE_DB_SCHEMA (give Sluice a database of its own), or connect to PostgreSQL directly`,
+          { exitCode: 2, cause: err },
+        );
+      }
       throw new InfrastructureError(
         `cannot reach PostgreSQL at ${describeTarget(options.databaseUrl)}: ${(err as Error).message}. ` +
           'Check DATABASE_URL and that the server is running, or unset DATABASE_URL to use the embedded database.',

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.ts';
+import { refuseTransactionPooler } from './pooler-check.ts';
 
 /** int8 (counts, ids) and numeric (costs) as JS numbers, as PGlite gives them. */
 const typeParsers = {
@@ -30,6 +31,31 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+/** Serialization failure and deadlock: the statement or transaction was rolled back and may simply run again. */
+const RETRY_IN_PLACE = new Set(['40001', '40P01']);
+const RETRIES_IN_PLACE = 4;
+
+/** Runs `fn` again (a few times, short jittered pauses) when Postgres rolled it back for a conflict. */
+async function retryInPlace<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= RETRIES_IN_PLACE || typeof code !== 'string' || !RETRY_IN_PLACE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
+/** `sluice` (or `sluice:<schema>`): lets an operator (or a test) see and target Sluice's connections. */
+export function applicationNameFor(schema: string): string {
+  return (schema === 'public' ? 'sluice' : `sluice:${schema}`).slice(0, 63);
+}
+
+/** A checked-out client whose connection drops emits 'error'; unheard, that would crash the process. */
+const ignoreClientError = () => {};
+
 /** Connection target without the password, for messages. */
 export function describeUrl(url: string): string {
   try {
@@ -46,33 +72,49 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Db & {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     options: schema === 'public' ? undefined : `-c search_path="${schema}"`,
+    application_name: applicationNameFor(schema),
+    // A server that is down answers at once (refused); one that hangs must not hang Sluice with it.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
   });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});
-  if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  else await pool.query('SELECT 1');
+  try {
+    await refuseTransactionPooler(pool, describeUrl(options.connectionString));
+    if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
   const base = wrap(pool);
   return {
     pool,
     backend: 'postgres',
     target: describeUrl(options.connectionString),
     schema,
-    query: base.query,
+    query: (text, params) => retryInPlace(() => base.query(text, params)),
     exec: base.exec,
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (fn) =>
+      retryInPlace(async () => {
+        const client = await pool.connect();
+        client.on('error', ignoreClientError);
+        let broken: unknown;
+        try {
+          await client.query('BEGIN');
+          const result = await fn(wrap(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch((rollback: unknown) => {
+            broken = rollback;
+          });
+          throw err;
+        } finally {
+          client.off('error', ignoreClientError);
+          // A client whose connection failed is discarded, not handed to the next caller.
+          client.release(broken instanceof Error ? broken : undefined);
+        }
+      }),
     close: () => pool.end(),
   };
 }

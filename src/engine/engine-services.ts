@@ -44,6 +44,8 @@ export async function openRunEngine(
     queue,
     gateway,
     resolvePipeline: cachedPipelineResolver(),
+    maxThrottles: config.throttleCeiling.maxReschedules,
+    maxThrottledMs: config.throttleCeiling.maxMs,
     ...(options.counters ? { counters: options.counters } : {}),
   };
 }

@@ -35,8 +35,13 @@ export interface FieldWrite {
 }
 
 export interface StepOutput {
-  /** found: wrote something; not_found: ran and found nothing; skipped: `when` false or inputs missing. */
-  status: 'found' | 'not_found' | 'skipped';
+  /**
+   * found: wrote something; not_found: every provider asked answered "no data"; skipped: `when` false or
+   * inputs missing; failed: some calls could not be made or answered (`data.errors` says why), so what
+   * the step wrote (if anything) is incomplete. A failed step is not a result: the run ends partial and
+   * a redrive runs exactly the failed steps again.
+   */
+  status: 'found' | 'not_found' | 'skipped' | 'failed';
   writes: FieldWrite[];
   /** Contacts discovered by this step (e.g. a staff list), created at the end of the run. */
   newContacts?: ContactView[];
@@ -56,6 +61,22 @@ export interface StepContext {
    */
   memo(key: string, fn: () => Promise<StepOutput>): Promise<StepOutput>;
   signal: AbortSignal;
+  /**
+   * True on the run's last attempt for retryable errors: a call that still fails then fails its step
+   * (field unfilled, reason recorded) instead of retrying the run. Default false.
+   */
+  finalAttempt?: boolean;
+}
+
+/** One failed call as recorded in a failed step's `data.errors` (and listed by `sluice dlq show`). */
+export interface StepError {
+  step: string;
+  /** The contact ref inside `foreach`. */
+  contact?: string;
+  provider?: string;
+  operation?: string;
+  errorClass: string;
+  message: string;
 }
 
 export interface StepDefinition {

@@ -18,6 +18,11 @@ export interface ClaimedRun {
   refresh: boolean;
   batchStatus: string | null;
   budgetUsd: number | null;
+  /** Reschedules for throttles since the run last made progress, and for how long (ms), 0 when none. */
+  throttles: number;
+  throttledMs: number;
+  /** Times the run was redriven after finishing (its earlier values are already written). */
+  redrives: number;
 }
 
 /** Counters of one attempt, added to the run's totals. */
@@ -54,6 +59,7 @@ export async function claimAndLoadRun(
         WHERE id = $1 AND state IN ('queued', 'running')
        RETURNING *)
      SELECT c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
+            c.throttles, c.redrives, coalesce(extract(epoch FROM now() - c.throttled_since) * 1000, 0)::float8 AS "throttledMs",
             coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd",
             (SELECT to_jsonb(a) FROM accounts a WHERE a.id = c.account_id) AS account,
             (SELECT coalesce(jsonb_agg(to_jsonb(ct) ORDER BY ct.id), '[]'::jsonb)
@@ -86,7 +92,7 @@ export async function finishRun(
                  SELECT e FROM jsonb_array_elements(errors || jsonb_build_array(
                    jsonb_build_object('at', now(), 'class', $7::text, 'message', $8::text))) WITH ORDINALITY AS t(e, n)
                  ORDER BY n DESC LIMIT 10) last) END,
-            finished_at = now(), updated_at = now()
+            throttles = 0, throttled_since = NULL, finished_at = now(), updated_at = now()
       WHERE id = $1 AND job_id = $2 AND state = 'running'`,
     [
       runId,
@@ -104,18 +110,24 @@ export async function finishRun(
 
 /**
  * Puts a running run back to queued (deferred, throttled, released on shutdown, retrying), adding
- * this attempt's counters and, for failures, the error. `countFailure` counts toward the retry limit.
+ * this attempt's counters and, for failures, the error. `countFailure` counts toward the retry limit;
+ * `throttled` counts toward the throttle ceiling (restarted when the attempt made progress).
  */
 export async function requeueRun(
   db: Queryable,
   runId: number,
   jobId: string,
   stats: AttemptStats,
-  error?: { errorClass: string; message: string; countFailure: boolean },
+  error?: { errorClass: string; message: string; countFailure: boolean; throttled?: boolean },
+  progressed = false,
 ): Promise<number> {
   const r = await db.query<{ failures: number }>(
     `UPDATE runs SET state = 'queued', calls = calls + $3, cache_hits = cache_hits + $4, cost_usd = cost_usd + $5,
             failures = failures + $6,
+            throttles = CASE WHEN $9::boolean THEN CASE WHEN $10::boolean THEN 1 ELSE throttles + 1 END
+                             WHEN $10::boolean THEN 0 ELSE throttles END,
+            throttled_since = CASE WHEN $9::boolean THEN CASE WHEN $10::boolean THEN now() ELSE coalesce(throttled_since, now()) END
+                                   WHEN $10::boolean THEN NULL ELSE throttled_since END,
             error_class = coalesce($7, error_class), error = coalesce($8, error),
             errors = CASE WHEN $7::text IS NULL THEN errors ELSE
               (SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM (
@@ -134,6 +146,8 @@ export async function requeueRun(
       error?.countFailure ? 1 : 0,
       error?.errorClass ?? null,
       error?.message ?? null,
+      error?.throttled ?? false,
+      progressed,
     ],
   );
   return r.rows[0]?.failures ?? 0;

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDatabaseUnavailable } from '../errors.ts';
 import type { QueueJob } from '../queue/queue-driver.ts';
+import { retryWhileDatabaseDown } from './db-retry.ts';
 import {
   executeRunJob,
   RUNS_QUEUE,
@@ -21,8 +23,13 @@ export interface WorkerOptions {
   /** After stop(), how long in-flight runs may take to finish before they are released. Default 10 s. */
   graceMs?: number;
   onOutcome?(outcome: RunOutcome, runId: number): void;
-  /** Errors the loop survives (database briefly unreachable): logged by the caller. */
+  /** Errors the loop survives (other than the database being unreachable): logged by the caller. */
   onError?(err: unknown): void;
+  /**
+   * One line when the database becomes unreachable and one when it is back (the loop backs off
+   * meanwhile, up to 5 s between tries; runs in flight are deferred). Default: onError.
+   */
+  onNotice?(line: string): void;
 }
 
 export interface Worker {
@@ -54,6 +61,9 @@ export function startWorker(options: WorkerOptions): Worker {
   const concurrency = Math.max(1, options.concurrency ?? 10);
   const heartbeatMs = ((options.heartbeatSeconds ?? 20) * 1000) / 2;
   const counts = { ...EMPTY };
+  const outage = outageReporter(options.onNotice ?? ((line) => options.onError?.(new Error(line))));
+  /** Database outages are reported once (and waited out); anything else goes to onError. */
+  const report = (err: unknown) => (isDatabaseUnavailable(err) ? outage.down(err) : options.onError?.(err));
   const active = new Map<string, { job: QueueJob<RunJobData>; promise: Promise<void> }>();
   const abort = new AbortController();
   let stopping = false;
@@ -69,13 +79,19 @@ export function startWorker(options: WorkerOptions): Worker {
     if (jobs.length > 0) {
       flushing = flushing
         .then(() => engine.queue.complete(RUNS_QUEUE, jobs))
-        .catch((err: unknown) => options.onError?.(err));
+        .catch((err: unknown) => {
+          report(err);
+          // Tried again with the next flush; a job never completed comes back after its heartbeat
+          // lapses and finds its run final (skipped), so nothing is done twice either way.
+          if (isDatabaseUnavailable(err)) toComplete.push(...jobs);
+        });
     }
     return flushing;
   };
   const flushTimer = setInterval(flush, 50);
   const batched: RunEngine = {
     ...engine,
+    onDatabaseWait: (err) => outage.down(err),
     complete: async (job) => {
       toComplete.push(job);
       if (toComplete.length >= 100) void flush();
@@ -84,7 +100,7 @@ export function startWorker(options: WorkerOptions): Worker {
 
   const heartbeatTimer = setInterval(() => {
     const jobs = [...active.values()].map((a) => a.job);
-    engine.queue.heartbeat(RUNS_QUEUE, jobs).catch((err: unknown) => options.onError?.(err));
+    engine.queue.heartbeat(RUNS_QUEUE, jobs).catch(report);
   }, heartbeatMs);
 
   const start = (job: QueueJob<RunJobData>) => {
@@ -93,8 +109,9 @@ export function startWorker(options: WorkerOptions): Worker {
         counts[outcome] += 1;
         options.onOutcome?.(outcome, job.data.runId);
       })
-      // Unsettled (database unreachable): the job stays claimed until its heartbeat lapses, then returns.
-      .catch((err: unknown) => options.onError?.(err))
+      // Unsettled (database unreachable for longer than the executor waits): the job stays claimed
+      // until its heartbeat lapses, then pg-boss hands it out again and the run resumes from its memo.
+      .catch(report)
       .finally(() => {
         active.delete(job.id);
         nudge();
@@ -102,6 +119,11 @@ export function startWorker(options: WorkerOptions): Worker {
     active.set(job.id, { job, promise });
   };
 
+  let backoffMs = 0;
+  let onStop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    onStop = resolve;
+  });
   const loop = async () => {
     while (!stopping) {
       const free = concurrency - active.size;
@@ -114,8 +136,14 @@ export function startWorker(options: WorkerOptions): Worker {
       let jobs: QueueJob<RunJobData>[] = [];
       try {
         jobs = await engine.queue.fetch<RunJobData>(RUNS_QUEUE, Math.min(free, 100));
+        outage.up();
+        backoffMs = 0;
       } catch (err) {
-        options.onError?.(err);
+        report(err);
+        // Back off while fetching fails (database down): 0.25 s doubling to 5 s, never a busy loop.
+        backoffMs = Math.min(5_000, Math.max(250, backoffMs * 2));
+        await Promise.race([sleep(backoffMs), stopped]);
+        continue;
       }
       // Started even when stop() came meanwhile: they are claimed, and finish or get released below.
       for (const job of jobs) start(job);
@@ -135,7 +163,16 @@ export function startWorker(options: WorkerOptions): Worker {
     clearTimeout(grace);
     clearInterval(heartbeatTimer);
     clearInterval(flushTimer);
-    await flush();
+    // Last completions: worth waiting a little for a database that is coming back.
+    await retryWhileDatabaseDown(
+      async () => {
+        await flushing;
+        const jobs = toComplete;
+        toComplete = [];
+        if (jobs.length > 0) await engine.queue.complete(RUNS_QUEUE, jobs);
+      },
+      { maxMs: 10_000 },
+    ).catch(report);
     return counts;
   };
 
@@ -143,7 +180,28 @@ export function startWorker(options: WorkerOptions): Worker {
     done: loop(),
     stop() {
       stopping = true;
+      onStop();
       nudge();
+    },
+  };
+}
+
+/** Says once that the database went away and once that it came back, with how long it was gone. */
+function outageReporter(notice: (line: string) => void) {
+  let since: number | undefined;
+  return {
+    down(err: unknown) {
+      if (since !== undefined) return;
+      since = Date.now();
+      const reason = err instanceof Error ? err.message : String(err);
+      notice(
+        `database unreachable (${reason}); runs in flight are deferred and resume from their finished steps; retrying with backoff`,
+      );
+    },
+    up() {
+      if (since === undefined) return;
+      notice(`database reachable again after ${((Date.now() - since) / 1000).toFixed(1)} s; resuming`);
+      since = undefined;
     },
   };
 }

@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { Queryable } from '../db/db.ts';
 import { readCurrentFieldValues } from '../records/read-records.ts';
 import type { EntityType } from '../records/record-fields.ts';
+import { neutralizeFormula } from './csv-cell.ts';
 import { exportColumns } from './export-columns.ts';
 
 export interface ExportOptions {
@@ -13,6 +14,11 @@ export interface ExportOptions {
   provenance?: boolean;
   /** Records per query. Default 1000. */
   pageSize?: number;
+  /**
+   * CSV only: write cells exactly as stored. Default false: cells that a spreadsheet would run as a
+   * formula (starting with `=`, `+`, `-`, `@`, tab, CR) get a leading `'` (src/export/csv-cell.ts).
+   */
+  raw?: boolean;
 }
 
 const PAGE_SQL: Record<EntityType, string> = {
@@ -22,12 +28,12 @@ const PAGE_SQL: Record<EntityType, string> = {
             WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
 };
 
-/** A cell: null → empty, dates → ISO 8601, objects → JSON. */
-function cell(v: unknown): string | number | boolean | null {
+/** A cell: null → empty, dates → ISO 8601, objects → JSON; text neutralized unless `raw`. */
+function cell(v: unknown, raw: boolean): string | number | boolean | null {
   if (v === null || v === undefined) return null;
   if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'object') return JSON.stringify(v);
-  return v as string | number | boolean;
+  const text = typeof v === 'object' ? JSON.stringify(v) : v;
+  return typeof text === 'string' && !raw ? neutralizeFormula(text) : (text as string | number | boolean);
 }
 
 /**
@@ -42,7 +48,9 @@ export async function exportRecords(q: Queryable, out: Writable, options: Export
   const { fields, header } = await exportColumns(q, type, { provenance: options.provenance });
   const write = (s: string) =>
     out.write(s) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  if (format === 'csv') await write(stringify([header]));
+  const raw = options.raw ?? false;
+  // Attribute names come from imported headers: the header row is neutralized like any cell.
+  if (format === 'csv') await write(stringify([header.map((h) => cell(h, raw))]));
   else await write('[');
   let last = 0;
   let count = 0;
@@ -68,7 +76,7 @@ export async function exportRecords(q: Queryable, out: Writable, options: Export
       return rec;
     });
     if (format === 'csv') {
-      await write(stringify(records.map((r) => header.map((h) => cell(r[h])))));
+      await write(stringify(records.map((r) => header.map((h) => cell(r[h], raw)))));
     } else {
       const json = records.map((r) => {
         const o: Record<string, unknown> = {};

@@ -148,10 +148,13 @@ const http = z
     body: templateTree.optional(),
     output: outputMapping.optional(),
     contacts: contactsMapping.optional(),
+    // Removed: a pipeline file cannot open the door to internal addresses (docs/security.md).
     allow_private: z
-      .boolean()
-      .optional()
-      .describe('allow private, loopback and link-local addresses. Default false'),
+      .undefined({
+        error:
+          'allow_private is not supported: requests to private, loopback and metadata addresses are always refused (docs/security.md). Remove the line',
+      })
+      .optional(),
     timeout_ms: z.number().int().positive().optional(),
   })
   .strict();

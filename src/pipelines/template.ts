@@ -1,3 +1,5 @@
+import type { SecretRef } from '../secrets/secret-ref.ts';
+import { secretNameProblem } from '../secrets/secret-ref.ts';
 import { type Expr, ExpressionError, evaluate, parseExpression } from './expression.ts';
 
 /**
@@ -20,8 +22,20 @@ const isBlank = (v: unknown) =>
   (typeof v === 'string' && v.trim() === '') ||
   (Array.isArray(v) && !v.length);
 
+/** `{{ secret.NAME }}`, alone inside its braces. */
+const SECRET_EXPR = /^\s*secret\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+
 export function parseTemplate(source: string, roots: readonly string[]): Template {
-  const parts: (string | Expr)[] = [];
+  const t = parseParts(source, roots, false);
+  return new Template(source, t as (string | Expr)[], t.length === 1 && typeof t[0] !== 'string');
+}
+
+function parseParts(
+  source: string,
+  roots: readonly string[],
+  secrets: boolean,
+): (string | Expr | SecretRef)[] {
+  const parts: (string | Expr | SecretRef)[] = [];
   let i = 0;
   while (i < source.length) {
     const open = source.indexOf('{{', i);
@@ -33,6 +47,21 @@ export function parseTemplate(source: string, roots: readonly string[]): Templat
     const close = source.indexOf('}}', open + 2);
     if (close < 0) throw new ExpressionError('"{{" without a closing "}}"', open);
     const inner = source.slice(open + 2, close);
+    const secret = SECRET_EXPR.exec(inner)?.[1];
+    if (secret !== undefined || /(^|[^.\w])secret\s*\./.test(inner)) {
+      if (!secrets || secret === undefined)
+        throw new ExpressionError(
+          secrets
+            ? '{{secret.NAME}} must stand alone inside its braces (no functions or operators on a secret)'
+            : '{{secret.NAME}} is only allowed in the headers of an http step: URLs, bodies and prompts are cached and stored, headers are not',
+          open + 2,
+        );
+      const problem = secretNameProblem(secret);
+      if (problem) throw new ExpressionError(problem, open + 2);
+      parts.push({ secret });
+      i = close + 2;
+      continue;
+    }
     try {
       parts.push(parseExpression(inner, roots));
     } catch (err) {
@@ -41,8 +70,39 @@ export function parseTemplate(source: string, roots: readonly string[]): Templat
     }
     i = close + 2;
   }
-  const single = parts.length === 1 && typeof parts[0] !== 'string';
-  return new Template(source, parts, single);
+  return parts;
+}
+
+/**
+ * A header value template: like a template, plus `{{secret.NAME}}` references, which stay
+ * references when it is rendered (the http operation resolves them from the environment after the
+ * cache key is computed; see src/secrets/secret-ref.ts).
+ */
+export class HeaderTemplate {
+  constructor(
+    readonly source: string,
+    readonly parts: (string | Expr | SecretRef)[],
+  ) {}
+}
+
+export function parseHeaderTemplate(source: string, roots: readonly string[]): HeaderTemplate {
+  return new HeaderTemplate(source, parseParts(source, roots, true));
+}
+
+/** Plain text when the header has no secret, else text and `{ secret }` references in order. */
+export function renderHeaderTemplate(
+  t: HeaderTemplate,
+  scope: Readonly<Record<string, unknown>>,
+): string | (string | SecretRef)[] {
+  const out: (string | SecretRef)[] = [];
+  for (const p of t.parts) {
+    const piece = typeof p === 'string' ? p : 'secret' in p ? p : stringify(evaluate(p, scope));
+    const last = out.at(-1);
+    if (typeof piece === 'string' && typeof last === 'string') out[out.length - 1] = last + piece;
+    else out.push(piece);
+  }
+  if (out.length === 0) return '';
+  return out.length === 1 && typeof out[0] === 'string' ? out[0] : out;
 }
 
 export interface RenderResult {

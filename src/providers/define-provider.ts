@@ -23,7 +23,7 @@ export interface HttpRequest {
   body?: unknown;
   timeoutMs?: number;
   /**
-   * `json` (default): a 2xx body that is not valid JSON is a CriticalError for this call.
+   * `json` (default): a 2xx body that is not valid JSON is a RetryableError for this call (retried like a 5xx).
    * `text`: the body is returned as text (web pages); JSON is still parsed when it looks like JSON.
    */
   responseType?: 'json' | 'text';
@@ -65,6 +65,11 @@ export interface OperationServices {
   db?: import('../db/db.ts').Queryable;
   /** AI SDK language model factory, for `ai` operations (real providers or the sandbox LLM). */
   languageModel?: (modelId: string) => import('@ai-sdk/provider').LanguageModelV3;
+  /**
+   * Widens the outbound edge for URLs from data (website, http step): only the sandbox sets
+   * `{ allowLoopback: true }` for its local fakes; tests may inject a resolver. Default: nothing.
+   */
+  outbound?: import('../net/safe-fetch.ts').OutboundPolicy;
 }
 
 export type OperationResult<O> =

@@ -227,17 +227,19 @@ export function createOperationContext(
       try {
         parsed = JSON.parse(text);
       } catch (err) {
-        // A garbage success body fails this call (never the process); error bodies fall back to text.
+        // A garbage success body (truncated, cut by a proxy) says nothing about the data: it is retried
+        // like a 5xx (bounded by the operation's attempts), never taken as an answer. Error bodies fall
+        // back to text.
         if (ok && (authed.responseType ?? 'json') === 'json') {
-          throw new CriticalError(
-            `${provider.id}: ${target} returned a malformed JSON body (HTTP ${response.status}): ${JSON.stringify(text.slice(0, 120))}`,
+          throw new RetryableError(
+            `${provider.id}: ${target} returned a malformed JSON body (HTTP ${response.status}, will retry): ${JSON.stringify(redactSecrets(text.slice(0, 120)))}`,
             { cause: err },
           );
         }
       }
     } else if (ok && (authed.responseType ?? 'json') === 'json' && response.status !== 204) {
-      throw new CriticalError(
-        `${provider.id}: ${target} returned a non-JSON body (HTTP ${response.status}, ${contentType || 'no content type'}): ${JSON.stringify(text.slice(0, 120))}`,
+      throw new RetryableError(
+        `${provider.id}: ${target} returned a non-JSON body (HTTP ${response.status}, ${contentType || 'no content type'}, will retry): ${JSON.stringify(redactSecrets(text.slice(0, 120)))}`,
       );
     }
     const res: HttpResponse = { status: response.status, headers: response.headers, body: parsed, text };

@@ -16,6 +16,8 @@ export interface PgBossDriverOptions {
    * a killed worker's jobs come back within `heartbeatSeconds + 1`.
    */
   superviseIntervalSeconds?: number;
+  /** pg-boss's own background errors (supervision, maintenance). Default: ignored. */
+  onError?(err: unknown): void;
 }
 
 /** pg-boss's own name for its schema next to Sluice's. */
@@ -57,8 +59,9 @@ export async function createPgBossDriver(options: PgBossDriverOptions): Promise<
     reindex: false,
     monitorVacuum: false,
   });
-  // Background maintenance errors (e.g. a statement racing shutdown) must not crash the process.
-  boss.on('error', () => {});
+  // Background maintenance errors (a statement racing shutdown, the database restarting) must not
+  // crash the process: pg-boss's supervisor simply runs again on its next interval.
+  boss.on('error', (err: unknown) => options.onError?.(err));
   // Several workers starting at once against a fresh server would race to create pg-boss's schema
   // and queues; one session-level advisory lock serialises their start-up.
   await withStartLock(options.db, async () => {
@@ -144,12 +147,19 @@ async function withStartLock(db: Db, fn: () => Promise<void>): Promise<void> {
   const pool = (db as Db & { pool?: pg.Pool }).pool;
   if (db.backend === 'pglite' || !pool) return fn();
   const client = await pool.connect();
+  // A connection dropped while held here emits 'error' on the client: unheard, it would crash the process.
+  const ignore = () => {};
+  client.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [START_LOCK_KEY]);
     await fn();
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [START_LOCK_KEY]).catch(() => {});
-    client.release();
+    await client.query('SELECT pg_advisory_unlock($1)', [START_LOCK_KEY]).catch((err: unknown) => {
+      broken = err instanceof Error ? err : new Error(String(err));
+    });
+    client.off('error', ignore);
+    client.release(broken);
   }
 }
 

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { isPrivateAddress } from '../pipelines/private-address.ts';
+import { isPrivateAddress } from '../net/address-policy.ts';
 
 /**
  * Which callback URLs Sluice may call. Callback URLs are user input: by default only http(s) URLs whose

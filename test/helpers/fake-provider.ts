@@ -195,8 +195,13 @@ export interface FakeProviderOptions {
   limits?: RateLimitSpec[];
   opLimits?: RateLimitSpec[];
   concurrency?: number;
-  /** `hunter`: 403 = throttle, 429 = credits exhausted. `generic`: the default mapping (429 = throttle). */
-  style?: 'generic' | 'hunter';
+  /**
+   * `hunter`: 403 = throttle, 429 = credits exhausted. `generic`: the default mapping (429 = throttle).
+   * `mixed`: 403 = throttle (Hunter's burst answer) and 429 = throttle with Retry-After (fault-mix tests).
+   */
+  style?: 'generic' | 'hunter' | 'mixed';
+  /** Per-request timeout of `lookup`. Default 5 000 ms. */
+  timeoutMs?: number;
   priceUsd?: number;
   maxAttempts?: number;
   cacheTtlMs?: number;
@@ -216,6 +221,8 @@ export function fakeProvider(options: FakeProviderOptions = {}): ProviderDefinit
     limits: options.limits ?? [],
     concurrency: options.concurrency ?? Number.POSITIVE_INFINITY,
     mapError: (res) => {
+      if (options.style === 'mixed' && res.status === 403)
+        return new ThrottledError(`${id}: rate limit (403)`);
       if (options.style === 'hunter') {
         if (res.status === 403) return new ThrottledError(`${id}: rate limit (403)`);
         if (res.status === 429) return new QuotaExhaustedError(`${id}: monthly credits used up (429)`);
@@ -232,7 +239,7 @@ export function fakeProvider(options: FakeProviderOptions = {}): ProviderDefinit
         maxAttempts: options.maxAttempts,
         cacheTtlMs: options.cacheTtlMs,
         notFoundTtlMs: options.notFoundTtlMs,
-        timeoutMs: 5_000,
+        timeoutMs: options.timeoutMs ?? 5_000,
         async run(ctx, input) {
           const res = await ctx.request({ method: 'GET', path: '/lookup', query: { q: input.q } });
           const body = res.body as { data: unknown };

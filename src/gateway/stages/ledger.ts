@@ -2,6 +2,7 @@ import { evictCache } from '../../cache/cache-maintenance.ts';
 import {
   CriticalError,
   InfrastructureError,
+  isDatabaseUnavailable,
   QuotaExhaustedError,
   SluiceError,
   ThrottledError,
@@ -120,6 +121,9 @@ async function recordFailure(ctx: CallContext, err: SluiceError): Promise<never>
 
 function asSluiceError(err: unknown, name: string): SluiceError {
   if (err instanceof SluiceError) return err;
+  // An operation reading Sluice's own database (services.db) while it is down: defer, never critical.
+  if (isDatabaseUnavailable(err))
+    return new InfrastructureError(`${name}: database unavailable`, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new CriticalError(`${name} failed unexpectedly: ${message}`, { cause: err });
 }

@@ -1,5 +1,11 @@
-import type { ContactView, FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
-import { errorClassOf } from '../../errors.ts';
+import type {
+  ContactView,
+  FieldWrite,
+  StepContext,
+  StepError,
+  StepOutput,
+} from '../../engine/pipeline-types.ts';
+import { errorClassOf, isCallFailure } from '../../errors.ts';
 import { evaluate, parseExpression, truthy } from '../expression.ts';
 import type { ForeachSpec } from '../schema.ts';
 import { at } from '../spec-error.ts';
@@ -25,23 +31,29 @@ export function compileForeach(
   const concurrency = spec.concurrency ?? 4;
 
   /**
-   * A child that cannot succeed for this contact (bad answer, quota) yields nothing for it, like an
-   * optional top-level step, so one contact's bad data never discards the others' results. A required
-   * child's failure propagates (and makes the foreach step required). Throttles and the like always
-   * propagate: the run is retried and memoized children are not paid for again.
+   * A child whose call fails for good (bad answer, quota, retries used up on the run's last attempt)
+   * yields a `failed` output for this contact: memoized, so it is not paid again by a retry of the run,
+   * and removed by a redrive. It never discards the other contacts' results. A required child's failure
+   * propagates (and makes the foreach step required). Infrastructure errors, throttles, budget and
+   * retryable errors before the last attempt propagate too: the run comes back later, and the children
+   * memoized meanwhile are replayed, not paid again.
    */
   async function runChild(child: CompiledStep, ctx: StepContext, scope: Scope): Promise<StepOutput> {
     try {
-      return await child.run(ctx, scope);
+      const out = await child.run(ctx, scope);
+      // A failed child's errors name the child inside this foreach and the contact (as memoized).
+      if (out.status !== 'failed' || !scope.contact) return out;
+      const errors = childErrors(out, `${spec.id}.${child.id}`, scope.contact.ref);
+      return { ...out, data: { ...out.data, errors } };
     } catch (err) {
-      const cls = errorClassOf(err);
-      if (child.required || (cls !== 'critical' && cls !== 'quota_exhausted') || ctx.signal.aborted)
-        throw err;
-      return {
-        status: 'not_found',
-        writes: [],
-        data: { error: `step "${child.id}" failed: ${(err as Error).message}`, errorClass: cls },
+      if (child.required || !isCallFailure(err, ctx.finalAttempt ?? false) || ctx.signal.aborted) throw err;
+      const error: StepError = {
+        step: `${spec.id}.${child.id}`,
+        ...(scope.contact ? { contact: scope.contact.ref } : {}),
+        errorClass: errorClassOf(err),
+        message: (err as Error).message,
       };
+      return { status: 'failed', writes: [], data: { errors: [error] } };
     }
   }
 
@@ -55,18 +67,20 @@ export function compileForeach(
     const writes: FieldWrite[] = [];
     const statuses: Record<string, Pick<StepOutput, 'status' | 'data'>> = {};
     const newContacts: ContactView[] = [];
+    const errors: StepError[] = [];
     for (const child of children) {
       const out = await ctx.memo(`${spec.id}.${child.id}/${contact.ref}`, () =>
         runChild(child, ctx, current),
       );
       statuses[child.id] = out.data ? { status: out.status, data: out.data } : { status: out.status };
+      if (out.status === 'failed') errors.push(...childErrors(out, `${spec.id}.${child.id}`, contact.ref));
       writes.push(...out.writes);
       newContacts.push(...(out.newContacts ?? []));
       current = applyWrites(current, out.writes);
       live[index] = current.contact!;
       current = { ...current, contacts: live };
     }
-    return { writes, statuses, newContacts };
+    return { writes, statuses, newContacts, errors };
   }
 
   return {
@@ -92,15 +106,18 @@ export function compileForeach(
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, contacts.length) }, worker));
-      if (errors.length) throw errors[0];
+      // Every contact has finished (and its children are memoized) before the run hears of a failure.
+      if (errors.length) throw mostUrgent(errors);
       const writes = results.flatMap((r) => r.writes);
       const newContacts = results.flatMap((r) => r.newContacts);
+      const failed = results.flatMap((r) => r.errors);
       const data = {
         contacts: Object.fromEntries(contacts.map((c, i) => [c.ref, results[i]?.statuses ?? {}])),
+        ...(failed.length ? { errors: failed } : {}),
       };
       if (!contacts.length) return { status: 'skipped', writes: [], data: { reason: 'no contacts' } };
       return {
-        status: writes.length || newContacts.length ? 'found' : 'not_found',
+        status: failed.length ? 'failed' : writes.length || newContacts.length ? 'found' : 'not_found',
         writes,
         ...(newContacts.length ? { newContacts } : {}),
         data,
@@ -112,4 +129,21 @@ export function compileForeach(
         spec.forecast_contacts ?? 3,
       ),
   };
+}
+
+/** A failed child's errors, attributed to the child step and the contact (a child may be a waterfall). */
+function childErrors(out: StepOutput, step: string, contact: string): StepError[] {
+  const listed = Array.isArray(out.data?.errors) ? (out.data.errors as StepError[]) : [];
+  if (listed.length === 0) return [{ step, contact, errorClass: 'critical', message: 'the step failed' }];
+  return listed.map((e) => ({ ...e, step, contact }));
+}
+
+/** Of several errors that send the run back, the one deciding what happens to it first. */
+const URGENCY = ['budget', 'infrastructure', 'throttled', 'retryable'];
+function mostUrgent(errors: unknown[]): unknown {
+  const rank = (e: unknown) => {
+    const i = URGENCY.indexOf(errorClassOf(e));
+    return i < 0 ? URGENCY.length : i;
+  };
+  return errors.reduce((a, b) => (rank(b) < rank(a) ? b : a));
 }

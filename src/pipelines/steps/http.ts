@@ -2,7 +2,14 @@ import type { FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-
 import { httpProvider } from '../http-provider.ts';
 import type { HttpSpec } from '../schema.ts';
 import { at } from '../spec-error.ts';
-import { parseTemplate, parseTemplateTree, renderTemplate, renderTemplateTree } from '../template.ts';
+import {
+  parseHeaderTemplate,
+  parseTemplate,
+  parseTemplateTree,
+  renderHeaderTemplate,
+  renderTemplate,
+  renderTemplateTree,
+} from '../template.ts';
 import { applyMapping, compileContacts, compileMapping, extractContacts } from './output-mapping.ts';
 import {
   type CompiledStep,
@@ -17,12 +24,13 @@ import {
 /**
  * `http`: a templated HTTP request (like a Clay HTTP column) through the gateway's `http` provider;
  * `output` maps JSON paths of the response body (`body.data.email`, or `status`) to fields.
- * Private and loopback addresses are refused unless `allow_private: true`.
+ * Every request crosses the outbound edge (src/net/safe-fetch.ts): internal addresses are refused,
+ * redirects re-checked. Headers may use `{{secret.NAME}}`; headers never enter the cache key.
  */
 export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach: boolean): CompiledStep {
   const url = at([...path, 'url'], spec.url, () => parseTemplate(spec.url, ROOTS.record));
   const headers = Object.entries(spec.headers ?? {}).map(
-    ([k, v]) => [k, at([...path, 'headers', k], v, () => parseTemplate(v, ROOTS.record))] as const,
+    ([k, v]) => [k, at([...path, 'headers', k], v, () => parseHeaderTemplate(v, ROOTS.record))] as const,
   );
   const body =
     spec.body === undefined
@@ -38,11 +46,9 @@ export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach
     if (u.missing) return SKIPPED(`the URL template ${spec.url} has an empty field`);
     const input: Record<string, unknown> = { method: spec.method, url: u.value };
     if (headers.length)
-      input.headers = Object.fromEntries(
-        headers.map(([k, t]) => [k, String(renderTemplate(t, vars).value ?? '')]),
-      );
+      // `{{secret.NAME}}` stays a reference here: the operation resolves it after the cache key.
+      input.headers = Object.fromEntries(headers.map(([k, t]) => [k, renderHeaderTemplate(t, vars)]));
     if (body !== undefined) input.body = renderTemplateTree(body, vars);
-    if (spec.allow_private) input.allow_private = true;
     if (spec.timeout_ms) input.timeout_ms = spec.timeout_ms;
     const outcome = await ctx.gateway.call({ provider: httpProvider.id, operation, input }, ctx.signal);
     if (!outcome.found) return { status: 'not_found', writes: [] };

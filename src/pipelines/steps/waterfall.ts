@@ -1,6 +1,6 @@
 import type { CallOutcome } from '../../engine/gateway-types.ts';
-import type { FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
-import { CriticalError, QuotaExhaustedError } from '../../errors.ts';
+import type { FieldWrite, StepContext, StepError, StepOutput } from '../../engine/pipeline-types.ts';
+import { errorClassOf, isCallFailure } from '../../errors.ts';
 import { type Expr, evaluate, parseExpression, truthy } from '../expression.ts';
 import type { WaterfallSpec } from '../schema.ts';
 import { at, SpecError } from '../spec-error.ts';
@@ -33,9 +33,12 @@ import {
  * - a provider whose required inputs are empty is skipped (never paid to look up nothing);
  * - an optional validator checks one field's candidate; a rejection discards it and the next
  *   provider is tried;
- * - a provider that fails with a critical or quota error is passed over too (the next one may work);
- *   if every provider tried failed that way, the error is raised so the run shows it.
- *   Throttles, infrastructure and budget errors propagate: the run engine retries or defers the run.
+ * - a provider whose call fails for good (critical or quota error, or retries used up on the run's last
+ *   attempt) is passed over too (the next one may work), and the failure is recorded: a field left
+ *   unfilled while a provider failed makes the step `failed` (never `not_found`: we could not ask), so
+ *   the run ends partial with the reason and a redrive asks again.
+ *   Throttles, infrastructure, budget and earlier-attempt retryable errors propagate: the run engine
+ *   retries, reschedules or defers the run.
  */
 interface CompiledProvider {
   call: CompiledCall;
@@ -103,7 +106,15 @@ export function compileWaterfall(
     const vars = scopeVars(scope);
     const writes: FieldWrite[] = [];
     const attempts: Attempt[] = [];
-    const errors: unknown[] = [];
+    const errors: StepError[] = [];
+    const failure = (call: CompiledCall, err: unknown): StepError => ({
+      step: spec.id,
+      provider: call.provider,
+      operation: call.operation,
+      errorClass: errorClassOf(err),
+      message: (err as Error).message,
+    });
+    const finalAttempt = ctx.finalAttempt ?? false;
     let paid = 0;
     for (const p of providers) {
       if (!open.size) break;
@@ -121,9 +132,9 @@ export function compileWaterfall(
       try {
         outcome = await callGateway(ctx, p.call, built.input);
       } catch (err) {
-        if (!(err instanceof CriticalError || err instanceof QuotaExhaustedError)) throw err;
-        errors.push(err);
-        attempts.push({ ...tag, result: 'error', detail: err.message });
+        if (!isCallFailure(err, finalAttempt) || ctx.signal.aborted) throw err;
+        errors.push(failure(p.call, err));
+        attempts.push({ ...tag, result: 'error', detail: (err as Error).message });
         continue;
       }
       paid += outcome.costUsd;
@@ -157,10 +168,11 @@ export function compileWaterfall(
             accepted =
               checked.found && truthy(evaluate(validator.accept, { ...vVars, output: checked.output }));
           } catch (err) {
-            // A value that cannot be checked is not written (a wrong email costs more than none);
-            // throttles and the like still propagate so the run is retried later.
-            if (!(err instanceof CriticalError || err instanceof QuotaExhaustedError)) throw err;
-            validatorError = err.message;
+            // A value that cannot be checked is not written (a wrong email costs more than none), and
+            // the failure is recorded so a redrive checks again; throttles and the like propagate.
+            if (!isCallFailure(err, finalAttempt) || ctx.signal.aborted) throw err;
+            validatorError = (err as Error).message;
+            errors.push(failure(validator.call, err));
           }
         }
         if (!accepted) {
@@ -196,14 +208,15 @@ export function compileWaterfall(
         open.delete(key(x.mapping.target));
       }
     }
-    const data = { attempts, cost_usd: paid, ...(open.size ? { unfilled: [...open] } : {}) };
+    const data = {
+      attempts,
+      cost_usd: paid,
+      ...(open.size ? { unfilled: [...open] } : {}),
+      ...(open.size && errors.length ? { errors } : {}),
+    };
+    // A field left open while a provider could not answer is not "not found": the step failed.
+    if (open.size && errors.length) return { status: 'failed', writes, data };
     if (writes.length) return { status: 'found', writes, data };
-    const lastError = errors.at(-1);
-    if (
-      lastError !== undefined &&
-      attempts.every((a) => a.result === 'error' || a.result.startsWith('skipped'))
-    )
-      throw lastError;
     const allSkipped = attempts.every((a) => a.result.startsWith('skipped'));
     return { status: allSkipped ? 'skipped' : 'not_found', writes, data };
   }

@@ -87,7 +87,9 @@ function mapAiError(err: unknown, modelId: string): Error {
       const envVar = LLM_VENDORS[parseModelId(modelId).vendor].envVar;
       return new CriticalError(`${what} (authentication failed: check ${envVar})`, { cause: err });
     }
-    if (status >= 500 || status === 0 || err.isRetryable) return new RetryableError(what, { cause: err });
+    // A 2xx that failed to parse (truncated, garbled) says nothing about the answer: retried like a 5xx.
+    if (status >= 500 || status === 0 || err.isRetryable || (status >= 200 && status < 300))
+      return new RetryableError(what, { cause: err });
     return new CriticalError(what, { cause: err });
   }
   if (NoObjectGeneratedError.isInstance(err)) {

@@ -1,15 +1,31 @@
 import { z } from 'zod';
 import { CriticalError, NotFoundError, RetryableError } from '../../errors.ts';
-import { defineOperation, defineProvider, type OperationContext } from '../define-provider.ts';
+import { OutboundNetworkError, OutboundRefusedError } from '../../net/outbound-error.ts';
+import { parseOutboundUrl, safeFetch } from '../../net/safe-fetch.ts';
+import {
+  defineOperation,
+  defineProvider,
+  type HttpResponse,
+  type OperationContext,
+} from '../define-provider.ts';
+import { defaultMapError } from '../http.ts';
 import { normalizeDomain } from '../normalize-output.ts';
 import { extractPage, type PageFacts } from './extract.ts';
 
 /**
- * The built-in website fetcher and extractor: no key, no cost. Fetches pages directly, or through a
- * proxy when `SLUICE_WEBSITE_BASE_URL` is set (`GET <base>/<absolute url>`, the reader-proxy form the
- * sandbox's site server answers, so fake `.com` sites resolve locally).
+ * The built-in website fetcher and extractor: no key, no cost. Page URLs come from imported data and
+ * from model answers, so they are hostile: a direct fetch crosses the outbound edge
+ * (src/net/safe-fetch.ts: internal addresses refused, the checked address pinned, every redirect
+ * re-checked, 3 MiB and 30 s caps). With `SLUICE_WEBSITE_BASE_URL` set the page is fetched through
+ * that proxy instead (`GET <base>/<absolute url>`, the reader-proxy form the sandbox's site server
+ * answers): the proxy is configuration, like every provider's base URL, and does the fetching.
  */
 const MAX_TEXT = 20_000;
+const MAX_PAGE_BYTES = 3 * 1024 * 1024;
+const HEADERS = {
+  accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',
+  'user-agent': 'Sluice/0.1 (+https://github.com/sluice)',
+};
 const STAFF_LINK = /staff|team|about|contact|leadership|directory|people|management/i;
 
 const staffEntry = z.object({
@@ -33,18 +49,17 @@ const pageOutput = z.object({
 export function toHttpUrl(raw: string): URL {
   const v = raw.trim();
   const withScheme = /^[a-z][a-z0-9+.-]*:/i.test(v) ? v : `https://${v}`;
-  let url: URL;
   try {
-    url = new URL(withScheme);
+    return parseOutboundUrl(withScheme);
   } catch (err) {
-    throw new CriticalError(`website: ${JSON.stringify(raw)} is not a URL`, { cause: err });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    const why = err instanceof Error ? err.message : String(err);
     throw new CriticalError(
-      `website: refusing ${url.protocol} URL ${JSON.stringify(raw)}; only http(s) pages are fetched`,
+      `website: ${JSON.stringify(raw.slice(0, 200))}: ${why}; only http(s) pages are fetched`,
+      {
+        cause: err,
+      },
     );
   }
-  return url;
 }
 
 /** True when a network failure says the host name does not exist (a dead domain, common in imports). */
@@ -55,32 +70,49 @@ function isUnknownHost(err: unknown): boolean {
   return false;
 }
 
+/** GET the page: through the configured proxy, else directly across the outbound edge. */
+async function get(ctx: OperationContext, url: URL): Promise<HttpResponse & { url: string }> {
+  if (ctx.baseUrl) {
+    const res = await ctx
+      .request({ method: 'GET', path: `/${url.href}`, headers: HEADERS, responseType: 'text' })
+      .catch((err: unknown) => {
+        if (err instanceof RetryableError && isUnknownHost(err))
+          throw new NotFoundError(`website: ${url.hostname} does not resolve (no such domain)`, {
+            cause: err,
+          });
+        throw err;
+      });
+    return { ...res, url: url.href };
+  }
+  const res = await safeFetch(url, {
+    headers: HEADERS,
+    timeoutMs: ctx.timeoutMs,
+    maxBytes: MAX_PAGE_BYTES,
+    signal: ctx.signal,
+    ...ctx.services.outbound,
+  }).catch((err: unknown) => {
+    // A domain that does not resolve will not resolve on retry either: nothing to find.
+    if (err instanceof OutboundNetworkError && err.reason === 'unknown_host')
+      throw new NotFoundError(`website: ${err.message}`, { cause: err });
+    throw err;
+  });
+  const text = res.text();
+  const response = { status: res.status, headers: res.headers, body: text, text, url: res.url };
+  if (res.status < 200 || res.status >= 300) throw defaultMapError({ id: 'website' }, response);
+  return response;
+}
+
 async function fetchPage(ctx: OperationContext, url: URL): Promise<PageFacts & { url: string }> {
-  const res = await ctx
-    .request({
-      method: 'GET',
-      path: ctx.baseUrl ? `/${url.href}` : url.href,
-      headers: {
-        accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',
-        'user-agent': 'Sluice/0.1 (+https://github.com/sluice)',
-      },
-      responseType: 'text',
-    })
-    .catch((err: unknown) => {
-      // A domain that does not resolve will not resolve on retry either: nothing to find.
-      if (err instanceof RetryableError && isUnknownHost(err)) {
-        throw new NotFoundError(`website: ${url.hostname} does not resolve (no such domain)`, { cause: err });
-      }
-      throw err;
-    });
+  const res = await get(ctx, url);
   const type = res.headers.get('content-type') ?? '';
   if (type && !/text\/html|application\/xhtml|text\/plain/i.test(type)) {
     throw new CriticalError(
       `website: ${url.href} is not a web page (content-type ${type}); nothing to extract`,
     );
   }
-  const facts = extractPage(res.text, url.href);
-  return { url: url.href, ...facts, text: facts.text.slice(0, MAX_TEXT) };
+  // Links are relative to where the page was found (after redirects).
+  const facts = extractPage(res.text, res.url);
+  return { url: res.url, ...facts, text: facts.text.slice(0, MAX_TEXT) };
 }
 
 const fetchPageOp = defineOperation({
@@ -118,10 +150,11 @@ const scrapeSite = defineOperation({
     const pages = [first];
     for (const url of next) {
       try {
-        pages.push(await fetchPage(ctx, new URL(url)));
+        pages.push(await fetchPage(ctx, toHttpUrl(url)));
       } catch (err) {
-        // A missing sub-page does not spoil what the home page gave; anything else propagates.
-        if (!(err instanceof Error && err.name === 'NotFoundError')) throw err;
+        // A missing or refused sub-page (a link to an internal address, an oversize page) does not
+        // spoil what the home page gave; anything else (network, throttles) propagates.
+        if (!(err instanceof NotFoundError || err instanceof OutboundRefusedError)) throw err;
       }
     }
     const staff = new Map<string, z.infer<typeof staffEntry>>();

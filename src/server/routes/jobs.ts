@@ -62,6 +62,16 @@ const EnrichCourse = z
       .optional()
       .openapi({ example: 'https://example.supabase.co/functions/v1/receive-enrichment' }),
     course_id: z.union([z.string(), z.number()]).optional(),
+    city: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'extension to the seed: helps find the website' }),
+    website: z
+      .string()
+      .max(2000)
+      .optional()
+      .openapi({ description: 'extension to the seed: skips the website search' }),
   })
   .openapi('EnrichCourse');
 

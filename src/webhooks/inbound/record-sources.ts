@@ -1,5 +1,6 @@
 import { CriticalError } from '../../errors.ts';
 import { upsertRecords } from '../../import/upsert-records.ts';
+import { parseEmail } from '../../normalize/email.ts';
 import type { InboundSource } from './inbound-registry.ts';
 import { genericEventId, genericHmacVerify } from './signed-sources.ts';
 import { safeEqual, sha256Hex } from './verify-hmac.ts';
@@ -51,11 +52,14 @@ export const rb2bSource: InboundSource = {
       out.account = r;
     }
     if (hasPerson) {
+      // a malformed email must not lose the visit: it is kept as email_raw, the person still recorded
+      const email = s('Business Email');
+      const parsed = email === undefined ? undefined : parseEmail(email);
       const person = {
         first_name: s('First Name'),
         last_name: s('Last Name'),
         title: s('Title'),
-        email: s('Business Email'),
+        ...(parsed?.ok ? { email: parsed.email } : email !== undefined ? { email_raw: email } : {}),
         linkedin_url: s('LinkedIn URL'),
         city: s('City'),
         state: s('State'),

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApiKey } from '../src/api-keys/api-keys.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
+import type { Sandbox } from '../src/sandbox/start-sandbox.ts';
+import { openServeEngine } from '../src/server/serve-engine.ts';
+import { type RunningServer, startServer } from '../src/server/start-server.ts';
+import { parseTriggerConfig } from '../src/triggers/trigger-config.ts';
+import { describeEachBackend, openTestDb, type TestDb } from './helpers/backends.ts';
+import { startReceiver } from './helpers/callback-receiver.ts';
+import { HOOK_ENV } from './helpers/server-harness.ts';
+
+const RULES = parseTriggerConfig(
+  `rules:
+  - name: rb2b-visitors
+    on: contact.created
+    where: source = rb2b
+    pipeline: golf-courses
+  - name: pending-courses
+    on: account.created
+    where: status = pending_enrichment
+    pipeline: golf-courses
+`,
+  'sluice.config.yaml',
+).rules;
+
+describeEachBackend('sluice serve on a real port, sandbox providers', (backend) => {
+  let db: TestDb;
+  let server: RunningServer;
+  let sandbox: Sandbox | undefined;
+  let key: string;
+  let stopEngine: () => Promise<void>;
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+    const opened = await openServeEngine(loadConfig({}), db, { sandbox: true, sandboxLatencyScale: 0 });
+    sandbox = opened.sandbox;
+    stopEngine = () => opened.engine.queue.stop();
+    key = (await createApiKey(db, { name: 'e2e', scopes: ['read', 'write'] })).key;
+    server = await startServer({
+      db,
+      engine: opened.engine,
+      env: HOOK_ENV,
+      port: 0,
+      workers: 8,
+      rules: RULES,
+      callbacks: { allowPrivate: true },
+      pollMs: 200,
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await stopEngine?.();
+    await sandbox?.stop();
+    if (db?.connection)
+      await db.exec(`DROP SCHEMA IF EXISTS "${bossSchemaFor(db.connection.schema)}" CASCADE`);
+    await db?.close();
+  });
+
+  const api = (path: string, body?: unknown) =>
+    fetch(`${server.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+
+  it('POST /api/enrich-course answers a job id at once; the signed callback carries the seed shape', async () => {
+    const receiver = await startReceiver([200]);
+    try {
+      const course = sandbox!.world.courses.find((c) => c.website && c.staffPath)!;
+      const res = await api('/api/enrich-course', {
+        course_name: course.name,
+        state: 'Virginia',
+        callback_url: receiver.url,
+        course_id: 'c-1',
+      });
+      expect(res.status).toBe(202);
+      const accepted = (await res.json()) as { job_id: string; status: string; webhook_secret: string };
+      expect(accepted.status).toBe('processing');
+      receiver.setSecret(accepted.webhook_secret);
+      const [hit] = await receiver.waitFor(1, 90_000);
+      const payload = hit!.verified as {
+        type: string;
+        job_id: string;
+        course_id: string;
+        course: Record<string, unknown>;
+        contacts: Record<string, unknown>[];
+        total_cost: number;
+        total_time: number;
+      };
+      expect(payload).toMatchObject({
+        type: 'job.completed',
+        job_id: accepted.job_id,
+        course_id: 'c-1',
+        course: { name: course.name, state: 'VA' },
+      });
+      expect(typeof payload.total_cost).toBe('number');
+      expect(typeof payload.total_time).toBe('number');
+      for (const c of payload.contacts)
+        expect(Object.keys(c)).toEqual(
+          expect.arrayContaining([
+            'name',
+            'email',
+            'phone',
+            'linkedin',
+            'segment',
+            'segment_confidence',
+            'opportunities',
+            'conversation_starters',
+          ]),
+        );
+      const job = (await (await api(`/v1/jobs/${accepted.job_id}`)).json()) as {
+        state: string;
+        result: unknown;
+      };
+      expect(job.state).toBe('completed');
+      expect(job.result).toMatchObject({ job_id: accepted.job_id });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('an RB2B webhook creates a contact and, by rule, a job; a row INSERTed by SQL starts one too', async () => {
+    const res = await fetch(`${server.url}/v1/hooks/rb2b/${HOOK_ENV.SLUICE_HOOK_RB2B_TOKEN}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        'First Name': 'Ann',
+        'Last Name': 'Lee',
+        'Business Email': 'ann@fairwaygolf.example',
+        'Company Name': 'Fairway Golf',
+        Website: 'fairwaygolf.example',
+        'LinkedIn URL': 'https://linkedin.com/in/annlee',
+        City: 'Richmond',
+        State: 'Virginia',
+        Zipcode: '23220',
+        'Seen At': '2026-01-01T10:00:00Z',
+        'Captured URL': 'https://x.example/pricing',
+      }),
+    });
+    expect(res.status).toBe(202);
+    await db.query(
+      `INSERT INTO accounts (name, state, status) VALUES ('Supabase Inserted CC', 'VA', 'pending_enrichment'), ('Ignored CC', 'VA', 'new')`,
+    );
+    const deadline = Date.now() + 40_000;
+    let jobs: { rule: string; state: string; names: string[] }[] = [];
+    while (Date.now() < deadline) {
+      jobs = (
+        await db.query<{ rule: string; state: string; names: string[] }>(
+          `SELECT j.rule, j.state, array_agg(a.name ORDER BY a.name) AS names FROM jobs j JOIN runs r ON r.batch_id = j.batch_id JOIN accounts a ON a.id = r.account_id
+            WHERE j.kind = 'rule' GROUP BY j.id, j.rule, j.state ORDER BY j.rule`,
+        )
+      ).rows;
+      if (jobs.length === 2 && jobs.every((j) => j.state !== 'processing')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(jobs).toEqual([
+      { rule: 'pending-courses', state: 'completed', names: ['Supabase Inserted CC'] },
+      { rule: 'rb2b-visitors', state: 'completed', names: ['Fairway Golf'] },
+    ]);
+  });
+});

@@ -1,0 +1,201 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startDeliveryWorker } from '../src/webhooks/delivery-worker.ts';
+import { defaultInboundRegistry } from '../src/webhooks/inbound/default-sources.ts';
+import { startHookProcessor } from '../src/webhooks/inbound/hook-events.ts';
+import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
+import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
+import { describeEachBackend } from './helpers/backends.ts';
+import { startReceiver } from './helpers/callback-receiver.ts';
+import { HOOK_ENV, openServerHarness, type ServerHarness } from './helpers/server-harness.ts';
+
+async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describeEachBackend('webhooks', (backend) => {
+  let h: ServerHarness;
+  beforeAll(async () => {
+    h = await openServerHarness(backend);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('signs deliveries per Standard Webhooks, records every attempt; 3xx is a failure that is retried; 410 disables the endpoint', async () => {
+    const ok = await startReceiver([302, 200]);
+    const gone = await startReceiver([410]);
+    const a = await ensureEndpoint(h.db, ok.url);
+    const b = await ensureEndpoint(h.db, gone.url);
+    ok.setSecret(a.secret!);
+    gone.setSecret(b.secret!);
+    const d1 = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, {
+        endpointId: a.endpoint.id,
+        eventType: 'job.completed',
+        payload: { hello: 'world' },
+      }),
+    );
+    const d2 = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, { endpointId: b.endpoint.id, eventType: 'job.completed', payload: { n: 1 } }),
+    );
+    const worker = startDeliveryWorker({ db: h.db, policy: { allowPrivate: true }, intervalMs: 100 });
+    try {
+      await ok.waitFor(1);
+      await gone.waitFor(1);
+      const first = await until(async () => {
+        const d = await showDelivery(h.db, d1.id);
+        return d && d.attemptLog.length === 1 && d;
+      });
+      expect(first).toMatchObject({ state: 'pending', lastStatus: 302 });
+      expect(first.attemptLog[0]).toMatchObject({ outcome: 'failed', status: 302 });
+      // the 5 s retry (±10 %) arrives with the same webhook-id and a valid signature
+      await ok.waitFor(2, 30_000);
+      expect(ok.received[1]!.verified).toEqual({ hello: 'world' });
+      expect(ok.received[1]!.headers['webhook-id']).toBe(ok.received[0]!.headers['webhook-id']);
+      const done = await until(async () => {
+        const d = await showDelivery(h.db, d1.id);
+        return d?.state === 'succeeded' && d;
+      });
+      expect(done.attemptLog.map((x) => x.outcome)).toEqual(['failed', 'succeeded']);
+      const g = await until(async () => {
+        const d = await showDelivery(h.db, d2.id);
+        return d?.state === 'failed' && d;
+      });
+      expect(g.attemptLog[0]).toMatchObject({ outcome: 'gone', status: 410 });
+      expect(gone.received[0]!.verified).toEqual({ n: 1 });
+      const ep = await h.db.query<{ disabled_at: Date | null }>(
+        'SELECT disabled_at FROM webhook_endpoints WHERE id = $1',
+        [b.endpoint.id],
+      );
+      expect(ep.rows[0]!.disabled_at).not.toBeNull();
+    } finally {
+      await worker.stop();
+      await ok.close();
+      await gone.close();
+    }
+    // the schedule lasts more than a day
+    let total = 0;
+    for (let attempt = 1; retryDelayMs(attempt, () => 0.5) !== undefined; attempt++)
+      total += retryDelayMs(attempt, () => 0.5)!;
+    expect(total).toBeGreaterThan(24 * 3600_000);
+  });
+
+  it('refuses callback URLs that resolve to private addresses unless allowed', async () => {
+    const strict = startDeliveryWorker({ db: h.db, policy: { allowPrivate: false }, intervalMs: 100 });
+    try {
+      const e = await ensureEndpoint(h.db, 'http://127.0.0.1:9/private');
+      const d = await h.db.transaction((tx) =>
+        enqueueDelivery(tx, { endpointId: e.endpoint.id, eventType: 'x', payload: {} }),
+      );
+      const row = await until(async () => {
+        const s = await showDelivery(h.db, d.id);
+        return s && s.attemptLog.length > 0 && s;
+      });
+      expect(row.attemptLog[0]!.error).toContain('private address');
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('inbound: checks signatures on the raw bytes, stores and dedupes events, answers 202; RB2B creates company and person with source rb2b', async () => {
+    const rb2b = {
+      'LinkedIn URL': 'https://www.linkedin.com/in/retentionadam/',
+      'First Name': 'Adam',
+      'Last Name': 'Robinson',
+      Title: 'CEO @ Retention.com',
+      'Company Name': 'Retention.com',
+      'Business Email': 'adam@retention.com',
+      Website: 'https://retention.com',
+      Industry: 'Internet Technology & Services',
+      'Employee Count': '1-10',
+      City: 'Austin',
+      State: 'Texas',
+      Zipcode: '73301',
+      'Seen At': '2024-01-01T12:34:56.00+00:00',
+      'Captured URL': 'https://rb2b.com/pricing',
+      Tags: 'Hot Pages, Hot Leads',
+    };
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      h.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const raw = JSON.stringify(rb2b);
+    expect((await post('/v1/hooks/rb2b/wrong', raw)).status).toBe(401);
+    expect((await post('/v1/hooks/nosuch/x', raw)).status).toBe(404);
+    const first = await post(`/v1/hooks/rb2b/${HOOK_ENV.SLUICE_HOOK_RB2B_TOKEN}`, raw);
+    expect(first.status).toBe(202);
+    expect(await first.json()).toMatchObject({ duplicate: false });
+    expect(
+      await (await post(`/v1/hooks/rb2b?token=${HOOK_ENV.SLUICE_HOOK_RB2B_TOKEN}`, raw)).json(),
+    ).toMatchObject({ duplicate: true });
+
+    // ClickUp: hex HMAC of the exact bytes; re-serialised JSON (other spacing) would not match
+    const clickup = '{"event":"taskUpdated",  "task_id":"t1","history_items":[{"id":"h-1"}]}';
+    const sig = createHmac('sha256', HOOK_ENV.SLUICE_HOOK_CLICKUP_SECRET).update(clickup).digest('hex');
+    expect(
+      (await post('/v1/hooks/clickup', JSON.stringify(JSON.parse(clickup)), { 'x-signature': sig })).status,
+    ).toBe(401);
+    expect((await post('/v1/hooks/clickup', clickup, { 'x-signature': sig })).status).toBe(202);
+    // HubSpot v3: method + URI + body + timestamp
+    const hubspot = '[{"eventId":101,"subscriptionType":"contact.propertyChange"}]';
+    const ts = String(Date.now());
+    const uri = 'http://localhost/v1/hooks/hubspot';
+    const v3 = createHmac('sha256', HOOK_ENV.SLUICE_HOOK_HUBSPOT_SECRET)
+      .update(`POST${uri}${hubspot}${ts}`)
+      .digest('base64');
+    const hs = await h.app.request(uri, {
+      method: 'POST',
+      headers: { 'x-hubspot-signature-v3': v3, 'x-hubspot-request-timestamp': ts },
+      body: hubspot,
+    });
+    expect(hs.status).toBe(202);
+    const stale = String(Date.now() - 10 * 60_000);
+    const old = createHmac('sha256', HOOK_ENV.SLUICE_HOOK_HUBSPOT_SECRET)
+      .update(`POST${uri}${hubspot}${stale}`)
+      .digest('base64');
+    expect(
+      (
+        await h.app.request(uri, {
+          method: 'POST',
+          headers: { 'x-hubspot-signature-v3': old, 'x-hubspot-request-timestamp': stale },
+          body: hubspot,
+        })
+      ).status,
+    ).toBe(401);
+
+    const processor = startHookProcessor(h.db, defaultInboundRegistry(), { intervalMs: 100 });
+    try {
+      await until(async () => {
+        const r = await h.db.query("SELECT 1 FROM hook_events WHERE state = 'pending'");
+        return r.rows.length === 0;
+      });
+    } finally {
+      await processor.stop();
+    }
+    const events = await h.db.query<{ source: string; state: string }>(
+      'SELECT source, state FROM hook_events ORDER BY id',
+    );
+    expect(events.rows).toEqual([
+      { source: 'rb2b', state: 'processed' },
+      { source: 'clickup', state: 'processed' },
+      { source: 'hubspot', state: 'processed' },
+    ]);
+    const person = await h.db.query<{ email: string; account: string; src: string }>(
+      `SELECT c.email, a.name AS account, c.attributes ->> 'source' AS src FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.email = 'adam@retention.com'`,
+    );
+    expect(person.rows).toEqual([{ email: 'adam@retention.com', account: 'Retention.com', src: 'rb2b' }]);
+    const sources = await h.db.query<{ source: string }>(
+      `SELECT DISTINCT source FROM field_values WHERE entity_type = 'contact' AND entity_id = (SELECT id FROM contacts WHERE email = 'adam@retention.com')`,
+    );
+    expect(sources.rows).toEqual([{ source: 'rb2b' }]);
+  });
+});
