@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import type { DemoReport } from '../src/demo/demo-report.ts';
 import { runDemo } from '../src/demo/run-demo.ts';
+import { BUILTIN_DIR } from '../src/pipelines/resolve.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 
 /**
- * End to end: the bundled courses, the sandbox's fakes, the golf-course pipeline through the real run
- * engine and gateway, scored against the sandbox's ground truth. A second run pays nothing.
+ * End to end: the bundled courses, the sandbox's fakes (language models included, over HTTP), the
+ * golf-course pipeline through the real run engine and gateway, scored against the simulated world.
+ * A second run pays nothing; a pipeline without its email verification scores worse.
  */
 const REQUIRED_KEYS = [
   'accounts_enriched',
@@ -18,6 +21,9 @@ const REQUIRED_KEYS = [
   'email_found_rate',
   'email_accuracy',
   'phone_found_rate',
+  'phone_direct_found_rate',
+  'phone_direct_accuracy',
+  'phone_main_line_rate',
   'linkedin_found_rate',
   'paid_calls',
   'cache_hits',
@@ -54,8 +60,15 @@ describeEachBackend('sluice demo', (backend) => {
       expect(first.accounts_selected).toBe(4);
       expect(first.accounts_enriched).toBe(4);
       expect(first.contacts_found).toBeGreaterThan(0);
+      expect(first.measured_against).toBe('simulated world');
       expect(first.email_found_rate).toBeGreaterThan(0.5);
-      expect(first.email_accuracy).toBeGreaterThan(0.8);
+      expect(first.email_accuracy).toBeGreaterThan(0.5);
+      // The AI steps crossed HTTP to the model fakes.
+      expect(first.fake_requests.anthropic).toBeGreaterThan(0);
+      expect(first.fake_requests.perplexity).toBeGreaterThan(0);
+      // Every raised limit is reported with the batch's time at the real limit.
+      expect(first.limits.changed.map((c) => c.provider)).toContain('llm');
+      expect(first.limits.at_real_limits_s).toBeGreaterThan(first.limits.at_sandbox_limits_s);
       expect(first.paid_calls).toBeGreaterThan(0);
       expect(first.total_cost_usd).toBeGreaterThan(0);
       expect(first.providers.map((p) => p.provider)).toEqual(
@@ -83,6 +96,48 @@ describeEachBackend('sluice demo', (backend) => {
       await db.close();
     }
   });
+});
+
+describe('sluice demo measures the pipeline', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('without its email verification step, the same scorer measures lower email accuracy', async () => {
+    // The variant: golf-courses with the verifier removed from the email waterfall.
+    const doc = parseDocument(await readFile(join(BUILTIN_DIR, 'golf-courses.yaml'), 'utf8'));
+    const steps = doc.toJS().steps as { id: string; steps?: { id: string }[] }[];
+    const emails = steps.findIndex((s) => s.id === 'emails');
+    const email = steps[emails]!.steps!.findIndex((s) => s.id === 'email');
+    expect(doc.hasIn(['steps', emails, 'steps', email, 'validate'])).toBe(true);
+    doc.deleteIn(['steps', emails, 'steps', email, 'validate']);
+    doc.setIn(['name'], 'golf-courses-unverified');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-variant-'));
+    dirs.push(dir);
+    const variant = join(dir, 'golf-courses-unverified.yaml');
+    await writeFile(variant, doc.toString());
+
+    const score = async (pipeline?: string) => {
+      const db = await openTestDb('pglite');
+      try {
+        return await runDemo({
+          db,
+          env: {},
+          records: 40,
+          latencyScale: 0,
+          ...(pipeline ? { pipeline } : {}),
+        });
+      } finally {
+        await db.close();
+      }
+    };
+    const verified = await score();
+    const unverified = await score(variant);
+    expect(unverified.accounts_enriched).toBe(verified.accounts_enriched);
+    expect(unverified.email_found_rate).toBeGreaterThanOrEqual(verified.email_found_rate);
+    expect(unverified.email_accuracy).toBeLessThan(verified.email_accuracy);
+  }, 240_000);
 });
 
 describe('sluice demo (CLI)', () => {

@@ -11,12 +11,12 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-function sluice(args: string[]) {
+function sluice(args: string[], extraEnv: Record<string, string> = {}, dir?: string) {
   // A clean environment: no real keys or base URLs leak in, and no .env from the checkout.
-  const cwd = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+  const cwd = dir ?? mkdtempSync(join(tmpdir(), 'sluice-cli-'));
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { PATH: process.env.PATH, NO_COLOR: '1' },
+    env: { PATH: process.env.PATH, NO_COLOR: '1', ...extraEnv },
   });
   children.push(child);
   let stdout = '';
@@ -67,4 +67,31 @@ describe('sluice providers / sandbox commands', () => {
     run.child.kill('SIGINT');
     expect(await run.done).toBe(0);
   });
+
+  it('with the printed env lines, `sluice run` takes golf-courses end to end through the fakes (models included)', async () => {
+    const sandbox = sluice(['sandbox', 'start', '--latency-scale', '0', '--fault-rate', '0']);
+    const deadline = Date.now() + 30_000;
+    while (!/Ctrl-C/.test(sandbox.out()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const env = Object.fromEntries(
+      [...sandbox.out().matchAll(/^([A-Z_]+)=(.+)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect(env.SLUICE_ANTHROPIC_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect(env.SLUICE_OPENAI_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
+    const csv = new URL('../data/virginia-golf-courses.csv', import.meta.url).pathname;
+    const imported = sluice(['--data-dir', join(dir, 'data'), 'import', csv], env, dir);
+    expect(await imported.done).toBe(0);
+    const run = sluice(
+      ['--data-dir', join(dir, 'data'), 'run', '--pipeline', 'golf-courses', '--limit', '1', '--json'],
+      env,
+      dir,
+    );
+    expect(await run.done, run.err()).toBe(0);
+    const summary = JSON.parse(run.out()) as { runs: { total: number; enriched: number; partial: number } };
+    expect(summary.runs.total).toBe(1);
+    expect(summary.runs.enriched + summary.runs.partial).toBe(1);
+    sandbox.child.kill('SIGINT');
+    expect(await sandbox.done).toBe(0);
+  }, 120_000);
 });

@@ -67,9 +67,13 @@ export function registerDemo(program: Command): void {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const money = (x: number) => `$${x.toFixed(4)}`;
 
+const duration = (s: number) =>
+  s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
+
 function printReport(line: (text?: string) => void, r: DemoReport): void {
   line();
-  line(`${SANDBOX_BANNER}: accuracy is measured against the simulated world's ground truth.`);
+  line(`${SANDBOX_BANNER}.`);
+  line("Accuracy is measured against the simulated world (the sandbox's ground truth), not real data.");
   line(
     table(
       [
@@ -77,9 +81,12 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
           'courses enriched',
           `${r.accounts_enriched} of ${r.accounts_selected}${r.accounts_failed ? ` (${r.accounts_failed} failed)` : ''}`,
         ],
-        ['contacts found', String(r.contacts_found)],
+        ['contacts found', `${r.contacts_found} (${r.contacts_matched} are people of the simulated world)`],
         ['email found', `${pct(r.email_found_rate)}  (accuracy ${pct(r.email_accuracy)})`],
-        ['phone found', `${pct(r.phone_found_rate)}  (accuracy ${pct(r.phone_accuracy)})`],
+        [
+          'phone found',
+          `${pct(r.phone_found_rate)}: direct line ${pct(r.phone_direct_found_rate)} (accuracy ${pct(r.phone_direct_accuracy)}), main line ${pct(r.phone_main_line_rate)}`,
+        ],
         ['LinkedIn found', `${pct(r.linkedin_found_rate)}  (accuracy ${pct(r.linkedin_accuracy)})`],
         ['segment accuracy', pct(r.segment_accuracy)],
         ['paid calls', String(r.paid_calls)],
@@ -93,6 +100,16 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
   );
   line();
   line(
+    `The demo raises these limits. At the real ones this batch would take at least ${duration(r.limits.at_real_limits_s)} (forecast; ${duration(r.limits.at_sandbox_limits_s)} at the demo's):`,
+  );
+  line(
+    table(
+      r.limits.changed.map((c) => [c.provider, c.real, c.sandbox, duration(c.at_real_limit_s)]),
+      ['provider', 'real limit', 'demo limit', 'this batch at the real limit'],
+    ),
+  );
+  line();
+  line(
     table(
       r.providers.map((p) => [
         p.provider,
@@ -102,8 +119,13 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
         money(p.cost_usd),
         p.median_latency_ms,
       ]),
-      ['provider', 'calls', 'hits', 'cache hits', 'cost', 'median ms'],
+      ['provider', 'calls', 'hits', 'cache hits', 'cost', 'median ms (HTTP round trip)'],
     ),
+  );
+  line(
+    `Requests each fake answered: ${Object.entries(r.fake_requests)
+      .map(([id, n]) => `${id} ${n}`)
+      .join(', ')}.`,
   );
   line();
   line('Run it again: every answer now comes from the cache, so it makes 0 paid calls.');

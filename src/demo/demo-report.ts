@@ -5,14 +5,25 @@ import type { World } from '../sandbox/world.ts';
 /** What `sluice demo` prints (`--json` prints exactly this object). */
 export interface DemoReport {
   sandbox: true;
+  /** What the accuracy figures are measured against: the sandbox's simulated world, not real data. */
+  measured_against: 'simulated world';
   accounts_selected: number;
   accounts_enriched: number;
   accounts_failed: number;
   contacts_found: number;
+  /** Contacts whose name matches a person of the simulated world at that course (the scored ones). */
+  contacts_matched: number;
   email_found_rate: number;
+  /** Of matched contacts with an email: the person's real address. */
   email_accuracy: number;
+  /** Contacts with any phone. */
   phone_found_rate: number;
-  phone_accuracy: number;
+  /** Contacts with a phone that is not the course's main line (offered as a direct line). */
+  phone_direct_found_rate: number;
+  /** Of those (matched): the person's own direct line. A person without one cannot be right. */
+  phone_direct_accuracy: number;
+  /** Contacts whose phone is the course's main line (reachable, but not the person). */
+  phone_main_line_rate: number;
   linkedin_found_rate: number;
   linkedin_accuracy: number;
   segment_accuracy: number;
@@ -23,7 +34,25 @@ export interface DemoReport {
   total_cost_usd: number;
   cost_per_enriched_contact_usd: number;
   wall_time_s: number;
+  /** The limits the demo raises, and the batch's forecast at the real ones. */
+  limits: LimitReport;
+  /** Requests each fake server answered (HTTP, retries included). */
+  fake_requests: Record<string, number>;
   providers: ProviderStats[];
+}
+
+export interface LimitReport {
+  /** Forecast lower bound of the batch's wall time at the providers' real limits, s. */
+  at_real_limits_s: number;
+  /** The same at the demo's raised limits, s. */
+  at_sandbox_limits_s: number;
+  changed: {
+    provider: string;
+    real: string;
+    sandbox: string;
+    at_real_limit_s: number;
+    at_sandbox_limit_s: number;
+  }[];
 }
 
 export interface ProviderStats {
@@ -36,6 +65,7 @@ export interface ProviderStats {
   requests: number;
   cost_usd: number;
   /** Median latency of the requests made, ms (0 when every call was a cache hit). */
+  /** Median latency of the requests made (HTTP round trips to the fakes), ms; 0 when all were cached. */
   median_latency_ms: number;
 }
 
@@ -68,7 +98,7 @@ export async function buildDemoReport(
   batchId: number,
   world: World,
   providers: (id: string) => ProviderDefinition | undefined,
-  wallTimeS: number,
+  extra: { wallTimeS: number; limits: LimitReport; fakeRequests: Record<string, number> },
 ): Promise<DemoReport> {
   const runs = await db.query<{ account_id: number; state: string }>(
     'SELECT account_id, state FROM runs WHERE batch_id = $1',
@@ -103,29 +133,38 @@ export async function buildDemoReport(
     segmentsScored++;
     if (a.segment === truth) segmentsRight++;
   }
-  const found = { email: 0, phone: 0, linkedin: 0, any: 0 };
-  const checked = { email: 0, phone: 0, linkedin: 0 };
-  const right = { email: 0, phone: 0, linkedin: 0 };
+  const found = { email: 0, phone: 0, direct: 0, mainLine: 0, linkedin: 0, any: 0 };
+  const checked = { email: 0, direct: 0, linkedin: 0 };
+  const right = { email: 0, direct: 0, linkedin: 0 };
+  let matched = 0;
+  const digits = (s: string) => s.replace(/\D/g, '').slice(-10);
   for (const c of contacts.rows) {
+    const company = companyOf.get(c.account_id);
+    const isMainLine = Boolean(c.phone && company && digits(c.phone) === digits(company.phone));
     if (c.email) found.email++;
     if (c.phone) found.phone++;
+    if (c.phone && isMainLine) found.mainLine++;
+    if (c.phone && !isMainLine) found.direct++;
     if (c.linkedin_url) found.linkedin++;
     if (c.email || c.phone || c.linkedin_url) found.any++;
-    const company = companyOf.get(c.account_id);
     const name = nameKey(c.full_name ?? `${c.first_name ?? ''} ${c.last_name ?? ''}`);
     const person = company?.people.find((p) => nameKey(p.fullName) === name);
     if (!person) continue;
+    matched++;
     if (c.email) {
       checked.email++;
       if (norm(c.email) === norm(person.email)) right.email++;
     }
-    if (c.phone && person.phone) {
-      checked.phone++;
-      if (c.phone.replace(/\D/g, '').endsWith(person.phone.replace(/\D/g, '').slice(-10))) right.phone++;
+    if (c.phone && !isMainLine) {
+      checked.direct++;
+      if (person.phone && digits(c.phone) === digits(person.phone)) right.direct++;
     }
-    if (c.linkedin_url && person.linkedinUrl) {
+    if (c.linkedin_url) {
       checked.linkedin++;
-      if (norm(c.linkedin_url).replace(/\/$/, '') === norm(person.linkedinUrl).replace(/\/$/, ''))
+      if (
+        person.linkedinUrl &&
+        norm(c.linkedin_url).replace(/\/$/, '') === norm(person.linkedinUrl).replace(/\/$/, '')
+      )
         right.linkedin++;
     }
   }
@@ -165,14 +204,18 @@ export async function buildDemoReport(
   const n = contacts.rows.length;
   return {
     sandbox: true,
+    measured_against: 'simulated world',
     accounts_selected: runs.rows.length,
     accounts_enriched: enriched,
     accounts_failed: failed,
     contacts_found: n,
+    contacts_matched: matched,
     email_found_rate: rate(found.email, n),
     email_accuracy: rate(right.email, checked.email),
     phone_found_rate: rate(found.phone, n),
-    phone_accuracy: rate(right.phone, checked.phone),
+    phone_direct_found_rate: rate(found.direct, n),
+    phone_direct_accuracy: rate(right.direct, checked.direct),
+    phone_main_line_rate: rate(found.mainLine, n),
     linkedin_found_rate: rate(found.linkedin, n),
     linkedin_accuracy: rate(right.linkedin, checked.linkedin),
     segment_accuracy: rate(segmentsRight, segmentsScored),
@@ -181,7 +224,9 @@ export async function buildDemoReport(
     cache_hits: providerStats.reduce((s, p) => s + p.cache_hits, 0),
     total_cost_usd: usd(totalCost),
     cost_per_enriched_contact_usd: found.any > 0 ? usd(totalCost / found.any) : 0,
-    wall_time_s: Math.round(wallTimeS * 100) / 100,
+    wall_time_s: Math.round(extra.wallTimeS * 100) / 100,
+    limits: extra.limits,
+    fake_requests: extra.fakeRequests,
     providers: providerStats,
   };
 }

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/db.ts';
 import { batchProgress, createBatch, settleBatch } from '../engine/batch.ts';
-import { cachedPipelineResolver } from '../engine/engine-services.ts';
+import { cachedPipelineResolver, findProvider } from '../engine/engine-services.ts';
+import { forecastBatch } from '../engine/forecast.ts';
 import { createGateway } from '../engine/gateway.ts';
 import type { RunEngine } from '../engine/run-executor.ts';
 import type { CallCounters } from '../engine/run-gateway.ts';
@@ -9,9 +10,10 @@ import { openRunQueue } from '../engine/run-queue.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
 import { recordDemoDeployment } from '../learning/deployments.ts';
+import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
-import { buildDemoReport, type DemoReport } from './demo-report.ts';
-import { sandboxProviders } from './sandbox-providers.ts';
+import { buildDemoReport, type DemoReport, type LimitReport } from './demo-report.ts';
+import { changedLimits, SANDBOX_MODEL_RPM, sandboxProviders } from './sandbox-providers.ts';
 
 /** The bundled sample: 200 Virginia golf courses (name, website, phone, city, state). */
 export const DEMO_CSV = fileURLToPath(new URL('../../data/virginia-golf-courses.csv', import.meta.url));
@@ -29,6 +31,8 @@ export interface DemoOptions {
   seed?: number;
   /** Multiplies the fakes' latencies (0 = instant, for tests). Default 1. */
   latencyScale?: number;
+  /** Pipeline name or file. Default `golf-courses` (tests run variants of it). */
+  pipeline?: string;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
   onStatus?: (line: string) => void;
   /** Progress after every tick: runs done, runs total, counters. */
@@ -53,27 +57,34 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   status(
     `imported ${imported.rowsRead} courses from data/virginia-golf-courses.csv (${imported.inserted} new, ${imported.merged + imported.unchanged} already there)`,
   );
+  const rpm = { perMinute: SANDBOX_MODEL_RPM };
   const sandbox = await startSandbox({
     seed: options.seed ?? 1,
     ...(options.latencyScale !== undefined ? { fakes: { latencyScale: options.latencyScale } } : {}),
+    perProvider: { perplexity: rpm, anthropic: rpm, openai: rpm },
   });
   const providers = sandboxProviders();
+  const pipelineRef = options.pipeline ?? DEMO_PIPELINE;
   const queue = await openRunQueue(db);
   try {
     const counters: CallCounters = { calls: 0, cacheHits: 0, costUsd: 0 };
+    // No in-process model: AI steps go over HTTP to the sandbox's model fakes, like production.
     const gateway = createGateway({
       db,
       providers,
       env: { ...options.env, ...sandbox.env },
-      services: { db, languageModel: sandbox.languageModel },
+      services: { db },
     });
-    const engine: RunEngine = { db, queue, gateway, resolvePipeline: cachedPipelineResolver(), counters };
+    const resolvePipeline = cachedPipelineResolver();
+    const engine: RunEngine = { db, queue, gateway, resolvePipeline, counters };
     const batch = await createBatch(db, queue, {
-      pipeline: DEMO_PIPELINE,
+      pipeline: pipelineRef,
       selection: options.records !== undefined ? { limit: options.records } : {},
     });
-    status(`batch ${batch.id}: ${batch.total} courses through "${DEMO_PIPELINE}"`);
-    await recordDemoDeployment(db, batch.id);
+    const limits = await forecastLimits(db, batch.id, await resolvePipeline(pipelineRef), providers);
+    status(`batch ${batch.id}: ${batch.total} courses through "${pipelineRef}"`);
+    // Only the built-in pipeline is the demo's deployment (tests run variants of it).
+    if (pipelineRef === DEMO_PIPELINE) await recordDemoDeployment(db, batch.id);
     const worker = startWorker({
       engine,
       concurrency: options.concurrency ?? 24,
@@ -91,9 +102,43 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       clearInterval(ticker);
     }
     await tick();
-    return await buildDemoReport(db, batch.id, sandbox.world, providers, (Date.now() - started) / 1000);
+    return await buildDemoReport(db, batch.id, sandbox.world, providers, {
+      wallTimeS: (Date.now() - started) / 1000,
+      limits,
+      fakeRequests: Object.fromEntries(
+        Object.entries(sandbox.fakes).map(([id, f]) => [id, f.stats.requests]),
+      ),
+    });
   } finally {
     await queue.stop();
     await sandbox.stop();
   }
+}
+
+/**
+ * The batch's forecast (before it runs, so this batch's own answers are not counted as cached) at the
+ * real limits and at the demo's raised ones: what the demo's speed would be in production.
+ */
+async function forecastLimits(
+  db: Db,
+  batchId: number,
+  pipeline: Awaited<ReturnType<ReturnType<typeof cachedPipelineResolver>>>,
+  sandboxed: (id: string) => ProviderDefinition | undefined,
+): Promise<LimitReport> {
+  const ids = (
+    await db.query<{ account_id: number }>('SELECT account_id FROM runs WHERE batch_id = $1', [batchId])
+  ).rows.map((r) => r.account_id);
+  const real = await forecastBatch(db, pipeline, ids, findProvider);
+  const demo = await forecastBatch(db, pipeline, ids, sandboxed);
+  const seconds = (f: typeof real, provider: string) =>
+    Math.round(f.lines.filter((l) => l.provider === provider).reduce((s, l) => s + l.minSeconds, 0));
+  return {
+    at_real_limits_s: Math.round(real.seconds),
+    at_sandbox_limits_s: Math.round(demo.seconds),
+    changed: changedLimits().map((c) => ({
+      ...c,
+      at_real_limit_s: seconds(real, c.provider),
+      at_sandbox_limit_s: seconds(demo, c.provider),
+    })),
+  };
 }

@@ -2,29 +2,49 @@ import type { ProviderDefinition, RateLimitSpec } from '../providers/define-prov
 import { providers as registry } from '../providers/registry.ts';
 
 /**
- * Provider definitions as the demo uses them. Everything is the real definition (real adapters,
- * real request code, real prices) except the declared limits of two providers that the sandbox does
- * not rate-limit like the real service:
- * - `llm`: the sandbox LLM answers in-process, so the 50/min tier of a new Anthropic/OpenAI account
- *   would only make the demo wait; it gets 200/s.
- * - `perplexity`: its fake enforces 500/min (a paid tier), so the gateway is told the same.
- * - `apollo`: only its per-minute window is declared. The gateway spaces calls evenly in every
- *   window, so the hourly 2000/h alone would allow one call per 1.8 s; a demo lasts well under an
- *   hour and 200/min keeps it under both (the fake enforces both).
+ * Provider definitions as the demo uses them. Everything is the real definition (real adapters, real
+ * request code over HTTP, real prices) except the declared limits below, which the demo raises so 200
+ * courses finish in under a minute. The demo prints every one of them with the time the batch would
+ * take at the real limit (from the forecast), so nobody mistakes the demo's speed for production's:
+ * - `llm`: a new Anthropic/OpenAI/Perplexity account allows about 50 requests a minute; the demo's
+ *   ~1 800 AI calls would take over half an hour at that rate.
+ * - `perplexity` (the website lookup): tier 0 is 50/min; the sandbox's fake allows 500/min.
+ * - `apollo`: only the per-minute window is declared; the hourly 2 000/h alone would allow one call
+ *   per 1.8 s (the gateway spaces calls evenly in every window). The fake enforces all three windows.
  * Hunter, Jina and the website fetcher keep their real limits, which their fakes enforce.
  */
-const SANDBOX_LIMITS: Record<string, RateLimitSpec[]> = {
-  llm: [{ limit: 200, windowMs: 1000, label: 'sandbox 200/s' }],
-  perplexity: [{ limit: 500, windowMs: 60_000, label: 'sandbox 500/min' }],
-  apollo: [{ limit: 200, windowMs: 60_000, label: '200/min' }],
+export const SANDBOX_LIMITS: Readonly<Record<string, { limits: RateLimitSpec[]; concurrency?: number }>> = {
+  llm: { limits: [{ limit: 100, windowMs: 1000, label: 'sandbox 100/s' }], concurrency: 48 },
+  perplexity: { limits: [{ limit: 500, windowMs: 60_000, label: 'sandbox 500/min' }], concurrency: 16 },
+  apollo: { limits: [{ limit: 200, windowMs: 60_000, label: '200/min' }] },
 };
-const SANDBOX_CONCURRENCY: Record<string, number> = { llm: 32, perplexity: 16 };
+
+/** Requests per minute the demo's model fakes allow (at least what the raised `llm` limit sends). */
+export const SANDBOX_MODEL_RPM = 8_000;
+
+/** One raised limit: what the provider really allows and what the demo declares instead. */
+export interface ChangedLimit {
+  provider: string;
+  real: string;
+  sandbox: string;
+}
+
+const describeLimits = (p: Pick<ProviderDefinition, 'limits' | 'concurrency'>) =>
+  `${p.limits.map((l) => l.label ?? `${l.limit}/${l.windowMs}ms`).join(' + ')}, ${p.concurrency} at once`;
+
+export function changedLimits(): ChangedLimit[] {
+  return Object.entries(SANDBOX_LIMITS).map(([id, s]) => {
+    const real = registry.find((p) => p.id === id)!;
+    const sandbox = { limits: s.limits, concurrency: s.concurrency ?? real.concurrency };
+    return { provider: id, real: describeLimits(real), sandbox: describeLimits(sandbox) };
+  });
+}
 
 export function sandboxProviders(): (id: string) => ProviderDefinition | undefined {
   const byId = new Map<string, ProviderDefinition>();
   for (const p of registry) {
-    const limits = SANDBOX_LIMITS[p.id];
-    byId.set(p.id, limits ? { ...p, limits, concurrency: SANDBOX_CONCURRENCY[p.id] ?? p.concurrency } : p);
+    const s = SANDBOX_LIMITS[p.id];
+    byId.set(p.id, s ? { ...p, limits: s.limits, concurrency: s.concurrency ?? p.concurrency } : p);
   }
   return (id) => byId.get(id);
 }

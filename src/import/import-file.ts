@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Db } from '../db/db.ts';
 import { ConfigError } from '../errors.ts';
 import { writeAccountBatch } from './account-batch.ts';
@@ -68,6 +69,13 @@ function describeTarget(t: ColumnTarget): string | null {
  * previous one. Rejected rows are reported with their line and reason; the rest imports. The import
  * and its counts are recorded in `imports`. Importing the same file again adds nothing.
  */
+/** Files under this size import in one lane on server Postgres too, so file order decides ties. */
+const LANES_MIN_BYTES = 8 * 1024 * 1024;
+
+async function fileSize(file: string): Promise<number> {
+  return (await stat(file).catch(() => ({ size: 0 }))).size;
+}
+
 export async function importFile(db: Db, options: ImportOptions): Promise<ImportResult> {
   const startedAt = performance.now();
   const csv = await openCsv(options.file);
@@ -103,7 +111,11 @@ export async function importFile(db: Db, options: ImportOptions): Promise<Import
   // (a record named differently in two rows) collide on the unique index: that batch rolls back and is
   // retried, and then finds the other lane's record. PGlite has one connection: one lane.
   // Contacts: one lane, since two lanes could each create the same company that has no domain.
-  const lanes = db.backend === 'postgres' && kind === 'accounts' ? Math.max(1, options.lanes ?? 2) : 1;
+  // Two lanes race: which of two differently named rows of one record is written first (and so keeps its
+  // import value) then depends on timing. Files under LANES_MIN_BYTES import in one lane, where file
+  // order decides ties exactly; large files trade that tie-break for speed.
+  const laneCount = options.lanes ?? ((await fileSize(options.file)) >= LANES_MIN_BYTES ? 2 : 1);
+  const lanes = db.backend === 'postgres' && kind === 'accounts' ? Math.max(1, laneCount) : 1;
   let lastProgress = 0;
   const writeBatch = async (batch: (AccountCandidate | ContactCandidate)[]) => {
     for (let attempt = 1; ; attempt++) {

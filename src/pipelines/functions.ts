@@ -1,4 +1,5 @@
 import { parse as parseDomain } from 'tldts';
+import { splitFullName } from '../normalize/person-name.ts';
 
 /**
  * The fixed set of functions expressions may call (`formula`, `when`, templates). Every function is
@@ -115,6 +116,9 @@ const table: Record<string, Fn> = {
           )
           .map((c) => ({ first_name: c.first_name, last_name: c.last_name, email: c.email }))
       : null,
+  // The one name splitter (normalize/person-name.ts): "Ana Van Dyke" → "Ana" / "Van Dyke".
+  first_name: (s) => splitFullName(str(s) ?? '').firstName ?? null,
+  last_name: (s) => splitFullName(str(s) ?? '').lastName ?? null,
   /** A list of objects sorted by one key (`'desc'` for highest first); items without it go last. */
   sort_by: (xs, key, dir) => {
     if (!Array.isArray(xs)) return null;
@@ -153,11 +157,6 @@ const table: Record<string, Fn> = {
       .filter(([k, v]) => k.startsWith(pre) && num(v) !== null)
       .map(([k, v]) => ({ name: k.slice(pre.length), score: num(v)! }))
       .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name));
-  },
-  first_name: (s) => str(s)?.trim().split(/\s+/)[0] ?? null,
-  last_name: (s) => {
-    const parts = str(s)?.trim().split(/\s+/) ?? [];
-    return parts.length > 1 ? parts.at(-1)! : null;
   },
 };
 

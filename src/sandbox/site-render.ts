@@ -64,13 +64,50 @@ function staffList(company: Company): string {
   return `<section class="staff">\n${blocks}</section>`;
 }
 
+const ONES = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
+const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
+
+/** 0–99 in words (`72` → `seventy-two`), for home pages that spell their numbers out. */
+export function numberWords(n: number): string {
+  if (n < 20) return ONES[n] ?? String(n);
+  if (n >= 100) return String(n);
+  const t = TENS[Math.floor(n / 10)]!;
+  return n % 10 ? `${t}-${ONES[n % 10]}` : t;
+}
+
 function homePage(company: Company): RenderedPage {
   const c = company.course;
+  const num = (n: number) => (company.siteSpellsNumbers ? numberWords(n) : String(n));
+  const fee =
+    company.siteFeeUsd === null
+      ? 'Call the pro shop for current rates.'
+      : `Green fees from $${company.siteFeeUsd}.`;
   const body = c
-    ? `<p>Welcome to ${esc(company.name)}, a ${c.holes}-hole, par ${c.par} ${c.access} golf facility in ${esc(company.city)}, Virginia, open since ${c.yearOpened}.</p>
-<p>${c.waterHazards === 0 ? 'A classic parkland layout with no water in play.' : `Water comes into play on ${c.waterHazards} holes, with ponds and creeks guarding several greens.`}</p>
+    ? `<p>Welcome to ${esc(company.name)}, a ${num(c.holes)}-hole, par ${num(c.par)} ${c.access} golf facility in ${esc(company.city)}, Virginia, open since ${c.yearOpened}.</p>
+<p>${c.waterHazards === 0 ? 'A classic parkland layout with no water in play.' : `Water comes into play on ${num(c.waterHazards)} holes, with ponds and creeks guarding several greens.`}</p>
 <p>${c.hasDrivingRange ? 'Our full-length driving range and short-game area are open daily.' : 'Warm up on our putting green before your round.'}</p>
-<p>Green fees from $${c.greenFeeUsd}. ${c.access === 'private' ? 'Membership inquiries welcome.' : 'Book a tee time online or call the pro shop.'}</p>`
+<p>${fee} ${c.access === 'private' ? 'Membership inquiries welcome.' : 'Book a tee time online or call the pro shop.'}</p>`
     : `<p>${esc(company.name)} serves golf courses and clubs across Virginia from ${esc(company.city)}.</p>`;
   return layout(company, `${company.name} | ${company.city}, Virginia`, body);
 }
@@ -79,7 +116,7 @@ function coursePage(company: Company): RenderedPage | null {
   const c = company.course;
   if (!c) return null;
   const body = `<h2>The Course</h2><table class="scorecard"><tr><td>Holes</td><td>${c.holes}</td></tr><tr><td>Par</td><td>${c.par}</td></tr>
-<tr><td>Water hazards</td><td>${c.waterHazards}</td></tr><tr><td>Green fee</td><td>$${c.greenFeeUsd}</td></tr>
+<tr><td>Water hazards</td><td>${c.waterHazards}</td></tr>${company.siteFeeUsd === null ? '' : `<tr><td>Green fee</td><td>$${company.siteFeeUsd}</td></tr>`}
 <tr><td>Driving range</td><td>${c.hasDrivingRange ? 'Yes' : 'No'}</td></tr></table>`;
   return layout(company, `The Course | ${company.name}`, body);
 }

@@ -1,19 +1,22 @@
-import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { createApolloFake } from './fakes/apollo.ts';
+import { type AnthropicFakeOptions, createAnthropicFake } from './fakes/anthropic.ts';
+import { type ApolloFakeOptions, createApolloFake } from './fakes/apollo.ts';
 import { type CrmFakes, startCrmFakes } from './fakes/crm/start-crm-fakes.ts';
 import type { FakeOptions, FakeServer, RunningServer } from './fakes/fake-kit.ts';
 import { listen } from './fakes/fake-kit.ts';
-import { createHunterFake } from './fakes/hunter.ts';
-import { createJinaFake } from './fakes/jina.ts';
-import { createPerplexityFake } from './fakes/perplexity.ts';
+import { createHunterFake, type HunterFakeOptions } from './fakes/hunter.ts';
+import { createJinaFake, type JinaFakeOptions } from './fakes/jina.ts';
+import { createOpenAiFake, type OpenAiFakeOptions } from './fakes/openai.ts';
+import { createPerplexityFake, type PerplexityFakeOptions } from './fakes/perplexity.ts';
 import { createSitesFake } from './fakes/sites.ts';
-import { createSandboxLanguageModel } from './sandbox-llm.ts';
+import type { ReaderRates } from './reader/reader-rates.ts';
+import { createSandboxModel, type SandboxModel } from './sandbox-model.ts';
 import { generateWorld, type World, type WorldOptions } from './world.ts';
 
 /**
- * Starts the whole sandbox: the world and one local fake server per provider. Returns the base URLs,
- * the env overrides that point Sluice's real adapters at the fakes (keys included), the sandbox LLM,
- * and `stop()`. Nothing here talks to the internet.
+ * Starts the whole sandbox: the world and one local fake server per provider, the language models
+ * included (OpenAI- and Anthropic-compatible servers answered by the sandbox model). Returns the base
+ * URLs, the env overrides that point Sluice's real adapters at the fakes (keys included) and `stop()`.
+ * Nothing here talks to the internet.
  */
 export const SANDBOX_BANNER = 'sandbox: simulated providers, no real data';
 
@@ -23,7 +26,17 @@ export interface SandboxOptions {
   world?: WorldOptions;
   /** Options for every fake (latency, coverage, fault rate...); per-provider entries win. */
   fakes?: FakeOptions;
-  perProvider?: Partial<Record<'hunter' | 'apollo' | 'perplexity' | 'jina' | 'website', FakeOptions>>;
+  perProvider?: {
+    hunter?: HunterFakeOptions;
+    apollo?: ApolloFakeOptions;
+    perplexity?: PerplexityFakeOptions;
+    jina?: JinaFakeOptions;
+    website?: FakeOptions;
+    openai?: OpenAiFakeOptions;
+    anthropic?: AnthropicFakeOptions;
+  };
+  /** The reader's error rates (docs/sandbox.md). Default READER_RATES; adapter tests use none. */
+  readerRates?: ReaderRates;
   /** First port to try (each fake takes the next). Default 0 = any free ports. */
   port?: number;
 }
@@ -36,8 +49,8 @@ export interface Sandbox {
   env: Record<string, string>;
   /** The fakes, for tests that switch fault modes or read request counts. */
   fakes: Record<string, FakeServer>;
-  /** AI SDK model factory for `services.languageModel`: every model id is answered from the world. */
-  languageModel: (modelId: string) => LanguageModelV3;
+  /** The reader behind the model fakes (tests ask it directly). */
+  model: SandboxModel;
   /** The CRM fakes (ClickUp, HubSpot, GoHighLevel) the sync writes to; their env is in `env`. */
   crm: CrmFakes;
   stop(): Promise<void>;
@@ -46,14 +59,20 @@ export interface Sandbox {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const seed = options.seed ?? 1;
   const world = generateWorld(seed, options.world);
-  const opts = (id: keyof NonNullable<SandboxOptions['perProvider']>) => ({
+  const opts = <K extends keyof NonNullable<SandboxOptions['perProvider']>>(id: K) => ({
     ...options.fakes,
-    ...options.perProvider?.[id],
+    ...(options.perProvider?.[id] as NonNullable<SandboxOptions['perProvider']>[K]),
+  });
+  const model = createSandboxModel(world, {
+    seed: options.fakes?.seed ?? seed,
+    ...(options.readerRates ? { rates: options.readerRates } : {}),
   });
   const fakes: Record<string, FakeServer> = {
     hunter: createHunterFake(world, opts('hunter')),
     apollo: createApolloFake(world, opts('apollo')),
-    perplexity: createPerplexityFake(world, opts('perplexity')),
+    perplexity: createPerplexityFake(world, model, opts('perplexity')),
+    openai: createOpenAiFake(world, model, opts('openai')),
+    anthropic: createAnthropicFake(world, model, opts('anthropic')),
     jina: createJinaFake(world, opts('jina')),
     website: createSitesFake(world, opts('website')),
   };
@@ -82,6 +101,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     SLUICE_JINA_BASE_URL: baseUrls.jina!,
     JINA_API_KEY: fakes.jina!.apiKey,
     SLUICE_WEBSITE_BASE_URL: baseUrls.website!,
+    // The llm provider's vendors (src/providers/llm): the AI SDK appends /chat/completions, /messages.
+    SLUICE_OPENAI_BASE_URL: `${baseUrls.openai!}/v1`,
+    OPENAI_API_KEY: fakes.openai!.apiKey,
+    SLUICE_ANTHROPIC_BASE_URL: `${baseUrls.anthropic!}/v1`,
+    ANTHROPIC_API_KEY: fakes.anthropic!.apiKey,
     ...crm.env,
   };
   return {
@@ -89,7 +113,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     baseUrls,
     env,
     fakes,
-    languageModel: (modelId) => createSandboxLanguageModel(world, modelId),
+    model,
     crm,
     async stop() {
       await Promise.all([...running.map((s) => s.close()), crm.stop()]);

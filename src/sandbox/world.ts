@@ -52,6 +52,12 @@ export interface Person {
    * what makes learning the domain's pattern from the ones shown worthwhile.
    */
   emailOnSite: boolean;
+  /**
+   * How the person's address relates to the domain's pattern: `pattern` follows it; `nickname`
+   * (bob.smith for Robert Smith), `legacy` (an older pattern kept from before the domain changed it)
+   * and `collision` (jsmith2, because a former employee had jsmith) break it. See WORLD_RATES.
+   */
+  emailKind: 'pattern' | 'nickname' | 'legacy' | 'collision';
 }
 
 export interface CourseFacts {
@@ -90,6 +96,15 @@ export interface Company {
   /** Whether the staff page shows emails (for some people: see Person.emailOnSite) / direct phones. */
   showsEmails: boolean;
   showsPhones: boolean;
+  /**
+   * How the domain's mail server answers verification: `normal` (a mailbox exists or not),
+   * `accept-all` (every address is accepted, so nothing can be verified), `unresponsive` (no answer).
+   */
+  mailServer: 'normal' | 'accept-all' | 'unresponsive';
+  /** The green fee the website shows: the real one, an old rate card (a page that lies) or none. */
+  siteFeeUsd: number | null;
+  /** The home page spells its numbers out ("an eighteen-hole, par seventy-two course"). */
+  siteSpellsNumbers: boolean;
   people: Person[];
   course?: CourseFacts;
 }
@@ -113,6 +128,53 @@ export interface WorldOptions {
 }
 
 const WORLD_YEAR = 2025;
+
+/**
+ * Declared rates of the world's imperfections (decided per subject by hash, so adding them did not
+ * reshuffle the world's other facts). The docs (docs/sandbox.md) list the same numbers.
+ */
+export const WORLD_RATES = {
+  /** People with a common nickname whose address uses it (of those whose first name has one). */
+  nicknameEmail: 0.15,
+  /** Domains that changed their pattern; people hired before 2012 there keep the old one. */
+  legacyPatternDomain: 0.25,
+  /** People whose pattern address was taken by a former employee: a digit is appended. */
+  collisionEmail: 0.04,
+  /** Domains whose mail server accepts every address / does not answer verification. */
+  acceptAllDomain: 0.18,
+  unresponsiveDomain: 0.06,
+  /** Course websites that publish no green fee / publish an outdated one (a page that lies). */
+  siteNoFee: 0.12,
+  siteStaleFee: 0.08,
+  /** Course home pages that spell their numbers out. */
+  siteSpelledNumbers: 0.1,
+} as const;
+
+export const NICKNAMES: Readonly<Record<string, string>> = {
+  Robert: 'Bob',
+  William: 'Bill',
+  Michael: 'Mike',
+  James: 'Jim',
+  Richard: 'Rick',
+  Joseph: 'Joe',
+  Thomas: 'Tom',
+  Christopher: 'Chris',
+  Daniel: 'Dan',
+  Matthew: 'Matt',
+  Anthony: 'Tony',
+  Steven: 'Steve',
+  Andrew: 'Andy',
+  Joshua: 'Josh',
+  Gregory: 'Greg',
+  Patrick: 'Pat',
+  Elizabeth: 'Liz',
+  Jennifer: 'Jen',
+  Rebecca: 'Becky',
+  Jessica: 'Jess',
+  Susan: 'Sue',
+  Amanda: 'Mandy',
+  Megan: 'Meg',
+};
 
 /** `Ford’s Colony` -> `fordscolony`. */
 export function slugify(text: string): string {
@@ -233,6 +295,7 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
         previousClubs,
         onStaffPage: prng.chance(0.88),
         emailOnSite: false,
+        emailKind: 'pattern',
       });
     }
   };
@@ -263,6 +326,9 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
       staffLayout: prng.pick([0, 1, 2] as const),
       showsEmails: prng.chance(0.4),
       showsPhones: prng.chance(0.3),
+      mailServer: 'normal',
+      siteFeeUsd: null,
+      siteSpellsNumbers: false,
       people: [],
     };
   };
@@ -308,6 +374,7 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
     for (const p of c.people)
       p.emailOnSite = c.showsEmails && p.onStaffPage && unit(seed, `site-email:${p.id}`) < 0.65;
   }
+  for (const c of companies) addImperfections(seed, c, usedEmails);
   const people = companies.flatMap((c) => c.people);
   return {
     seed,
@@ -318,6 +385,53 @@ export function generateWorld(seed = 1, options: WorldOptions = {}): World {
     byEmail: new Map(people.map((p) => [p.email, p])),
     people,
   };
+}
+
+/** The world's declared imperfections for one company (see WORLD_RATES); hash-decided. */
+function addImperfections(seed: number, c: Company, usedEmails: Set<string>): void {
+  const r = (key: string) => unit(seed, `${key}:${c.id}`);
+  const mail = r('mail-server');
+  c.mailServer =
+    mail < WORLD_RATES.acceptAllDomain
+      ? 'accept-all'
+      : mail < WORLD_RATES.acceptAllDomain + WORLD_RATES.unresponsiveDomain
+        ? 'unresponsive'
+        : 'normal';
+  const fee = r('site-fee');
+  const truth = c.course?.greenFeeUsd ?? null;
+  c.siteFeeUsd =
+    truth === null || fee < WORLD_RATES.siteNoFee
+      ? null
+      : fee < WORLD_RATES.siteNoFee + WORLD_RATES.siteStaleFee
+        ? Math.round(truth * (0.55 + r('stale-fee') * 0.2))
+        : truth;
+  c.siteSpellsNumbers = r('site-words') < WORLD_RATES.siteSpelledNumbers;
+  const legacy =
+    r('legacy-pattern') < WORLD_RATES.legacyPatternDomain
+      ? EMAIL_PATTERNS[(EMAIL_PATTERNS.indexOf(c.emailPattern) + 3) % EMAIL_PATTERNS.length]!
+      : undefined;
+  for (const p of c.people) {
+    const u = (key: string) => unit(seed, `${key}:${p.id}`);
+    let email: string | undefined;
+    let kind: Person['emailKind'] = 'pattern';
+    const nick = NICKNAMES[p.firstName];
+    if (nick && u('nickname') < WORLD_RATES.nicknameEmail) {
+      email = applyPattern(c.emailPattern, nick, p.lastName, c.domain);
+      kind = 'nickname';
+    } else if (legacy && p.startYear < 2012) {
+      email = applyPattern(legacy, p.firstName, p.lastName, c.domain);
+      kind = 'legacy';
+    } else if (u('collision') < WORLD_RATES.collisionEmail) {
+      email = p.email.replace('@', '2@');
+      kind = 'collision';
+    }
+    p.emailKind = 'pattern';
+    if (!email || usedEmails.has(email)) continue;
+    usedEmails.delete(p.email);
+    usedEmails.add(email);
+    p.email = email;
+    p.emailKind = kind;
+  }
 }
 
 /** Finds the company a host name belongs to (`www.kinlochgc.com` -> Kinloch). */

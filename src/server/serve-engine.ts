@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
-import { sandboxProviders } from '../demo/sandbox-providers.ts';
+import { SANDBOX_MODEL_RPM, sandboxProviders } from '../demo/sandbox-providers.ts';
 import { cachedPipelineResolver, openRunEngine } from '../engine/engine-services.ts';
 import { createGateway } from '../engine/gateway.ts';
 import type { RunEngine } from '../engine/run-executor.ts';
@@ -17,7 +17,7 @@ export interface ServeEngineOptions {
 
 /**
  * The run engine `sluice serve` works with: the real providers (keys from the environment), or with
- * `sandbox` the demo's set-up — the sandbox's fake servers and LLM, nothing leaves the machine.
+ * `sandbox` the demo's set-up — the sandbox's fake servers (language models included), nothing leaves the machine.
  */
 export async function openServeEngine(
   config: Config,
@@ -27,16 +27,19 @@ export async function openServeEngine(
   const heartbeatSeconds = o.heartbeatSeconds ?? 20;
   if (!o.sandbox)
     return { engine: await openRunEngine(config, db, { heartbeatSeconds, superviseIntervalSeconds: 2 }) };
+  const rpm = { perMinute: SANDBOX_MODEL_RPM };
   const sandbox = await startSandbox({
     seed: 1,
     ...(o.sandboxLatencyScale !== undefined ? { fakes: { latencyScale: o.sandboxLatencyScale } } : {}),
+    perProvider: { perplexity: rpm, anthropic: rpm, openai: rpm },
   });
   const queue = await openRunQueue(db, { heartbeatSeconds, superviseIntervalSeconds: 2 });
   const gateway = createGateway({
     db,
     providers: sandboxProviders(),
     env: { ...config.env, ...sandbox.env },
-    services: { db, languageModel: sandbox.languageModel },
+    // AI steps reach the sandbox's model fakes over HTTP through sandbox.env, as in the demo.
+    services: { db },
   });
   return { engine: { db, queue, gateway, resolvePipeline: cachedPipelineResolver() }, sandbox };
 }

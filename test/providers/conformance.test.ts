@@ -12,6 +12,7 @@ import { getOperation } from '../../src/providers/registry.ts';
 import { createApolloFake } from '../../src/sandbox/fakes/apollo.ts';
 import type { FaultMode } from '../../src/sandbox/fakes/fake-kit.ts';
 import { createHunterFake } from '../../src/sandbox/fakes/hunter.ts';
+import { PERFECT_READER } from '../../src/sandbox/reader/reader-rates.ts';
 import { unit } from '../../src/sandbox/rng.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/start-sandbox.ts';
 import type { Company, Person } from '../../src/sandbox/world.ts';
@@ -26,9 +27,21 @@ let course: Company;
 let person: Person;
 
 beforeAll(async () => {
-  sb = await startSandbox({ seed: 3, fakes: { latencyScale: 0, faultRate: 0, coverage: 1, wrongRate: 0 } });
+  sb = await startSandbox({
+    seed: 3,
+    fakes: { latencyScale: 0, faultRate: 0, coverage: 1, wrongRate: 0 },
+    readerRates: PERFECT_READER,
+  });
+  // A course whose mail server answers verification and whose first person follows the pattern:
+  // the conformance checks are about the adapters, not the world's imperfections (test/sandbox.test.ts).
   course = sb.world.courses.find(
-    (c) => c.website && c.staffPath && c.staffPath !== '/contact' && c.people.length >= 2,
+    (c) =>
+      c.website &&
+      c.staffPath &&
+      c.staffPath !== '/contact' &&
+      c.people.length >= 2 &&
+      c.mailServer === 'normal' &&
+      c.people[0]!.emailKind === 'pattern',
   )!;
   person = course.people[0]!;
 });
@@ -151,15 +164,17 @@ const cases: Case[] = [
     op: 'chat',
     fake: 'perplexity',
     input: () => ({
-      prompt: `Which segment is ${course.name} in?`,
+      prompt: `How many holes does ${course.name} (${course.domain}) have?`,
       json_schema: {
         type: 'object',
-        properties: { segment: { type: 'string' }, holes: { type: 'integer' } },
+        properties: { holes: { type: ['integer', 'null'] } },
       },
     }),
     check: (o) => {
-      expect(o.json).toEqual({ segment: course.course!.segment, holes: course.course!.holes });
-      expect(o.citations).toContain(course.website);
+      // Read from the search results (the course's pages and listings), which it cites.
+      expect(o.json).toEqual({ holes: course.course!.holes });
+      expect((o.citations as string[]).length).toBeGreaterThan(0);
+      for (const url of o.citations as string[]) expect(url).toMatch(/^https:\/\//);
     },
     keyVar: 'PERPLEXITY_API_KEY',
     retryAfter: (ms) => expect(ms).toBe(3000),
@@ -191,24 +206,39 @@ const cases: Case[] = [
     notFound: () => ({ url: 'https://no-such-course-anywhere.com/' }),
     retryAfter: (ms) => expect(ms).toBe(2000),
   },
-  {
-    provider: 'llm',
-    op: 'generate',
-    fake: 'perplexity',
-    input: () => ({
-      model: 'perplexity:sonar',
-      prompt: `How many water hazards does ${course.name} have?`,
-      schema: {
-        type: 'object',
-        properties: { holes: { type: 'integer' }, segment: { type: 'string' } },
-        required: ['holes'],
-      },
+  ...(
+    [
+      ['perplexity', 'perplexity:sonar', 'PERPLEXITY_API_KEY', true],
+      ['anthropic', 'anthropic:claude-haiku-4-5', 'ANTHROPIC_API_KEY', true],
+      ['anthropic', 'anthropic:claude-3-haiku-20240307', 'ANTHROPIC_API_KEY', true],
+      ['openai', 'openai:gpt-4o-mini', 'OPENAI_API_KEY', true],
+    ] as const
+  ).map(
+    ([fake, model, keyVar, quota]): Case => ({
+      provider: 'llm',
+      op: 'generate',
+      fake,
+      // The model reads the page it is given, even when the page lies about a real course.
+      input: () => ({
+        model,
+        prompt: `Course: ${course.name} (${course.domain}).\nWebsite text:\nWelcome to ${course.name}, a 9-hole, par 27 municipal golf facility. Green fees from $5.`,
+        schema: {
+          type: 'object',
+          properties: {
+            holes: { type: ['integer', 'null'] },
+            par: { type: ['integer', 'null'] },
+            green_fee_usd: { type: ['number', 'null'] },
+            access: { type: 'string', enum: ['private', 'semi-private', 'public', 'municipal', 'resort'] },
+          },
+          required: ['holes', 'par', 'green_fee_usd', 'access'],
+        },
+      }),
+      check: (o) => expect(o.object).toEqual({ holes: 9, par: 27, green_fee_usd: 5, access: 'municipal' }),
+      keyVar,
+      retryAfter: (ms) => expect(ms).toBe(3000),
+      quota,
     }),
-    check: (o) => expect(o.object).toEqual({ holes: course.course!.holes, segment: course.course!.segment }),
-    keyVar: 'PERPLEXITY_API_KEY',
-    retryAfter: (ms) => expect(ms).toBe(3000),
-    quota: true,
-  },
+  ),
 ];
 
 describe.each(cases)('$provider $op against its fake', (c) => {

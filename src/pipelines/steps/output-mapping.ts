@@ -1,4 +1,5 @@
 import type { ContactView } from '../../engine/pipeline-types.ts';
+import { splitFullName } from '../../normalize/person-name.ts';
 import { parseExpression } from '../expression.ts';
 import { type PathSegment, parseJsonPath, selectPath } from '../json-path.ts';
 import type { ContactsMappingSpec, OutputMappingSpec } from '../schema.ts';
@@ -125,12 +126,13 @@ export function extractContacts(
     }
     if (typeof fields.full_name !== 'string' && (fields.first_name || fields.last_name))
       fields.full_name = [fields.first_name, fields.last_name].filter(Boolean).join(' ');
-    // Later steps (email lookups) need name parts; a staff list usually gives one "name".
+    // Later steps (email lookups) need name parts; a staff list usually gives one "name". The one
+    // splitter the import uses too: "Ana Van Dyke" is first "Ana", last "Van Dyke", not "Dyke".
     if (typeof fields.full_name === 'string' && !fields.first_name && !fields.last_name) {
-      const parts = fields.full_name.split(/\s+/).filter(Boolean);
-      if (parts.length > 1) {
-        fields.first_name = parts[0];
-        fields.last_name = parts.at(-1);
+      const split = splitFullName(fields.full_name);
+      if (split.firstName && split.lastName) {
+        fields.first_name = split.firstName;
+        fields.last_name = split.lastName;
       }
     }
     const email = typeof fields.email === 'string' ? fields.email.toLowerCase() : '';

@@ -19,7 +19,9 @@ import { costOf } from './prices.ts';
  * LLM calls through the AI SDK. Model ids are `vendor:model` (`anthropic:claude-sonnet-4-5`,
  * `openai:gpt-4o-mini`, `perplexity:sonar`). Keys: ANTHROPIC_API_KEY / OPENAI_API_KEY /
  * PERPLEXITY_API_KEY; base URLs overridable with SLUICE_ANTHROPIC_BASE_URL / SLUICE_OPENAI_BASE_URL /
- * SLUICE_PERPLEXITY_BASE_URL. `services.languageModel` (the sandbox LLM) replaces all of this.
+ * SLUICE_PERPLEXITY_BASE_URL (the sandbox's OpenAI-, Anthropic- and Perplexity-compatible fakes are
+ * reached this way, over HTTP like the real vendors). `services.languageModel`, when set, replaces the
+ * vendor SDKs (an in-process model for tests of the step machinery).
  * The SDK's own retries are off: the gateway retries.
  */
 export const LLM_VENDORS = {
@@ -62,7 +64,8 @@ function realModel(ctx: OperationContext, modelId: string): LanguageModelV3 {
   if (!apiKey) throw new ConfigError(`${v.envVar} is not set; it is needed for model ${modelId}`);
   const baseURL = ctx.env?.[v.baseUrlVar]?.trim() || undefined;
   if (vendor === 'anthropic') return createAnthropic({ apiKey, baseURL })(model);
-  if (vendor === 'openai') return createOpenAI({ apiKey, baseURL })(model);
+  // Chat Completions, not the Responses API: what OpenAI-compatible servers (and the sandbox) speak.
+  if (vendor === 'openai') return createOpenAI({ apiKey, baseURL }).chat(model);
   return createPerplexity({ apiKey, baseURL })(model);
 }
 
@@ -71,6 +74,9 @@ function mapAiError(err: unknown, modelId: string): Error {
   if (APICallError.isInstance(err)) {
     const status = err.statusCode ?? 0;
     const what = `${modelId} answered HTTP ${status}: ${err.message}`;
+    // Money, not speed: OpenAI's 429 insufficient_quota, Anthropic's 400 "credit balance is too low".
+    if (/insufficient_quota|credit balance is too low/i.test(err.responseBody ?? ''))
+      return new QuotaExhaustedError(`${what} (credits used up)`, { cause: err });
     if (status === 429)
       return new ThrottledError(what, {
         cause: err,

@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono';
+import { splitFullName } from '../../normalize/person-name.ts';
 import { unit } from '../rng.ts';
 import { applyPattern, type Company, EMAIL_PATTERNS, type Person, slugify, type World } from '../world.ts';
 import { FakeKit, type FakeOptions, type FakeServer, malformed } from './fake-kit.ts';
@@ -7,8 +8,17 @@ import { FakeKit, type FakeOptions, type FakeServer, malformed } from './fake-ki
  * Fake Apollo.io (docs/provider-apis.md §2): `x-api-key` auth, people/match, organizations/enrich,
  * mixed_people/api_search (and the legacy mixed_people/search), fixed-window limits reported in the
  * `x-rate-limit-*` / `x-*-requests-left` / `x-*-usage` headers on every response, 429 with Apollo's
- * message body when a window is spent.
+ * message body when a window is spent. Like Hunter's fake, wrong emails look like right ones: Apollo
+ * extrapolates the domain's pattern for people whose address is not published (wrong for nicknames,
+ * legacy addresses, collisions), and `email_status` is `verified` or `extrapolated` at the same rate
+ * whether the address is right or not.
  */
+export const APOLLO_RATES = {
+  /** People Apollo has an email for. */
+  hasEmail: 0.85,
+  /** Emails marked `verified` (the rest `extrapolated`), right or wrong alike. */
+  verified: 0.7,
+} as const;
 export interface ApolloFakeOptions extends FakeOptions {
   /** Requests per minute / hour / day. Default 200 / 2 000 / 20 000. */
   perMinute?: number;
@@ -98,9 +108,14 @@ export function createApolloFake(world: World, options: ApolloFakeOptions = {}):
   });
 
   const personJson = (company: Company, p: Person) => {
-    const wrong = kit.wrong(p.id);
     const other = EMAIL_PATTERNS[(EMAIL_PATTERNS.indexOf(company.emailPattern) + 2) % EMAIL_PATTERNS.length]!;
-    const hasEmail = unit(kit.seed, `apollo:email:${p.id}`) < 0.85;
+    const hasEmail = unit(kit.seed, `apollo:email:${p.id}`) < APOLLO_RATES.hasEmail;
+    const verified = unit(kit.seed, `apollo:verified:${p.id}`) < APOLLO_RATES.verified;
+    const email = kit.wrong(p.id)
+      ? applyPattern(other, p.firstName, p.lastName, company.domain)
+      : p.emailOnSite || p.emailKind === 'pattern'
+        ? p.email
+        : applyPattern(company.emailPattern, p.firstName, p.lastName, company.domain);
     const history = [
       {
         current: true,
@@ -130,18 +145,14 @@ export function createApolloFake(world: World, options: ApolloFakeOptions = {}):
       name: p.fullName,
       linkedin_url: p.linkedinUrl ? p.linkedinUrl.replace('https://www.', 'http://www.') : null,
       title: p.title,
-      email_status: hasEmail ? (wrong ? 'extrapolated' : 'verified') : null,
+      email_status: hasEmail ? (verified ? 'verified' : 'extrapolated') : null,
       photo_url: null,
       twitter_url: null,
       github_url: null,
       facebook_url: null,
-      extrapolated_email_confidence: wrong ? 0.62 : null,
+      extrapolated_email_confidence: hasEmail && !verified ? 0.62 : null,
       headline: `${p.title} at ${company.name}`,
-      email: hasEmail
-        ? wrong
-          ? applyPattern(other, p.firstName, p.lastName, company.domain)
-          : p.email
-        : null,
+      email: hasEmail ? email : null,
       organization_id: hexId(kit.seed, `org:${company.id}`),
       employment_history: history,
       state: 'Virginia',
@@ -184,7 +195,7 @@ export function createApolloFake(world: World, options: ApolloFakeOptions = {}):
     let first = s('first_name');
     let last = s('last_name');
     const name = s('name');
-    if ((!first || !last) && name) [first, last] = [name.split(' ')[0], name.split(' ').slice(1).join(' ')];
+    if ((!first || !last) && name) ({ firstName: first, lastName: last } = splitFullName(name));
     if (!company || !first || !last) return undefined;
     const person = company.people.find(
       (p) => slugify(p.firstName) === slugify(first) && slugify(p.lastName) === slugify(last),

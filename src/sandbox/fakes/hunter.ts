@@ -1,13 +1,24 @@
 import { type Context, Hono } from 'hono';
+import { splitFullName } from '../../normalize/person-name.ts';
 import { unit } from '../rng.ts';
-import { applyPattern, EMAIL_PATTERNS, slugify, type World } from '../world.ts';
+import { applyPattern, type Company, EMAIL_PATTERNS, type Person, slugify, type World } from '../world.ts';
 import { FakeKit, type FakeOptions, type FakeServer, malformed } from './fake-kit.ts';
 
 /**
  * Fake Hunter.io v2 (docs/provider-apis.md §1): same paths, auth (api_key query, X-API-KEY, Bearer),
  * envelopes, 403 on rate limit (15/s + 500/min; verifier 10/s + 300/min), 429 when the monthly credits
- * are used up, 202 "still verifying" on the verifier. Answers from the sandbox world.
+ * are used up, 202 "still verifying" on the verifier. Answers from the sandbox world, imperfectly
+ * (docs/sandbox.md): the finder extrapolates the domain's pattern for people whose address is not
+ * published, so it is wrong for nicknames, legacy addresses and collisions; wrong answers look like
+ * right ones (same scores, same `verification`: `valid` for some answers right or wrong alike,
+ * unverified for the rest); the verifier answers `accept_all` for accept-all domains and `unknown`
+ * where the mail server does not answer.
  */
+export const HUNTER_RATES = {
+  /** Finder answers whose `verification.status` is `valid` (right or wrong alike). */
+  finderVerified: 0.55,
+} as const;
+
 export interface HunterFakeOptions extends FakeOptions {
   /** Monthly credits before 429. Default 1 000 000. */
   credits?: number;
@@ -20,6 +31,19 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
   const kit = new FakeKit('hunter', options, { latencyMs: 90, coverage: 0.7, wrongRate: 0.04 }, world.seed);
   let creditsLeft = options.credits ?? 1_000_000;
   const polled = new Set<string>();
+  /**
+   * A published address is found as it is; otherwise Hunter extrapolates the domain's pattern (wrong
+   * for nicknames, legacy addresses, collisions), and a share of answers is plainly stale.
+   */
+  const finderEmail = (company: Company, person: Person): string => {
+    if (kit.wrong(person.id)) {
+      const other =
+        EMAIL_PATTERNS[(EMAIL_PATTERNS.indexOf(company.emailPattern) + 1) % EMAIL_PATTERNS.length]!;
+      return applyPattern(other, person.firstName, person.lastName, company.domain);
+    }
+    if (person.emailOnSite || person.emailKind === 'pattern') return person.email;
+    return applyPattern(company.emailPattern, person.firstName, person.lastName, company.domain);
+  };
   const app = new Hono();
 
   const guard = async (
@@ -71,8 +95,7 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
       return err(c, 400, 'wrong_params', 'You are missing the domain or company parameter');
     let first = q.first_name;
     let last = q.last_name;
-    if ((!first || !last) && q.full_name)
-      [first, last] = [q.full_name.split(' ')[0], q.full_name.split(' ').slice(1).join(' ')];
+    if ((!first || !last) && q.full_name) ({ firstName: first, lastName: last } = splitFullName(q.full_name));
     if (!first || !last)
       return err(
         c,
@@ -112,21 +135,22 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
       });
     }
     creditsLeft -= 1;
-    const wrong = kit.wrong(person.id);
-    const otherPattern =
-      EMAIL_PATTERNS[(EMAIL_PATTERNS.indexOf(company.emailPattern) + 1) % EMAIL_PATTERNS.length]!;
-    const email = wrong
-      ? applyPattern(otherPattern, person.firstName, person.lastName, company.domain)
-      : person.email;
+    const email = finderEmail(company, person);
     const r = unit(kit.seed, `hunter:extra:${person.id}`);
+    const acceptAll = company.mailServer === 'accept-all';
+    const status = acceptAll
+      ? 'accept_all'
+      : unit(kit.seed, `hunter:verified:${person.id}`) < HUNTER_RATES.finderVerified
+        ? 'valid'
+        : null;
     return c.json({
       data: {
         first_name: person.firstName,
         last_name: person.lastName,
         email,
-        score: wrong ? 55 + Math.floor(r * 20) : 80 + Math.floor(r * 19),
+        score: 70 + Math.floor(r * 29),
         domain: company.domain,
-        accept_all: false,
+        accept_all: acceptAll,
         position: person.title,
         twitter: null,
         linkedin_url: r < 0.5 ? person.linkedinUrl : null,
@@ -141,7 +165,7 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
             still_on_page: true,
           },
         ],
-        verification: { date: '2025-01-10', status: wrong ? 'accept_all' : 'valid' },
+        verification: { date: status ? '2025-01-10' : null, status },
       },
       meta: { params },
     });
@@ -169,7 +193,7 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
         domain: company?.domain ?? domain ?? null,
         disposable: false,
         webmail: false,
-        accept_all: false,
+        accept_all: company?.mailServer === 'accept-all',
         pattern: company && known.length > 0 ? company.emailPattern : null,
         organization: company?.name ?? null,
         linked_domains: [],
@@ -187,7 +211,12 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
           linkedin: p.linkedinUrl,
           twitter: null,
           phone_number: null,
-          verification: { date: '2025-01-10', status: 'valid' },
+          verification:
+            company?.mailServer === 'accept-all'
+              ? { date: '2025-01-10', status: 'accept_all' }
+              : unit(kit.seed, `hunter:verified:${p.id}`) < HUNTER_RATES.finderVerified
+                ? { date: '2025-01-10', status: 'valid' }
+                : { date: null, status: null },
         })),
       },
       meta: {
@@ -221,13 +250,24 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
     const company = world.byDomain.get(domain);
     const person = world.byEmail.get(email);
     const generic = company && email === `info@${domain}`;
-    const status = person || generic ? 'valid' : company ? 'invalid' : 'unknown';
+    const exists = Boolean(person || generic);
+    const server = company?.mailServer ?? 'unresponsive';
+    const status =
+      server === 'accept-all'
+        ? 'accept_all'
+        : server === 'unresponsive'
+          ? 'unknown'
+          : exists
+            ? 'valid'
+            : 'invalid';
     const score =
       status === 'valid'
         ? 90 + Math.floor(unit(kit.seed, `hunter:vs:${email}`) * 10)
-        : status === 'invalid'
-          ? 12
-          : 40;
+        : status === 'accept_all'
+          ? 60 + Math.floor(unit(kit.seed, `hunter:vs:${email}`) * 20)
+          : status === 'invalid'
+            ? 12
+            : 40;
     return c.json({
       data: {
         status,
@@ -239,9 +279,9 @@ export function createHunterFake(world: World, options: HunterFakeOptions = {}):
         disposable: false,
         webmail: false,
         mx_records: Boolean(company),
-        smtp_server: Boolean(company),
-        smtp_check: status === 'valid',
-        accept_all: false,
+        smtp_server: Boolean(company) && server !== 'unresponsive',
+        smtp_check: status === 'valid' || status === 'accept_all',
+        accept_all: status === 'accept_all',
         block: false,
         sources: [],
       },

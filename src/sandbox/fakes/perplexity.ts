@@ -1,13 +1,15 @@
 import { type Context, Hono } from 'hono';
 import { costOf } from '../../providers/llm/prices.ts';
-import { describe, fill, findSubject } from '../oracle.ts';
+import type { SandboxModel } from '../sandbox-model.ts';
 import type { World } from '../world.ts';
 import { FakeKit, type FakeOptions, type FakeServer, malformed } from './fake-kit.ts';
+import { asSchema, type ChatMessage, promptOf, tokens } from './model-kit.ts';
 
 /**
  * Fake Perplexity Sonar (docs/provider-apis.md §7): `POST /chat/completions`, Bearer auth, OpenAI-style
  * errors, 429 with Retry-After, top-level `citations` and `search_results`, usage with cost. Answers
- * from the world (JSON when `response_format.json_schema` is given). Also serves @ai-sdk/perplexity.
+ * come from the sandbox model searching the simulated index (coverage below 1, some results wrong),
+ * as JSON when `response_format.json_schema` is given. Also serves @ai-sdk/perplexity.
  */
 export interface PerplexityFakeOptions extends FakeOptions {
   /** Requests per minute. Default 500 (tier 0 is ~50; the sandbox is generous so demos stay fast). */
@@ -17,7 +19,11 @@ export interface PerplexityFakeOptions extends FakeOptions {
 const perr = (c: Context, status: number, type: string, message: string) =>
   c.json({ error: { message, type, code: status } }, status as 400);
 
-export function createPerplexityFake(world: World, options: PerplexityFakeOptions = {}): FakeServer {
+export function createPerplexityFake(
+  world: World,
+  model: SandboxModel,
+  options: PerplexityFakeOptions = {},
+): FakeServer {
   const kit = new FakeKit('perplexity', options, { latencyMs: 400, coverage: 1, wrongRate: 0 }, world.seed);
   const app = new Hono();
   app.post('/chat/completions', async (c) => {
@@ -41,34 +47,27 @@ export function createPerplexityFake(world: World, options: PerplexityFakeOption
     if (kit.control.mode === 'malformed') return malformed(c);
     const body = (await c.req.json().catch(() => null)) as {
       model?: string;
-      messages?: { role: string; content: unknown }[];
+      messages?: ChatMessage[];
       response_format?: { type?: string; json_schema?: { schema?: unknown } };
       web_search_options?: { search_context_size?: 'low' | 'medium' | 'high' };
     } | null;
     if (!body?.model || !Array.isArray(body.messages))
       return perr(c, 400, 'invalid_request_error', 'model and messages are required');
-    const prompt = body.messages
-      .map((m) =>
-        typeof m.content === 'string'
-          ? m.content
-          : Array.isArray(m.content)
-            ? m.content.map((p: { text?: string }) => p.text ?? '').join(' ')
-            : '',
-      )
-      .join('\n');
+    const { system, prompt } = promptOf(body.messages);
     await kit.delay(prompt);
     if (kit.control.mode === 'server-error' || kit.fault(prompt))
       return perr(c, 503, 'service_unavailable', 'The server is overloaded');
-    const subject = findSubject(world, prompt);
-    const schema = body.response_format?.json_schema?.schema;
-    const content = schema
-      ? JSON.stringify(fill(world, schema as Parameters<typeof fill>[1], subject))
-      : describe(subject);
-    const usage = { inputTokens: Math.ceil(prompt.length / 4), outputTokens: Math.ceil(content.length / 4) };
+    const answer = model.answer({
+      system,
+      prompt,
+      schema: asSchema(body.response_format?.json_schema?.schema),
+      webSearch: true,
+    });
+    const content = answer.text;
+    const usage = { inputTokens: tokens(system + prompt), outputTokens: tokens(content) };
     const size = body.web_search_options?.search_context_size ?? 'low';
     const total = costOf(`perplexity:${body.model}`, usage, size);
-    const site = subject.company?.website;
-    const citations = site ? [site, `${site}contact`] : [];
+    const citations = answer.citations;
     return c.json({
       id: `sandbox-${usage.inputTokens}-${usage.outputTokens}`,
       model: body.model,
@@ -84,7 +83,7 @@ export function createPerplexityFake(world: World, options: PerplexityFakeOption
       ],
       citations,
       search_results: citations.map((url) => ({
-        title: subject.company?.name ?? url,
+        title: url,
         url,
         date: '2025-01-01',
         last_updated: '2025-01-01',
