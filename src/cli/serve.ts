@@ -80,6 +80,7 @@ export function registerServe(program: Command): void {
             callbacks: o.sandbox === true ? { allowLoopback: true } : {},
             uploadLimitBytes: nonNegative('--upload-limit-mb', o.uploadLimitMb) * 1024 * 1024,
             log: (line) => ctx.out.warn(line),
+            sandbox: sandbox !== undefined,
           });
         } catch (err) {
           await engine.queue.stop();

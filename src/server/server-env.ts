@@ -18,6 +18,8 @@ export interface ServerServices {
   /** In-process run workers (0 = separate `sluice worker`s do the work). */
   workers: number;
   startedAt: Date;
+  /** `serve --sandbox`: providers answer from simulated fakes (the dashboard marks its data simulated). */
+  sandbox?: boolean;
   /** Request body limit for JSON, in bytes. Default 1 MiB. */
   jsonLimitBytes?: number;
   /** Request body limit for CSV uploads, in bytes. Default 512 MiB. */

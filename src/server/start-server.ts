@@ -37,6 +37,8 @@ export interface StartServerOptions {
   /** Poll interval of the background loops (jobs, deliveries, hooks, triggers), ms. Default 500. */
   pollMs?: number;
   log?: (line: string) => void;
+  /** Providers answer from the sandbox (`serve --sandbox`): told to the dashboard. Default false. */
+  sandbox?: boolean;
 }
 
 export interface RunningServer {
@@ -109,6 +111,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       callbacks: policy,
       workers,
       startedAt: new Date(),
+      sandbox: o.sandbox === true,
       ...(o.jsonLimitBytes ? { jsonLimitBytes: o.jsonLimitBytes } : {}),
       ...(o.uploadLimitBytes ? { uploadLimitBytes: o.uploadLimitBytes } : {}),
     },
