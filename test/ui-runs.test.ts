@@ -48,7 +48,9 @@ describeEachBackend('dashboard batches and runs', (backend) => {
     expect(page.html).toContain('Rerun only what failed (1 runs)');
     const stop = await ui.post('/batches/1/stop');
     expect(stop.status).toBe(303);
-    const stopped = await h.db.query<{ status: string; stop_reason: string }>('SELECT status, stop_reason FROM batches');
+    const stopped = await h.db.query<{ status: string; stop_reason: string }>(
+      'SELECT status, stop_reason FROM batches',
+    );
     expect(stopped.rows[0]).toMatchObject({ status: 'stopped' });
     expect(stopped.rows[0]!.stop_reason).toContain('dashboard');
     expect((await ui.get(stop.location!)).html).toContain('stopped: stopped from the dashboard');
@@ -56,7 +58,9 @@ describeEachBackend('dashboard batches and runs', (backend) => {
     expect(decodeURIComponent(bad.location!)).toContain('budget must be an amount');
     const resume = await ui.post('/batches/1/resume', { budget: '7.5' });
     expect(resume.status).toBe(303);
-    const b = await h.db.query<{ status: string; budget_usd: number }>('SELECT status, budget_usd FROM batches');
+    const b = await h.db.query<{ status: string; budget_usd: number }>(
+      'SELECT status, budget_usd FROM batches',
+    );
     expect(b.rows[0]).toEqual({ status: 'running', budget_usd: 7.5 });
     const rerun = await ui.post('/batches/1/rerun-failed');
     expect(decodeURIComponent(rerun.location!)).toContain('1 failed runs of batch 1 queued again');
@@ -69,7 +73,9 @@ describeEachBackend('dashboard batches and runs', (backend) => {
   });
 
   it('filters runs from the URL, searches inputs and errors, and acts on everything matching', async () => {
-    await h.db.exec(`UPDATE runs SET state = 'failed', error_class = 'throttled', error = 'hunter answered 429 past the ceiling', finished_at = now() WHERE id = 2`);
+    await h.db.exec(
+      `UPDATE runs SET state = 'failed', error_class = 'throttled', error = 'hunter answered 429 past the ceiling', finished_at = now() WHERE id = 2`,
+    );
     const failed = await ui.get('/runs?state=failed');
     expect(failed.html).toContain('href="/runs/2"');
     expect(failed.html).not.toContain('href="/runs/1"');

@@ -13,6 +13,7 @@ import { foldSoon } from './queries/ledger-rollup.ts';
 import { readOverview } from './queries/overview.ts';
 import { Flash, Live, PAGE_HEADERS, renderFragment, renderPage, wantsFragment } from './render.tsx';
 import { registerBatchRoutes } from './routes/batch-routes.tsx';
+import { registerRecordRoutes } from './routes/record-routes.tsx';
 import { registerRunRoutes } from './routes/run-routes.tsx';
 import {
   createSession,
@@ -135,6 +136,7 @@ export function createUi(): Hono<UiEnv> {
 
   registerBatchRoutes(ui);
   registerRunRoutes(ui);
+  registerRecordRoutes(ui);
   return ui;
 }
 
