@@ -48,7 +48,7 @@ describe('dashboard in chromium', () => {
       workers: 8,
       pollMs: 200,
       sandbox: true,
-      callbacks: { allowPrivate: true },
+      callbacks: { allowLoopback: true },
     });
     key = (await createApiKey(db, { name: 'browser', scopes: ['admin'] })).key;
     profile = await mkdtemp(join(tmpdir(), 'sluice-chromium-'));

@@ -13,7 +13,7 @@ export interface ServerServices {
   /** The environment (Config.env): inbound hook secrets, SLUICE_PUBLIC_URL. */
   env: Readonly<Record<string, string | undefined>>;
   metrics: HttpMetrics;
-  /** Which callback URLs are accepted (the SSRF guard; loopback only for the sandbox and tests). */
+  /** Which callback URLs are accepted (the SSRF guard; `allowLoopback` only for the sandbox and tests). */
   callbacks: CallbackPolicy;
   /** In-process run workers (0 = separate `sluice worker`s do the work). */
   workers: number;

@@ -71,7 +71,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
   await setTriggersEnabled(db, rules.length > 0);
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
   const pollMs = o.pollMs ?? 500;
-  const policy = o.callbacks ?? { allowPrivate: false };
+  const policy = o.callbacks ?? {};
   const hooks = o.hooks ?? defaultInboundRegistry();
   const deliveries = startDeliveryWorker({ db, policy, intervalMs: pollMs, onError: onError('webhooks') });
   const watcher = startJobWatcher(db, {
