@@ -1,10 +1,11 @@
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../errors.ts';
 import type { ImportKind } from '../import/header-map.ts';
-import { importFile } from '../import/import-file.ts';
+import { importFile, prepareImport } from '../import/import-file.ts';
 import { isPhoneRegion } from '../normalize/phone.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
+import { onShutdownSignal } from './run-options.ts';
 
 interface ImportCliOptions {
   kind?: ImportKind;
@@ -51,6 +52,9 @@ export function registerImport(program: Command): void {
             },
           );
         }
+        // the file is opened and checked before the database: a typo in its name costs no database
+        const importOptions = { file, kind: options.kind, map: options.map, region };
+        const prepared = await prepareImport(importOptions);
         const db = await ctx.db();
         // progress on an interactive stderr only, so pipes and --json output stay clean
         const tty = process.stderr.isTTY === true;
@@ -60,12 +64,26 @@ export function registerImport(program: Command): void {
           shown = performance.now();
           process.stderr.write(`\r${rows.toLocaleString('en-US')} rows read…`);
         };
-        const r = await importFile(db, { file, kind: options.kind, map: options.map, region, onProgress });
+        // Ctrl-C / SIGTERM: batches already sent finish, the import is recorded as interrupted and the
+        // database is closed cleanly; a second signal exits at once (the next import marks it interrupted)
+        const stop = new AbortController();
+        const removeHandlers = onShutdownSignal(() => stop.abort());
+        let r: Awaited<ReturnType<typeof importFile>>;
+        try {
+          r = await importFile(db, { ...importOptions, onProgress, signal: stop.signal }, prepared);
+        } finally {
+          removeHandlers();
+        }
         if (tty && shown > 0) process.stderr.write('\r\x1b[K');
         if (ctx.out.json) return ctx.out.result(r);
         const delimiter = r.delimiter === '\t' ? 'tab' : `"${r.delimiter}"`;
         ctx.out.line(
-          `Imported ${r.kind} from ${file} (import #${r.importId}; ${r.encoding}, ${delimiter}-delimited)`,
+          r.status === 'interrupted'
+            ? ctx.out.style(
+                'yellow',
+                `Interrupted: import #${r.importId} of ${r.kind} from ${file} stopped; what is below was saved. Run the same command again to import the rest (rows already imported are not duplicated).`,
+              )
+            : `Imported ${r.kind} from ${file} (import #${r.importId}; ${r.encoding}, ${delimiter}-delimited)`,
         );
         ctx.out.line(
           table([
