@@ -303,7 +303,7 @@ class RecordReader {
         line++;
       }
       const nl = this.window.indexOf(NL, i);
-      const more = nl >= 0 || !end;
+      const more = !end || (nl >= 0 && nl + 1 < this.window.length);
       out.push({
         line,
         reason: more
