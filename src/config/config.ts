@@ -18,6 +18,7 @@ const envSchema = z.object({
   SLUICE_DEFAULT_REGION: z
     .string()
     .regex(/^[A-Za-z]{2}$/, 'must be a two-letter country code such as US or GB')
+    .refine(isRegion, 'not a country code; use two letters such as US, GB or DE')
     .optional(),
   /** pino level. Default `info` (`warn` for the CLI's own output). */
   SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -32,7 +33,17 @@ const envSchema = z.object({
   SLUICE_THROTTLE_MAX_RESCHEDULES: z.coerce.number().int().positive().optional(),
   /** Throttle ceiling in minutes (whichever comes first). Default 30. */
   SLUICE_THROTTLE_MAX_MINUTES: z.coerce.number().positive().optional(),
+  /** `sluice run` asks for confirmation (or `--yes`) above this many records. Default 100. */
+  SLUICE_CONFIRM_RECORDS: z.coerce.number().int().nonnegative().optional(),
+  /** …or above this forecast cost in USD. Default 10. */
+  SLUICE_CONFIRM_USD: z.coerce.number().nonnegative().optional(),
 });
+
+/** ISO 3166 regions the runtime knows (`XX`, `QQ` are not; the phone library checks the rest). */
+function isRegion(code: string): boolean {
+  const name = new Intl.DisplayNames(['en'], { type: 'region' }).of(code.toUpperCase());
+  return name !== undefined && name !== code.toUpperCase() && name !== 'Unknown Region';
+}
 
 export interface Config {
   /** Set when server Postgres is used. */
@@ -46,6 +57,8 @@ export interface Config {
   color: boolean;
   /** A run throttled past either ceiling goes to the dead-letter queue as `throttled`. */
   throttleCeiling: { maxReschedules: number; maxMs: number };
+  /** A selection above either threshold needs confirmation on a terminal, or `--yes`. */
+  confirmAbove: { records: number; costUsd: number };
   /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -80,6 +93,7 @@ export function loadConfig(
       maxReschedules: e.SLUICE_THROTTLE_MAX_RESCHEDULES ?? 20,
       maxMs: (e.SLUICE_THROTTLE_MAX_MINUTES ?? 30) * 60_000,
     },
+    confirmAbove: { records: e.SLUICE_CONFIRM_RECORDS ?? 100, costUsd: e.SLUICE_CONFIRM_USD ?? 10 },
     env,
   };
 }
