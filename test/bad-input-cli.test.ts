@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CSV } from '../src/demo/run-demo.ts';
 import { checkWhereFields, parseWhere, selectAccountsSql, WhereError } from '../src/engine/selection.ts';
 import { importFile } from '../src/import/import-file.ts';
@@ -73,6 +73,54 @@ function errorDoc(r: Run): { code: string; message: string; details: Record<stri
   expect(doc.error.details).toBeTypeOf('object');
   return doc.error;
 }
+
+/** Environment cases that need no database at all: each must fail before one is created. */
+describe('bad environment (CLI)', () => {
+  const ENV = JSON.parse(readFileSync(fixture('env.json'), 'utf8')) as {
+    cases: { name: string; args: string[]; env?: Record<string, string>; code: number; stderr: string }[];
+  };
+  const tmp = mkdtempSync(join(tmpdir(), 'sluice-env-'));
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'not a directory');
+  const fill = (x: string) => x.replaceAll('{tmp}', tmp).replaceAll('{file}', file);
+
+  for (const c of ENV.cases) {
+    it(`${c.name}: exit ${c.code}, named, before any database`, async () => {
+      const r = await sluice(c.args.map(fill), c.env ?? {});
+      expect(r.code, r.stderr).toBe(c.code);
+      expect(r.stderr).toMatch(new RegExp(fill(c.stderr)));
+      noStack(r);
+      expect(existsSync(join(tmp, 'never')), 'no database was created').toBe(false);
+    });
+  }
+
+  it.skipIf(process.getuid?.() === 0)(
+    'an unwritable data dir names the path and the fix (EACCES)',
+    async () => {
+      const ro = join(tmp, 'read-only');
+      mkdirSync(ro, { mode: 0o555 });
+      const r = await sluice(['--data-dir', join(ro, 'db'), 'status']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`data dir ${join(ro, 'db')} cannot be created: permission denied`);
+      expect(r.stderr).not.toMatch(/EACCES.*mkdir/);
+    },
+  );
+
+  it('providers test does not call the AI provider ok without a key', async () => {
+    const keyless = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((k) => /_API_KEY$/.test(k))
+        .map((k) => [k, '']),
+    );
+    const r = await sluice(['providers', 'test', 'llm', '--json'], keyless);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { providers: { id: string; ok: boolean; detail: string }[] };
+    expect(out.providers[0]).toMatchObject({ id: 'llm', ok: false });
+    expect(out.providers[0]!.detail).toMatch(
+      /no AI key is set: set ANTHROPIC_API_KEY, or OPENAI_API_KEY, or PERPLEXITY_API_KEY/,
+    );
+  });
+});
 
 describeEachBackend('bad input (CLI)', (backend) => {
   let shared: SharedDb;
@@ -360,4 +408,29 @@ describeEachBackend('bad input (CLI)', (backend) => {
     const mixed = await run('--resume', String(batch), '--where', 'state=VA');
     expect(mixed.code).toBe(2);
   }, 90_000);
+
+  it('--data-dir beats DATABASE_URL from .env (with a warning); with SLUICE_DATA_DIR, DATABASE_URL wins and says so', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-dotenv-'));
+    if (backend === 'pglite') {
+      // an unreachable server in .env: the command works only if the flag wins
+      writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://nobody@127.0.0.1:1/nowhere\n');
+      const r = await sluice(['--data-dir', env.SLUICE_DATA_DIR!, 'status', '--json'], {}, { cwd });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(
+        /warning: --data-dir given, so the embedded database in .* is used; DATABASE_URL \(from \.env\) is ignored/,
+      );
+      expect(JSON.parse(r.stdout)).toMatchObject({ accounts: 200 });
+    } else {
+      const r = await sluice(
+        ['status', '--json'],
+        { ...env, SLUICE_DATA_DIR: join(cwd, 'scratch') },
+        { cwd },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(
+        /warning: DATABASE_URL is set, so server PostgreSQL is used and SLUICE_DATA_DIR is ignored/,
+      );
+      expect(existsSync(join(cwd, 'scratch'))).toBe(false);
+    }
+  });
 });

@@ -61,18 +61,27 @@ export interface Config {
   confirmAbove: { records: number; costUsd: number };
   /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
   env: Readonly<Record<string, string | undefined>>;
+  /** Surprises worth a warning on stderr (which of two database settings wins). */
+  notices: string[];
 }
 
 export interface ConfigOverrides {
   dataDir?: string;
   databaseUrl?: string;
+  /** Where `dataDir` came from: the `--data-dir` flag, or SLUICE_DATA_DIR (commander reads both). */
+  dataDirSource?: 'flag' | 'env';
+  /** Variables that came from `.env` rather than the environment, for messages. */
+  fromDotenv?: ReadonlySet<string>;
 }
 
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   overrides: ConfigOverrides = {},
 ): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable (`DATABASE_URL= sluice …`) means unset.
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '' && v !== undefined)),
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = String(issue?.path[0] ?? '?');
@@ -82,8 +91,29 @@ export function loadConfig(
     );
   }
   const e = parsed.data;
+  const notices: string[] = [];
+  const origin = (key: string) => (overrides.fromDotenv?.has(key) ? `${key} (from .env)` : key);
+  let databaseUrl = overrides.databaseUrl ?? e.DATABASE_URL;
+  const dataDirSource = overrides.dataDir !== undefined ? (overrides.dataDirSource ?? 'flag') : undefined;
+  if (overrides.databaseUrl && dataDirSource === 'flag')
+    throw new ConfigError(
+      '--data-dir (the embedded database) and --database-url (server PostgreSQL) were both given; pass one',
+      { exitCode: 2 },
+    );
+  if (databaseUrl && !overrides.databaseUrl && dataDirSource === 'flag') {
+    // An explicit flag beats a variable: scratch work with --data-dir never lands in the server database.
+    notices.push(
+      `warning: --data-dir given, so the embedded database in ${resolve(overrides.dataDir!)} is used; ${origin('DATABASE_URL')} is ignored for this command`,
+    );
+    databaseUrl = undefined;
+  } else if (databaseUrl && (dataDirSource === 'env' || e.SLUICE_DATA_DIR)) {
+    notices.push(
+      `warning: ${origin('DATABASE_URL')} is set, so server PostgreSQL is used and ${origin('SLUICE_DATA_DIR')} is ignored; unset one of them`,
+    );
+  }
   return {
-    databaseUrl: overrides.databaseUrl ?? e.DATABASE_URL,
+    databaseUrl,
+    notices,
     dataDir: resolve(overrides.dataDir ?? e.SLUICE_DATA_DIR ?? '.sluice'),
     defaultRegion: (e.SLUICE_DEFAULT_REGION ?? 'US').toUpperCase(),
     dbSchema: e.SLUICE_DB_SCHEMA,
