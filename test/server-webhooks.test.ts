@@ -1,9 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeliveryWorker } from '../src/webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../src/webhooks/inbound/default-sources.ts';
 import { startHookProcessor } from '../src/webhooks/inbound/hook-events.ts';
 import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
+import { CALLBACK_LIMITS } from '../src/webhooks/send-webhook.ts';
+import { newEndpointSecret, signatureProblem } from '../src/webhooks/signature.ts';
 import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
@@ -45,7 +48,7 @@ describeEachBackend('webhooks', (backend) => {
     const d2 = await h.db.transaction((tx) =>
       enqueueDelivery(tx, { endpointId: b.endpoint.id, eventType: 'job.completed', payload: { n: 1 } }),
     );
-    const worker = startDeliveryWorker({ db: h.db, policy: { allowPrivate: true }, intervalMs: 100 });
+    const worker = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
     try {
       await ok.waitFor(1);
       await gone.waitFor(1);
@@ -87,20 +90,44 @@ describeEachBackend('webhooks', (backend) => {
     expect(total).toBeGreaterThan(24 * 3600_000);
   });
 
-  it('refuses callback URLs that resolve to private addresses unless allowed', async () => {
-    const strict = startDeliveryWorker({ db: h.db, policy: { allowPrivate: false }, intervalMs: 100 });
+  it('sends through the safe outbound edge: internal addresses refused at once, loopback only when opted in, answers capped', async () => {
+    const strict = startDeliveryWorker({ db: h.db, policy: {}, intervalMs: 100 });
+    const big = await startReceiver([200], { body: () => 'x'.repeat(CALLBACK_LIMITS.maxBytes + 1) });
     try {
-      const e = await ensureEndpoint(h.db, 'http://127.0.0.1:9/private');
-      const d = await h.db.transaction((tx) =>
-        enqueueDelivery(tx, { endpointId: e.endpoint.id, eventType: 'x', payload: {} }),
-      );
-      const row = await until(async () => {
-        const s = await showDelivery(h.db, d.id);
-        return s && s.attemptLog.length > 0 && s;
-      });
-      expect(row.attemptLog[0]!.error).toContain('private address');
+      const enqueue = async (url: string) => {
+        const e = await ensureEndpoint(h.db, url);
+        return h.db.transaction((tx) =>
+          enqueueDelivery(tx, { endpointId: e.endpoint.id, eventType: 'x', payload: {} }),
+        );
+      };
+      const finished = (id: number) =>
+        until(async () => {
+          const s = await showDelivery(h.db, id);
+          return s && s.state !== 'pending' && s;
+        });
+      // loopback without the opt-in, a private network, cloud metadata: refused, not retried
+      for (const url of ['http://127.0.0.1:9/private', 'http://10.1.2.3/hook', 'http://169.254.169.254/x']) {
+        const row = await finished((await enqueue(url)).id);
+        expect(row).toMatchObject({ state: 'failed', attempts: 1 });
+        expect(row.attemptLog[0]!.error).toContain('does not send requests to internal addresses');
+      }
+      await strict.stop();
+      // the sandbox/test opt-in admits loopback, and nothing else
+      const loose = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
+      try {
+        const lan = await finished((await enqueue('http://192.168.1.20/hook')).id);
+        expect(lan.attemptLog[0]!.error).toContain('internal addresses');
+        // an answer over the size cap is not read: the attempt fails (and is not retried)
+        const capped = await finished((await enqueue(big.url)).id);
+        expect(big.received).toHaveLength(1);
+        expect(capped).toMatchObject({ state: 'failed', attempts: 1 });
+        expect(capped.attemptLog[0]!.error).toContain('cap');
+      } finally {
+        await loose.stop();
+      }
     } finally {
       await strict.stop();
+      await big.close();
     }
   });
 
@@ -197,5 +224,25 @@ describeEachBackend('webhooks', (backend) => {
       `SELECT DISTINCT source FROM field_values WHERE entity_type = 'contact' AND entity_id = (SELECT id FROM contacts WHERE email = 'adam@retention.com')`,
     );
     expect(sources.rows).toEqual([{ source: 'rb2b' }]);
+  });
+});
+
+describe('signatureProblem (the check of `sluice webhooks receive`)', () => {
+  it('accepts what the standardwebhooks package signs, refuses tampering, other secrets and stale timestamps', () => {
+    const secret = newEndpointSecret();
+    const body = '{"type":"job.completed","contacts":[]}';
+    const at = new Date();
+    const headers = {
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign('msg_1', at, body),
+    };
+    expect(signatureProblem(secret, headers, body)).toBeUndefined();
+    expect(signatureProblem(secret, headers, body.replace('[]', '[1]'))).toMatch(/no v1 signature/);
+    expect(signatureProblem(newEndpointSecret(), headers, body)).toMatch(/no v1 signature/);
+    expect(signatureProblem(secret, headers, body, 300, Math.floor(at.getTime() / 1000) + 301)).toMatch(
+      /more than 300 s/,
+    );
+    expect(signatureProblem(secret, { 'webhook-id': 'msg_1' }, body)).toMatch(/missing/);
   });
 });
