@@ -5,7 +5,6 @@ import {
   type CrmFakeStats,
   type CrmFaults,
   deliver,
-  idMaker,
   newStats,
   noFaults,
   RollingWindow,
@@ -115,7 +114,12 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   const searchWindow = new RollingWindow(options.searchPerSecond ?? 5, 1_000);
   const lag = options.searchLagMs ?? 2_000;
   const objects = { contacts: new Map<string, Obj>(), companies: new Map<string, Obj>() };
-  const nextId = idMaker('', 51_200_000_000);
+  // HubSpot object ids are numeric strings (webhooks carry them as numbers)
+  let lastId = 51_200_000_000;
+  const nextId = () => {
+    lastId += 7_919;
+    return String(lastId);
+  };
   const hooks: WebhookTarget[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const app = new Hono();
