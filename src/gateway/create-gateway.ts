@@ -4,7 +4,7 @@
  * src/gateway/stages/ with its own job, and they share one CallContext (call-context.ts).
  */
 import { hostname } from 'node:os';
-import { cacheKeyOf } from '../cache/cache-key.ts';
+import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
 import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-context.ts';
@@ -77,11 +77,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     const started = gw.clock.now();
     const { target, account } = resolve(req);
     const input = validateInput(target, req.input);
-    const { key, normalized } = cacheKeyOf(
-      target.provider.id,
-      target.operationId,
-      target.op.cacheKey ? target.op.cacheKey(input) : input,
-    );
+    const { key, normalized } = operationCacheKey(target.provider.id, target.operationId, target.op, input);
     const ctx: CallContext = {
       gw,
       req,

@@ -92,6 +92,7 @@ const emailFinder = defineOperation({
     sources: z.number(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
   limits: [
     { limit: 15, windowMs: 1000, label: '15/s' },
     { limit: 500, windowMs: 60_000, label: '500/min' },
@@ -182,6 +183,7 @@ const domainSearch = defineOperation({
     ),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
   limits: [
     { limit: 15, windowMs: 1000, label: '15/s' },
     { limit: 500, windowMs: 60_000, label: '500/min' },
