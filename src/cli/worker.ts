@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openRunEngine } from '../engine/engine-services.ts';
 import { startWorker } from '../engine/worker-loop.ts';
-import { action } from './context.ts';
+import { action, warnError } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
 
 interface WorkerOptions {
@@ -32,7 +32,7 @@ export function registerWorker(program: Command): void {
           engine,
           concurrency,
           heartbeatSeconds,
-          onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+          onError: (err) => warnError(ctx, 'worker', err),
           onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
         const off = onShutdownSignal(() => {

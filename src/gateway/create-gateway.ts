@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
+import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-context.ts';
 import { compose } from './compose.ts';
 import { type GatewayOptions, systemClock } from './gateway-options.ts';
@@ -46,6 +47,8 @@ export interface GatewayImpl extends Gateway {
 
 export function createGateway(options: GatewayOptions, stages: readonly Stage[] = STAGES): GatewayImpl {
   const db = options.db;
+  // Keys in the gateway's environment are scrubbed from every message, row and log line.
+  registerSecretsFromEnv(options.env ?? {});
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
   const shared = processState(db);
   const gw: GatewayState = {
