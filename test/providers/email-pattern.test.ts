@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createGateway } from '../../src/gateway/create-gateway.ts';
 import { recordValueOutcome } from '../../src/learning/value-outcomes.ts';
 import { emailPattern } from '../../src/providers/email-pattern/index.ts';
 import { createOperationContext } from '../../src/providers/http.ts';
@@ -130,9 +131,31 @@ describeEachBackend('email-pattern inferrer', (backend) => {
     expect(r.found && r.output.evidence).toEqual({ matches: 1, total: 1 });
   });
 
-  it('is not cached: its answer depends on evidence stored outside its input', () => {
-    expect(op.cacheTtlMs).toBe(0);
-    expect(op.notFoundTtlMs).toBe(0);
+  it('is not cached: through the gateway, an answer follows the evidence stored when it is asked', async () => {
+    const gateway = createGateway({
+      db,
+      providers: (id) => (id === 'email-pattern' ? emailPattern : undefined),
+      services: { db },
+    });
+    const ask = () =>
+      gateway.call({
+        provider: 'email-pattern',
+        operation: 'infer-email',
+        input: { domain: 'd-golf.com', first_name: 'Tom', last_name: 'Reed' },
+      });
+    await contact('Ann', 'Bell', 'abell@d-golf.com');
+    expect(await ask()).toMatchObject({ found: true, cached: false, output: { email: 'treed@d-golf.com' } });
+    await contact('Bob', 'Cole', 'bob.cole@d-golf.com');
+    await contact('Cy', 'Dunn', 'cy.dunn@d-golf.com');
+    expect(await ask()).toMatchObject({
+      found: true,
+      cached: false,
+      output: { email: 'tom.reed@d-golf.com' },
+    });
+    const stored = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM cache_entries WHERE provider = 'email-pattern'`,
+    );
+    expect(stored.rows[0]!.n).toBe(0);
   });
 
   it('looks the domain up through an index, not a scan of every contact', async () => {
