@@ -12,6 +12,9 @@ import { OverviewBody, Throughput } from './pages/overview-page.tsx';
 import { foldSoon } from './queries/ledger-rollup.ts';
 import { readOverview } from './queries/overview.ts';
 import { Flash, Live, PAGE_HEADERS, renderFragment, renderPage, wantsFragment } from './render.tsx';
+import { registerBatchRoutes } from './routes/batch-routes.tsx';
+import { registerRecordRoutes } from './routes/record-routes.tsx';
+import { registerRunRoutes } from './routes/run-routes.tsx';
 import {
   createSession,
   deleteSession,
@@ -131,6 +134,9 @@ export function createUi(): Hono<UiEnv> {
     );
   });
 
+  registerBatchRoutes(ui);
+  registerRunRoutes(ui);
+  registerRecordRoutes(ui);
   return ui;
 }
 
