@@ -87,8 +87,3 @@ function describeValue(input: unknown, path: readonly PropertyKey[]): string {
   const text = JSON.stringify(v) ?? String(v);
   return redactSecrets(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }
-
-/** What a call reserves in budgets: the declared price (free providers cost nothing). */
-export function priceOf(target: Target): number {
-  return target.provider.free ? 0 : target.op.priceUsd;
-}
