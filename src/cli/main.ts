@@ -109,9 +109,9 @@ export async function main(argv = process.argv): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  const before = new Set(Object.keys(process.env));
   const loaded = loadDotenv({ quiet: true });
-  for (const key of Object.keys(loaded.parsed ?? {}))
-    if (process.env[key] === loaded.parsed?.[key]) dotenvKeys.add(key);
+  for (const key of Object.keys(loaded.parsed ?? {})) if (!before.has(key)) dotenvKeys.add(key);
   const program = await buildProgram(args);
   try {
     await program.parseAsync(argv);

@@ -19,7 +19,7 @@ import { PipelineFileError } from '../pipelines/load.ts';
 import { loadPipeline, resolvePipeline } from '../pipelines/resolve.ts';
 import { checkCredentialsFor } from '../providers/credentials.ts';
 import { confirmLargeSelection } from './confirm.ts';
-import { action } from './context.ts';
+import { action, warnError } from './context.ts';
 import { type Output, table } from './output.ts';
 import { createProgressBar } from './progress.ts';
 import { onShutdownSignal, parseIds, parsePositive } from './run-options.ts';
@@ -202,7 +202,7 @@ export function registerRun(program: Command): void {
             engine,
             concurrency,
             until: () => settleBatch(db, batch.id),
-            onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+            onError: (err) => warnError(ctx, 'worker', err),
             onNotice: (line) => ctx.out.warn(`worker: ${line}`),
           });
           const offSignal = onShutdownSignal(() => {
