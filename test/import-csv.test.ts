@@ -95,7 +95,9 @@ describe('CSV reading', () => {
       '7:F',
       '9:G',
     ]);
-    expect((rows[1] as CsvRowError).reason).toMatch(/^a quoted value runs from this line to line 5/);
+    expect((rows[1] as CsvRowError).reason).toMatch(
+      /^a quote \("\) on this line seems never closed: it runs to line 5 and its closing quote/,
+    );
     expect((rows[4] as CsvRowError).reason).toMatch(
       /^a quoted value runs from this line to line 7 and leaves 2 values/,
     );
