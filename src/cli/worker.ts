@@ -37,7 +37,7 @@ export function registerWorker(program: Command): void {
           onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
         // What /health and `sluice status` count as "workers seen recently".
-        const presence = startPresence(db, 'worker', (err) =>
+        const presence = startPresence(db, 'worker', concurrency, (err) =>
           ctx.out.warn(`worker: presence: ${(err as Error).message}`),
         );
         const off = onShutdownSignal(() => {
