@@ -59,6 +59,8 @@ export interface HubSpotFakeOptions {
   apiKey?: string;
   /** Requests per 10 s. Default 190 (Professional). */
   per10s?: number;
+  /** The rolling window, ms (tests shorten it). Default 10 000. */
+  windowMs?: number;
   /** Search requests per second. Default 5. */
   searchPerSecond?: number;
   /** How long a write takes to reach search, ms. Default 2 000. */
@@ -110,7 +112,7 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   const appId = '4242001';
   const stats = newStats();
   const faults = noFaults();
-  const window = new RollingWindow(options.per10s ?? 190, 10_000);
+  const window = new RollingWindow(options.per10s ?? 190, options.windowMs ?? 10_000);
   const searchWindow = new RollingWindow(options.searchPerSecond ?? 5, 1_000);
   const lag = options.searchLagMs ?? 2_000;
   const objects = { contacts: new Map<string, Obj>(), companies: new Map<string, Obj>() };
@@ -142,7 +144,7 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     const search = c.req.path.endsWith('/search');
     const w = (search ? searchWindow : window).take();
     if (!search) {
-      c.header('X-HubSpot-RateLimit-Interval-Milliseconds', '10000');
+      c.header('X-HubSpot-RateLimit-Interval-Milliseconds', String(window.windowMs));
       c.header('X-HubSpot-RateLimit-Max', String(window.limit));
       c.header('X-HubSpot-RateLimit-Remaining', String(w.remaining));
     }
