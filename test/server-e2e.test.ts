@@ -143,9 +143,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       const ledger = await read<{ data: unknown[] }>(`/v1/ledger?batch_id=${batchId}&limit=500`);
       expect(ledger.data.length).toBeGreaterThan(3);
       const providers = await read<{ data: { provider: string }[] }>('/v1/providers/stats');
-      expect(providers.data.map((p) => p.provider)).toEqual(
-        expect.arrayContaining(['llm', 'hunter']),
-      );
+      expect(providers.data.map((p) => p.provider)).toEqual(expect.arrayContaining(['llm', 'hunter']));
       expect(Array.isArray((await read<{ data: unknown[] }>('/v1/cache/stats')).data)).toBe(true);
       expect(Array.isArray((await read<{ data: unknown[] }>('/v1/dlq')).data)).toBe(true);
       // redrive needs the admin scope; this key has read and write

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { upsertRecords } from '../../import/upsert-records.ts';
-import { OutboundNetworkError } from '../../net/outbound-error.ts';
 import { getJob, startJob } from '../../jobs/job-store.ts';
+import { OutboundNetworkError } from '../../net/outbound-error.ts';
 import { usStateCode } from '../../normalize/us-state.ts';
 import { callbackUrlProblem, checkCallbackUrl } from '../../webhooks/send-webhook.ts';
 import { ensureEndpoint } from '../../webhooks/webhook-store.ts';
