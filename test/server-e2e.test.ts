@@ -151,7 +151,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
     } finally {
       await receiver.close();
     }
-  });
+  }, 150_000);
 
   it('an RB2B webhook creates a contact and, by rule, a job; a row INSERTed by SQL starts one too', async () => {
     const res = await fetch(`${server.url}/v1/hooks/rb2b/${HOOK_ENV.SLUICE_HOOK_RB2B_TOKEN}`, {
@@ -175,7 +175,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
     await db.query(
       `INSERT INTO accounts (name, state, status) VALUES ('Supabase Inserted CC', 'VA', 'pending_enrichment'), ('Ignored CC', 'VA', 'new')`,
     );
-    const deadline = Date.now() + 40_000;
+    const deadline = Date.now() + 90_000;
     let jobs: { rule: string; state: string; names: string[] }[] = [];
     while (Date.now() < deadline) {
       jobs = (
@@ -191,5 +191,5 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       { rule: 'pending-courses', state: 'completed', names: ['Supabase Inserted CC'] },
       { rule: 'rb2b-visitors', state: 'completed', names: ['Fairway Golf'] },
     ]);
-  });
+  }, 150_000);
 });

@@ -17,7 +17,7 @@ import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
 import { openServerHarness, type ServerHarness } from './helpers/server-harness.ts';
 
-async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -128,7 +128,7 @@ describeEachBackend('server operations', (backend) => {
       await feeder.stop();
       await setTriggersEnabled(h.db, false);
     }
-  });
+  }, 150_000);
 
   it('replay sends a failed delivery again with the same webhook-id and re-enables its endpoint', async () => {
     const receiver = await startReceiver([410, 200]);
@@ -158,5 +158,5 @@ describeEachBackend('server operations', (backend) => {
       await sender.stop();
       await receiver.close();
     }
-  });
+  }, 150_000);
 });
