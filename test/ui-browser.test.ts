@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,7 @@ describe('dashboard in chromium', () => {
       requests.push(r.url());
     });
     page = await context.newPage();
+    page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') failures.push(`console: ${m.text()}`);
@@ -107,6 +108,36 @@ describe('dashboard in chromium', () => {
     expect(session?.httpOnly).toBe(true);
     expect(session?.secure).toBe(true);
     expect(session?.sameSite).toBe('Strict');
+  });
+
+  it('uploads a CSV, sees the rejected line, forecasts, starts a sandbox batch and watches it finish', async () => {
+    const csv = join(profile, 'courses.csv');
+    const lines = readFileSync(join(process.cwd(), 'data/virginia-golf-courses.csv'), 'utf8').split('\n');
+    writeFileSync(csv, `${lines.slice(0, 7).join('\n')}\nToo Many Columns Golf,tmc.example,1,2,3,4,5\n`);
+    await page.click('nav a[href="/start"]');
+    await page.setInputFiles('#upload input[type=file]', csv);
+    await page.click('#upload button[type=submit]');
+    await page.waitForSelector('#import-summary');
+    await expect(page.locator('#import-summary').textContent()).resolves.toContain('6 new');
+    await expect(page.locator('#rejected').textContent()).resolves.toMatch(/8/);
+    await shot('start-import');
+    await page.fill('#choose input[name=budget]', '5');
+    await page.click('#choose button[type=submit]');
+    await page.waitForSelector('#forecast');
+    await expect(page.locator('#forecast').textContent()).resolves.toContain('6 records');
+    await shot('start-forecast');
+    await page.click('#start button[type=submit]');
+    await page.waitForURL(/\/batches\/\d+/);
+    // the batch page follows live (htmx polling) until every run is done
+    await page.waitForFunction(
+      "document.querySelector('#batch-live')?.textContent?.includes('6/6 done')",
+      null,
+      {
+        timeout: 45_000,
+      },
+    );
+    await page.waitForFunction("document.querySelector('#batch-live .big')?.textContent?.trim() === 'done'");
+    await shot('batch');
   });
 
   it('made no request to any other address, and no page error', () => {
