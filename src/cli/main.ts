@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
   sync: async () => (await import('./sync.ts')).registerSync,
+  crm: async () => (await import('./crm.ts')).registerCrm,
   serve: async () => (await import('./serve.ts')).registerServe,
   keys: async () => (await import('./keys.ts')).registerKeys,
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,

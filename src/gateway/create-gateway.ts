@@ -11,7 +11,9 @@ import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-con
 import { compose } from './compose.ts';
 import { type GatewayOptions, systemClock } from './gateway-options.ts';
 import type { CallOutcome, CallRequest, Gateway } from './gateway-types.ts';
-import { priceOf, targetResolver, validateInput } from './resolve-target.ts';
+import { leaseKeeper } from './lease.ts';
+import { reservationOf } from './price.ts';
+import { targetResolver, validateInput } from './resolve-target.ts';
 import { budget } from './stages/budget.ts';
 import { cache } from './stages/cache.ts';
 import { concurrency } from './stages/concurrency.ts';
@@ -42,18 +44,22 @@ export interface GatewayImpl extends Gateway {
   readonly owner: string;
   /** Rate-limit places given up because the timer woke too late (a sign of an overloaded process). */
   readonly stats: { rebooked: number };
+  /** Heartbeat of this gateway's in-flight markers and attempt rows (lease.ts). */
+  readonly lease: { readonly renewals: number };
 }
 
 export function createGateway(options: GatewayOptions, stages: readonly Stage[] = STAGES): GatewayImpl {
   const db = options.db;
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
   const shared = processState(db);
+  const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+  const inflightTtlMs = options.inflightTtlMs ?? 30_000;
   const gw: GatewayState = {
     db,
     options,
     clock: options.clock ?? systemClock,
     env: options.env ?? {},
-    owner: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`,
+    owner,
     // PGlite allows one process per data directory (lock file), so in-process coalescing and
     // semaphores already cover every caller: the in-flight marker rows and slot rows are skipped.
     singleProcess: db.backend === 'pglite',
@@ -61,12 +67,13 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     failureThreshold: options.failureThreshold ?? 5,
     cooldownMs: options.circuitCooldownMs ?? 60_000,
     quotaCooldownMs: options.quotaCooldownMs ?? 60 * 60 * 1000,
-    inflightTtlMs: options.inflightTtlMs ?? 120_000,
+    inflightTtlMs,
     marginMs: options.limitMarginMs ?? 40,
     coldStartMs: options.coldStartMs ?? 100,
     pauses: new Map(),
     warm: new Set(),
     stats: { rebooked: 0 },
+    lease: leaseKeeper(db, owner, inflightTtlMs, options.logger, db.backend !== 'pglite'),
     inflight: shared.inflight,
     writesSinceEvict: { n: 0 },
   };
@@ -93,13 +100,13 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
       key,
       normalized,
       cacheLabel: req.refresh ? 'refresh' : 'miss',
-      priceUsd: priceOf(target),
+      priceUsd: reservationOf(target, input, gw.env),
       hold: {
         budgetScopes: [],
         reservedUsd: 0,
         slot: null,
         marker: false,
-        attemptRow: false,
+        attemptId: null,
         settled: false,
       },
       attempt: 0,
@@ -129,7 +136,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     };
   }
 
-  return { call, owner: gw.owner, stats: gw.stats };
+  return { call, owner: gw.owner, stats: gw.stats, lease: gw.lease };
 }
 
 const processStates = new WeakMap<

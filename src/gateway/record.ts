@@ -18,6 +18,7 @@ export type RecordParts = Omit<
   | 'budgetScopes'
   | 'reservedUsd'
   | 'slot'
+  | 'attemptId'
   | 'failureThreshold'
   | 'cooldownMs'
 >;
@@ -35,13 +36,17 @@ export async function record(ctx: CallContext, parts: RecordParts): Promise<Atte
     budgetScopes: hold.budgetScopes,
     reservedUsd: hold.reservedUsd,
     slot: hold.slot,
+    attemptId: hold.attemptId,
     failureThreshold: gw.failureThreshold,
     cooldownMs: gw.cooldownMs,
     ...parts,
   });
   // The slot went back with this record; never release it twice (it may be someone else's by then).
   hold.slot = null;
-  if (parts.terminal) hold.settled = true;
+  if (parts.terminal) {
+    hold.settled = true;
+    hold.attemptId = null;
+  }
   return done;
 }
 

@@ -68,8 +68,3 @@ export function validateInput(target: Target, input: unknown): unknown {
     { cause: parsed.error },
   );
 }
-
-/** What a call reserves in budgets: the declared price (free providers cost nothing). */
-export function priceOf(target: Target): number {
-  return target.provider.free ? 0 : target.op.priceUsd;
-}

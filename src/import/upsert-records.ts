@@ -52,7 +52,7 @@ export async function upsertRecords(
   });
   const headers = [...new Set(flat.flatMap((r) => Object.keys(r)))];
   const exact = new Map(headers.filter((h) => FIELD_KEY.test(h)).map((h) => [h, h] as const));
-  const targets = mapHeaders(kind, headers, exact);
+  const targets = mapHeaders(kind, headers, exact, { exactTargets: true });
   const normalizer = createRowNormalizer({ kind, headers, targets, region: options.region ?? 'US' });
   const results: UpsertResult[] = [];
   const accepted: { index: number; candidate: AccountCandidate | ContactCandidate }[] = [];

@@ -89,6 +89,12 @@ export interface OperationDefinition<I extends z.ZodType = z.ZodType, O extends 
   output: O;
   /** Price of one call that finds something, in USD, for forecasts (the result's costUsd is what is charged). */
   priceUsd: number;
+  /**
+   * The most one call with this input can cost, in USD, at the prices in `env` (plan overrides such
+   * as `SLUICE_HUNTER_USD_PER_CREDIT`, an LLM's max tokens × the model's price): what budgets reserve
+   * before the call. Default `priceUsd`.
+   */
+  maxPriceUsd?: (input: z.infer<I>, env: Readonly<Record<string, string | undefined>>) => number;
   /** Cache TTL for found results. Default 30 days. */
   cacheTtlMs?: number;
   /** Cache TTL for not-found results. Default 7 days. */

@@ -127,6 +127,7 @@ const peopleMatch = defineOperation({
     ),
   }),
   priceUsd: APOLLO_USD_PER_CREDIT,
+  maxPriceUsd: (_input, env) => numberSetting({ env }, PRICE_SETTING, APOLLO_USD_PER_CREDIT),
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'POST',
@@ -202,6 +203,7 @@ const organizationsEnrich = defineOperation({
     state: z.string().nullable(),
   }),
   priceUsd: APOLLO_USD_PER_CREDIT,
+  maxPriceUsd: (_input, env) => numberSetting({ env }, PRICE_SETTING, APOLLO_USD_PER_CREDIT),
   cacheKey: (input) => normalizeDomain(input.domain) ?? input.domain.toLowerCase(),
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain) ?? input.domain.toLowerCase();

@@ -22,6 +22,9 @@ import { numberSetting } from '../settings.ts';
  */
 export const HUNTER_USD_PER_CREDIT = 0.0245;
 const PRICE_SETTING = 'SLUICE_HUNTER_USD_PER_CREDIT';
+/** USD per credit at the user's plan (budgets reserve at this price). */
+const credit = (env: Readonly<Record<string, string | undefined>>) =>
+  numberSetting({ env }, PRICE_SETTING, HUNTER_USD_PER_CREDIT);
 /** Identity used by error mapping and body parsing (the definition object is declared last). */
 const hunterRef = { id: 'hunter', auth: { envVar: 'HUNTER_API_KEY', required: true } } as const;
 
@@ -92,6 +95,7 @@ const emailFinder = defineOperation({
     sources: z.number(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  maxPriceUsd: (_input, env) => credit(env),
   limits: [
     { limit: 15, windowMs: 1000, label: '15/s' },
     { limit: 500, windowMs: 60_000, label: '500/min' },
@@ -182,6 +186,8 @@ const domainSearch = defineOperation({
     ),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  // 1 credit per 10 emails returned
+  maxPriceUsd: (input, env) => Math.max(1, Math.ceil((input.limit ?? 10) / 10)) * credit(env),
   limits: [
     { limit: 15, windowMs: 1000, label: '15/s' },
     { limit: 500, windowMs: 60_000, label: '500/min' },
@@ -252,6 +258,7 @@ const emailVerifier = defineOperation({
     accept_all: z.boolean().nullable(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT * 0.5,
+  maxPriceUsd: (_input, env) => 0.5 * credit(env),
   limits: [
     { limit: 10, windowMs: 1000, label: '10/s' },
     { limit: 300, windowMs: 60_000, label: '300/min' },
