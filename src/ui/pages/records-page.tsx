@@ -140,9 +140,9 @@ export function LineageDrawer(p: {
   return (
     <div class="lineage" id="lineage">
       <p>
-        <a href="#" data-close-drawer="1">
+        <button type="button" data-close-drawer="1">
           close ✕
-        </a>
+        </button>
       </p>
       <h2>
         {p.name} · {p.field}
