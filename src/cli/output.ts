@@ -132,11 +132,11 @@ export function createOutput(options: { json?: boolean; color?: boolean }): Outp
       writeStdout(`${JSON.stringify(value, null, 2)}\n`);
     },
     warn(text) {
-      process.stderr.write(`${text}\n`);
+      process.stderr.write(`${redactSecrets(text)}\n`);
     },
     incomplete(reason) {
       markIncomplete(reason);
-      process.stderr.write(`${reason}\n`);
+      process.stderr.write(`${redactSecrets(reason)}\n`);
     },
     style(format, text) {
       return color ? styleText(format, text, { validateStream: false }) : text;

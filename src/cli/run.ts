@@ -8,7 +8,7 @@ import { selectAccountsSql } from '../engine/selection.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
 import { checkCredentialsFor } from '../providers/credentials.ts';
-import { action } from './context.ts';
+import { action, warnError } from './context.ts';
 import { table } from './output.ts';
 import { createProgressBar } from './progress.ts';
 import { onShutdownSignal, parseIds, parsePositive } from './run-options.ts';
@@ -116,7 +116,7 @@ export function registerRun(program: Command): void {
             engine,
             concurrency,
             until: () => settleBatch(db, batch.id),
-            onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+            onError: (err) => warnError(ctx, 'worker', err),
             onNotice: (line) => ctx.out.warn(`worker: ${line}`),
           });
           const offSignal = onShutdownSignal(() => {

@@ -21,6 +21,10 @@ const envSchema = z.object({
     .optional(),
   /** pino level. Default `info` (`warn` for the CLI's own output). */
   SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** Structured logs to this file (rolled daily) instead of stderr. */
+  SLUICE_LOG_FILE: z.string().min(1).optional(),
+  /** Days rolled log files are kept. Default 30. */
+  SLUICE_LOG_RETENTION_DAYS: z.coerce.number().int().positive().optional(),
   /** Isolate Sluice's tables in this schema instead of `public` (tests, several instances on one server). */
   SLUICE_DB_SCHEMA: z
     .string()
@@ -43,6 +47,9 @@ export interface Config {
   /** Schema holding Sluice's tables; undefined = `public`. */
   dbSchema: string | undefined;
   logLevel: z.infer<typeof envSchema>['SLUICE_LOG_LEVEL'] & string;
+  /** Log file (rolled daily, kept `logRetentionDays`), or undefined for stderr. */
+  logFile: string | undefined;
+  logRetentionDays: number;
   color: boolean;
   /** A run throttled past either ceiling goes to the dead-letter queue as `throttled`. */
   throttleCeiling: { maxReschedules: number; maxMs: number };
@@ -75,6 +82,8 @@ export function loadConfig(
     defaultRegion: (e.SLUICE_DEFAULT_REGION ?? 'US').toUpperCase(),
     dbSchema: e.SLUICE_DB_SCHEMA,
     logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
+    logFile: e.SLUICE_LOG_FILE,
+    logRetentionDays: e.SLUICE_LOG_RETENTION_DAYS ?? 30,
     color: e.NO_COLOR === undefined || e.NO_COLOR === '',
     throttleCeiling: {
       maxReschedules: e.SLUICE_THROTTLE_MAX_RESCHEDULES ?? 20,

@@ -4,9 +4,10 @@
  * src/gateway/stages/ with its own job, and they share one CallContext (call-context.ts).
  */
 import { hostname } from 'node:os';
-import { cacheKeyOf } from '../cache/cache-key.ts';
+import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
+import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-context.ts';
 import { compose } from './compose.ts';
 import { type GatewayOptions, systemClock } from './gateway-options.ts';
@@ -50,6 +51,8 @@ export interface GatewayImpl extends Gateway {
 
 export function createGateway(options: GatewayOptions, stages: readonly Stage[] = STAGES): GatewayImpl {
   const db = options.db;
+  // Keys in the gateway's environment are scrubbed from every message, row and log line.
+  registerSecretsFromEnv(options.env ?? {});
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
   const shared = processState(db);
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
@@ -84,11 +87,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     const started = gw.clock.now();
     const { target, account } = resolve(req);
     const input = validateInput(target, req.input);
-    const { key, normalized } = cacheKeyOf(
-      target.provider.id,
-      target.operationId,
-      target.op.cacheKey ? target.op.cacheKey(input) : input,
-    );
+    const { key, normalized } = operationCacheKey(target.provider.id, target.operationId, target.op, input);
     const ctx: CallContext = {
       gw,
       req,

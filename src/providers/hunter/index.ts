@@ -95,6 +95,7 @@ const emailFinder = defineOperation({
     sources: z.number(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
   maxPriceUsd: (_input, env) => credit(env),
   limits: [
     { limit: 15, windowMs: 1000, label: '15/s' },
@@ -186,6 +187,7 @@ const domainSearch = defineOperation({
     ),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
   // 1 credit per 10 emails returned
   maxPriceUsd: (input, env) => Math.max(1, Math.ceil((input.limit ?? 10) / 10)) * credit(env),
   limits: [
