@@ -6,6 +6,9 @@ import { type Logger, processLogger } from '../logger.ts';
 import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import { createOutput, type Output } from './output.ts';
 
+/** Variables main.ts loaded from `.env` (not set in the environment), for messages naming their origin. */
+export const dotenvKeys = new Set<string>();
+
 /** Global options every command inherits (declared on the root program in main.ts). */
 export interface GlobalOptions {
   dataDir?: string;
@@ -24,8 +27,17 @@ export interface CommandContext {
 
 export function createContext(cmd: Command, options: { json?: boolean }): CommandContext {
   const globals = cmd.optsWithGlobals<GlobalOptions>();
-  const config = loadConfig(process.env, { dataDir: globals.dataDir, databaseUrl: globals.databaseUrl });
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const source = root.getOptionValueSource('dataDir');
+  const config = loadConfig(process.env, {
+    dataDir: globals.dataDir,
+    databaseUrl: globals.databaseUrl,
+    ...(source === 'env' ? { dataDirSource: 'env' as const } : {}),
+    fromDotenv: dotenvKeys,
+  });
   const out = createOutput({ json: options.json, color: config.color });
+  for (const n of config.notices) out.warn(n);
   // Every secret-looking variable (provider keys, tokens, DATABASE_URL) is scrubbed from any text
   // Sluice prints, logs or stores from here on.
   registerSecretsFromEnv(config.env);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
+import { dotenvKeys } from './context.ts';
 import { completedExitCode, exitCodeOf, reportError } from './output.ts';
 
 type Register = (program: Command) => void;
@@ -108,7 +109,9 @@ export async function main(argv = process.argv): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  loadDotenv({ quiet: true });
+  const before = new Set(Object.keys(process.env));
+  const loaded = loadDotenv({ quiet: true });
+  for (const key of Object.keys(loaded.parsed ?? {})) if (!before.has(key)) dotenvKeys.add(key);
   const program = await buildProgram(args);
   try {
     await program.parseAsync(argv);

@@ -71,6 +71,8 @@ export function exitCodeOf(err: unknown): 1 | 2 {
  * `internal` for anything else (a bug).
  */
 export function errorCodeOf(err: unknown): string {
+  const own = (err as { jsonCode?: unknown } | undefined)?.jsonCode;
+  if (typeof own === 'string') return own;
   if (err instanceof ConfigError) return err.exitCode === 2 ? 'usage' : 'config';
   if (err instanceof SluiceError) return err.errorClass;
   return 'internal';
