@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { describe, expect, it } from 'vitest';
-import { detectKind, mapHeaders } from '../src/import/header-map.ts';
+import { detectKind, mapHeaders, parseMapOptions, phoneSources } from '../src/import/header-map.ts';
 import { type CsvRow, type CsvRowError, openCsv, sniffDelimiter } from '../src/import/read-csv.ts';
+import { createRowNormalizer } from '../src/import/row-normalizer.ts';
 import { normalizePhone } from '../src/normalize/phone.ts';
 
 const tmp = (content: string | Buffer) => {
@@ -95,9 +96,11 @@ describe('CSV reading', () => {
       '7:F',
       '9:G',
     ]);
-    expect((rows[1] as CsvRowError).reason).toMatch(/^a quoted value runs from this line to line 5/);
+    expect((rows[1] as CsvRowError).reason).toMatch(
+      /^a quote \("\) on this line seems never closed: it runs to line 5 and its closing quote/,
+    );
     expect((rows[4] as CsvRowError).reason).toMatch(
-      /^a quoted value runs from this line to line 7 and leaves 2 values/,
+      /it runs to line 7 and leaves 2 values for the 3 columns; the row is skipped and reading resumes at line 7/,
     );
   });
 
@@ -211,6 +214,118 @@ describe('header mapping', () => {
     expect(
       mapHeaders('accounts', hubspot, new Map()).map((t) => (t.to === 'field' ? t.field : t.to)),
     ).toEqual(['name', 'domain', 'phone', 'address', 'city', 'state', 'postal_code', 'country']);
+  });
+});
+
+describe('--map targets and repeated headers', () => {
+  const targetsOf = (kind: 'accounts' | 'contacts', headers: string[], map: string[]) =>
+    mapHeaders(kind, headers, parseMapOptions(map)).map((t) =>
+      t.to === 'ignore' ? null : t.to === 'account' ? `account.${t.field}` : t.field,
+    );
+
+  it('takes fields, attributes.<name>, account.<field>, #N and ignores', () => {
+    expect(
+      targetsOf(
+        'contacts',
+        ['Who', 'Employer', 'Par', 'Tel', 'Junk'],
+        [
+          'Who=full_name',
+          'Employer=account.name',
+          'Par=account.attributes.par',
+          '#4=attributes.tel_2',
+          'Junk=-',
+        ],
+      ),
+    ).toEqual(['full_name', 'account.name', 'account.par', 'tel_2', null]);
+  });
+
+  it('refuses a target that is not a field, suggesting the field or an attribute', () => {
+    expect(() => targetsOf('accounts', ['Web'], ['Web=webiste'])).toThrow(
+      /accounts have no field "webiste" \(did you mean "website"\?\).*--map "Web=attributes.webiste"/,
+    );
+    expect(() => targetsOf('contacts', ['Mail'], ['Mail=email address'])).toThrow(
+      /a field is a lowercase name/,
+    );
+    expect(() => targetsOf('contacts', ['Mail'], ['Mail=mail'])).toThrow(/did you mean "email"/);
+    expect(() => targetsOf('contacts', ['Co'], ['Co=account.company'])).toThrow(
+      /did you mean "account.name"/,
+    );
+    expect(() => targetsOf('accounts', ['X'], ['X=attributes.phone'])).toThrow(/a field of its own/);
+    expect(() => targetsOf('accounts', ['X'], ['X=account.name'])).toThrow(/only contacts files/);
+    expect(() => targetsOf('accounts', ['X'], ['#2=name'])).toThrow(/no column #2/);
+  });
+
+  it('refuses repeated headers unless they are placed by position', () => {
+    expect(() => targetsOf('accounts', ['Name', 'Phone', 'phone'], [])).toThrow(
+      'columns 2 and 3 are named "Phone" and "phone", which read the same',
+    );
+    expect(() => targetsOf('accounts', ['Name', 'E-mail', 'E mail'], [])).toThrow(/columns 2 and 3/);
+    expect(targetsOf('accounts', ['Name', 'Phone', 'Phone'], ['#2=phone', '#3=attributes.fax'])).toEqual([
+      'name',
+      'phone',
+      'fax',
+    ]);
+    // headers without letters or digits are not repeats: they become column_<n>
+    expect(targetsOf('accounts', ['Name', '', '#'], [])).toEqual(['name', 'column_2', 'column_3']);
+  });
+
+  it('shows headers with control characters escaped in messages', () => {
+    expect(() => targetsOf('accounts', ['Na\u0001me', 'x'], ['Nope=name'])).toThrow(
+      'Its columns are: "Na\\u0001me", "x"',
+    );
+  });
+});
+
+describe('phone preference', () => {
+  const apollo = ['First Name', 'Email', 'Work Direct Phone', 'Mobile Phone', 'Corporate Phone', 'Company'];
+
+  it('fills phone from the first valid column in the documented order, keeping the others', () => {
+    const targets = mapHeaders('contacts', apollo, new Map());
+    const sources = phoneSources('contacts', apollo, targets);
+    expect(sources.own.map((i) => apollo[i])).toEqual([
+      'Work Direct Phone',
+      'Mobile Phone',
+      'Corporate Phone',
+    ]);
+    const n = createRowNormalizer({
+      kind: 'contacts',
+      headers: apollo,
+      targets,
+      region: 'US',
+      phoneSources: sources,
+    });
+    const row = (values: string[]) => {
+      const r = n.normalizeContact(2, values);
+      if (!r.ok) throw new Error(r.rejection.reason);
+      return r.candidate;
+    };
+    const both = row(['Ana', 'ana@acme.com', "'+1 831-622-8723", "'+1 831-555-0101", '', 'Acme']);
+    expect(both.values).toMatchObject({ phone: '+18316228723', mobile_phone: '+18315550101' });
+    const mobile = row(['Bob', 'bob@acme.com', '', "'(831) 555-0102", "'+1 831-624-3811", 'Acme']);
+    expect(mobile.values).toMatchObject({ phone: '+18315550102' });
+    expect(mobile.account?.values).toMatchObject({ phone: '+18316243811' });
+    const placeholder = row(['Cho', 'cho@acme.com', '0000000000', 'n/a', '+1 831-624-3811', 'Acme']);
+    expect(placeholder.values).toMatchObject({
+      phone: '+18316243811',
+      phone_raw: '0000000000',
+      mobile_phone_raw: 'n/a',
+    });
+  });
+
+  it('uses only the mapped column when --map places phone from a column that is not a phone header', () => {
+    const headers = ['Name', 'Tel (HQ)', 'Phone'];
+    const targets = mapHeaders('accounts', headers, parseMapOptions(['Tel (HQ)=phone']));
+    expect(phoneSources('accounts', headers, targets).own).toEqual([1]);
+  });
+
+  it('normalizes extensions, apostrophes and placeholders', () => {
+    expect(normalizePhone("'+1 831-622-8723")).toBe('+18316228723');
+    expect(normalizePhone('="8316228723"')).toBe('+18316228723');
+    expect(normalizePhone('(831) 622-8723 x 204')).toBe('+18316228723;ext=204');
+    expect(normalizePhone('+44 20 7946 0958 ext. 3', 'GB')).toBe('+442079460958;ext=3');
+    for (const bad of ['0000000000', '1111111111', '5555555555', '(011) 555-0100', '+1 831 055 0100']) {
+      expect(normalizePhone(bad), bad).toBeUndefined();
+    }
   });
 });
 

@@ -37,7 +37,9 @@ export function registerWorker(program: Command): void {
           onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
         // What /health and `sluice status` count as "workers seen recently".
-        const presence = startPresence(db, 'worker', (err) => warnError(ctx, 'worker: presence', err));
+        const presence = startPresence(db, 'worker', concurrency, (err) =>
+          warnError(ctx, 'worker: presence', err),
+        );
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');
           worker.stop();

@@ -103,7 +103,7 @@ export async function openCsv(path: string, options: OpenCsvOptions = {}): Promi
   const decoder = new DecodeStream();
   let source: NodeJS.ReadableStream = createReadStream(path, {
     highWaterMark: 256 * 1024,
-    start: utf16?.bom ? 2 : 0,
+    ...(utf16?.bom ? { start: 2 } : {}),
   });
   if (utf16) source = source.pipe(iconv.decodeStream(utf16.encoding)).pipe(iconv.encodeStream('utf8'));
   source.on('error', (err) =>
@@ -274,7 +274,9 @@ class RecordReader {
         } else {
           const why = breaks > 0 ? this.misread(rec.values) : undefined;
           if (why) {
-            bad = { reason: `a quoted value runs from this line to line ${endLine} and ${why}` };
+            bad = {
+              reason: `a quote (") on this line seems never closed: it runs to line ${endLine} and ${why}`,
+            };
             break;
           }
           out.push({ line, values: rec.values });
@@ -341,10 +343,10 @@ class RecordReader {
     let count = values.length;
     while (count > columns && values[count - 1]!.trim() === '') count--;
     if (count !== columns) {
-      return `leaves ${count} values where the header has ${columns} columns (a quote (") not closed?)`;
+      return `leaves ${count} values for the ${columns} columns`;
     }
     if (values.some((v) => v.startsWith('"') && v.includes('\n'))) {
-      return 'its closing quote (") is followed by more text (a quote not closed?)';
+      return 'its closing quote is followed by more text';
     }
     return undefined;
   }
