@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CSV } from '../src/demo/run-demo.ts';
 import { checkWhereFields, parseWhere, selectAccountsSql, WhereError } from '../src/engine/selection.ts';
 import { importFile } from '../src/import/import-file.ts';
+import { startSandbox } from '../src/sandbox/start-sandbox.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { type SharedDb, sharedDb } from './helpers/shared-db.ts';
 
@@ -181,6 +182,40 @@ describeEachBackend('bad input (CLI)', (backend) => {
     noStack(r);
   }, 60_000);
 
+  it('sluice run exits 1 when a budget stops the batch, with the summary and how to resume', async () => {
+    const sandbox = await startSandbox({ seed: 1, fakes: { latencyScale: 0, faultRate: 0 } });
+    try {
+      const r = await sluice(
+        [
+          'run',
+          '--pipeline',
+          fixture('pipelines', 'budget-stop.yaml'),
+          '--ids',
+          '10,11,12,13,14,15',
+          '--budget',
+          '0.01',
+          '--concurrency',
+          '1',
+          '--json',
+        ],
+        { ...env, ...sandbox.env },
+      );
+      expect(r.code, r.stderr).toBe(1);
+      const summary = JSON.parse(r.stdout) as {
+        status: string;
+        stopReason: string;
+        runs: { queued: number };
+      };
+      expect(summary.status).toBe('stopped');
+      expect(summary.stopReason).toMatch(/budget/i);
+      expect(summary.runs.queued).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/incomplete: .*batch \d+ stopped/);
+      noStack(r);
+    } finally {
+      await sandbox.stop();
+    }
+  }, 90_000);
+
   it('`sluice export | head` ends quietly: exit 0, no EPIPE stack trace', async () => {
     const r = await sluice(['export', '--format', 'json', '--provenance'], env, { closeStdoutAfter: 1 });
     expect(r.code).toBe(0);
@@ -295,6 +330,13 @@ describeEachBackend('bad input (CLI)', (backend) => {
     );
     expect(lowered.code).toBe(2);
     expect(lowered.stderr).toMatch(/3 records \(more than 2\)/);
+    // the forecast's cost counts too: 3 paid calls at $0.006 are over a $0.01 threshold
+    const costly = await sluice(
+      ['run', '--pipeline', fixture('pipelines', 'budget-stop.yaml'), '--ids', '1,2,3', '--json'],
+      { ...env, SLUICE_CONFIRM_USD: '0.01', PERPLEXITY_API_KEY: 'not-used' },
+    );
+    expect(costly.code, costly.stderr).toBe(2);
+    expect(errorDoc(costly).message).toMatch(/up to \$0\.02 forecast \(more than \$0\.01\)/);
     expect(await batches()).toBe(before);
   });
 
