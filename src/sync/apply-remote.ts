@@ -59,6 +59,9 @@ export async function applyRemoteRecord(
   await db.transaction(async (tx) => {
     snap ??= await snapshotOf(tx, def.name, entityType, entityId);
     const seen: Record<string, unknown> = {};
+    // values both sides now hold (a CRM edit applied, or already ours): the new baseline of `sent`,
+    // so the next edit of that field is compared with it, not with what we wrote long ago
+    const agreed: Record<string, unknown> = {};
     for (const f of fields) {
       const r = remoteValue(remote, f.to);
       if (!r) continue;
@@ -99,6 +102,8 @@ export async function applyRemoteRecord(
       );
       if (!fresh) continue; // this event was processed before (a retried delivery)
       counts[decided.decision]++;
+      if (decided.decision === 'applied' || (decided.decision === 'same' && sameValue(r.value, ours?.value)))
+        agreed[f.to] = seen[f.to];
       if (decided.decision === 'applied') {
         await writeFieldValues(tx, [
           {
@@ -154,9 +159,9 @@ export async function applyRemoteRecord(
     }
     if (snap && Object.keys(seen).length)
       await tx.query(
-        `UPDATE sync_records SET remote = remote || $4::jsonb, updated_at = now()
+        `UPDATE sync_records SET remote = remote || $4::jsonb, sent = sent || $5::jsonb, updated_at = now()
          WHERE sync_name = $1 AND entity_type = $2 AND entity_id = $3`,
-        [def.name, entityType, entityId, JSON.stringify(seen)],
+        [def.name, entityType, entityId, JSON.stringify(seen), JSON.stringify(agreed)],
       );
   });
   return counts;
