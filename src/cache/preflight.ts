@@ -31,6 +31,8 @@ export interface PreflightParams {
    * (nothing reserved) when spent + reserved + price would exceed the budget.
    */
   reserveUsd: number;
+  /** provider_state row whose health is read (the call's account). Default `provider`. */
+  healthKey?: string;
 }
 
 export interface Preflight {
@@ -92,7 +94,7 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        set_config('synchronous_commit', 'off', true) AS async_commit
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
-LEFT JOIN provider_state s ON s.provider = $2
+LEFT JOIN provider_state s ON s.provider = coalesce($13::text, $2)
 LEFT JOIN budgets b ON b.scope = $11`;
 
 const SQL_CLAIM = sql(true);
@@ -129,6 +131,7 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     p.freshAfterMs,
     p.batchScope,
     p.reserveUsd,
+    p.healthKey ?? null,
   ]);
   const r = res.rows[0]!;
   return {

@@ -20,6 +20,7 @@ export type RecordParts = Omit<
   | 'slot'
   | 'failureThreshold'
   | 'cooldownMs'
+  | 'healthKey'
 >;
 
 export async function record(ctx: CallContext, parts: RecordParts): Promise<AttemptRecorded> {
@@ -37,6 +38,7 @@ export async function record(ctx: CallContext, parts: RecordParts): Promise<Atte
     slot: hold.slot,
     failureThreshold: gw.failureThreshold,
     cooldownMs: gw.cooldownMs,
+    healthKey: ctx.account.healthKey,
     ...parts,
   });
   // The slot went back with this record; never release it twice (it may be someone else's by then).

@@ -29,6 +29,7 @@ export const cache: Stage = async (ctx, next) => {
       freshAfterMs,
       batchScope: req.batchId === undefined ? null : batchScope(req.batchId),
       reserveUsd: ctx.priceUsd,
+      healthKey: ctx.account.healthKey,
     });
     if (pf.hit) {
       ctx.answer = { ...pf.hit, confidence: pf.hit.confidence ?? undefined, cached: true };

@@ -1,35 +1,72 @@
 import { ThrottledError } from '../../errors.ts';
-import { acquireRate } from '../../limits/gcra.ts';
+import { bookRate } from '../../limits/sliding-window.ts';
 import type { CallContext, Stage } from '../call-context.ts';
 import { refuse } from '../record.ts';
 
+/** Places given up in a row (the process keeps waking late) before the call is rescheduled instead. */
+const MAX_REBOOKS = 5;
+
 /**
- * The account's rate limits for one attempt (src/limits/): books this call's place in every window
- * and sleeps until it. A place missed by more than half the margin (a late timer, a starved CPU) is
- * given up and booked again, so calls only go out close to their booked time. A wait longer than
- * `maxWaitMs` books nothing and ends the call with ThrottledError (the run is rescheduled).
+ * The account's rate limits for one attempt (src/limits/sliding-window.ts): books this call's place in
+ * every window of its account at once, on the database clock, and sleeps until it on this process's
+ * clock (src/limits/sliding-window.ts DbClock). A place this process wakes up for more than half the
+ * margin late (a late timer, a starved CPU) is given up, still counted, and booked again, so a call
+ * only leaves within half the margin of its place: the other half absorbs the provider's side.
+ * A place farther than `maxWaitMs` books nothing and ends the call with ThrottledError (the run is
+ * rescheduled).
  */
 export const rateLimit: Stage = async (ctx, next) => {
   const { gw, account } = ctx;
   if (account.windows.length === 0) return next();
+  const tolerance = gw.marginMs / 2;
   for (let tries = 0; ; tries++) {
     // Calls that passed the preflight before a throttle came back wait for the pause too.
     const paused = (gw.pauses.get(account.healthKey) ?? 0) - gw.clock.now();
     if (paused > gw.maxWaitMs) await tooLong(ctx, paused);
     if (paused > 0) await gw.clock.sleep(paused, ctx.signal);
     // A process's first call to an account opens a connection (TCP, TLS) and runs cold code, so it
-    // can leave much later than booked; the next call is booked a little further out.
+    // may arrive later than booked: its send is recorded `coldStartMs` later than its place.
     const cold = !gw.warm.has(account.id);
     if (cold) gw.warm.add(account.id);
-    const rate = await acquireRate(gw.db, account.windows, gw.maxWaitMs, cold ? gw.coldStartMs : 0);
-    if (!rate.granted) await tooLong(ctx, rate.waitMs);
-    const target = gw.clock.now() + rate.waitMs;
-    if (rate.waitMs > 0) await gw.clock.sleep(rate.waitMs, ctx.signal);
-    // Another caller may have been throttled while this call slept: one small read.
-    await learnPause(ctx);
-    const pausedMeanwhile = (gw.pauses.get(account.healthKey) ?? 0) > gw.clock.now();
-    if (!pausedMeanwhile && (gw.clock.now() - target <= gw.marginMs / 2 || tries >= 5)) return next();
-    gw.stats.rebooked++;
+    const offset = await gw.dbClock.offset();
+    const t0 = gw.clock.now();
+    const place = await bookRate(gw.db, account.windows, {
+      maxWaitMs: gw.maxWaitMs,
+      leadMs: gw.dbClock.leadMs,
+      extraMs: cold ? gw.coldStartMs : 0,
+    });
+    gw.dbClock.observe(gw.clock.now() - t0);
+    if (!place.granted || place.atMs === null) await tooLong(ctx, place.waitMs);
+    const target = place.atMs! - offset;
+    let wait = target - gw.clock.now();
+    if (wait > 100) {
+      // Another process may have been throttled meanwhile: one small read, a little before the place.
+      await gw.clock.sleep(wait - 30, ctx.signal);
+      await learnPause(ctx);
+      wait = target - gw.clock.now();
+    }
+    if (wait > 0) await gw.clock.sleep(wait, ctx.signal);
+    const sentAt = gw.clock.now();
+    const pausedMeanwhile = (gw.pauses.get(account.healthKey) ?? 0) > sentAt;
+    if (!pausedMeanwhile && sentAt - target <= tolerance) {
+      gw.options.onLimitedSend?.({
+        account: account.id,
+        input: ctx.input,
+        bookedAtMs: target,
+        sentAtMs: sentAt,
+      });
+      return next();
+    }
+    if (!pausedMeanwhile) gw.stats.rebooked++;
+    if (tries + 1 >= MAX_REBOOKS) {
+      await refuse(
+        ctx,
+        new ThrottledError(
+          `${ctx.target.name}: this process woke up too late for its rate-limit place ${MAX_REBOOKS} times (the machine is overloaded); the run is rescheduled`,
+          { retryAfterMs: 1_000 },
+        ),
+      );
+    }
   }
 };
 

@@ -92,10 +92,6 @@ const emailFinder = defineOperation({
     sources: z.number(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
-  limits: [
-    { limit: 15, windowMs: 1000, label: '15/s' },
-    { limit: 500, windowMs: 60_000, label: '500/min' },
-  ],
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'GET',
@@ -182,10 +178,6 @@ const domainSearch = defineOperation({
     ),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
-  limits: [
-    { limit: 15, windowMs: 1000, label: '15/s' },
-    { limit: 500, windowMs: 60_000, label: '500/min' },
-  ],
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain) ?? input.domain.toLowerCase();
     const res = await ctx.request({
@@ -252,6 +244,8 @@ const emailVerifier = defineOperation({
     accept_all: z.boolean().nullable(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT * 0.5,
+  // Its own windows, on top of the account's 15/s + 500/min (Hunter does not say whether the
+  // verifier's calls count there too: counted, so neither can be exceeded).
   limits: [
     { limit: 10, windowMs: 1000, label: '10/s' },
     { limit: 300, windowMs: 60_000, label: '300/min' },
@@ -306,8 +300,11 @@ export const hunter = defineProvider({
   auth: { envVar: 'HUNTER_API_KEY', required: true },
   baseUrl: 'https://api.hunter.io/v2',
   applyAuth: (req, apiKey) => ({ ...req, headers: { ...req.headers, 'X-API-KEY': apiKey } }),
-  // The per-operation windows are the documented ones; the provider-wide cap is the larger pair.
-  limits: [],
+  // Per API key: email-finder and domain-search (and the verifier) count together.
+  limits: [
+    { limit: 15, windowMs: 1000, label: '15/s' },
+    { limit: 500, windowMs: 60_000, label: '500/min' },
+  ],
   concurrency: 10,
   mapError: mapHunterError,
   // GET /account is free and needs a valid key.

@@ -1,0 +1,186 @@
+import type { Queryable } from '../db/db.ts';
+import type { RateLimitSpec } from '../providers/define-provider.ts';
+
+/**
+ * Rate limits as providers count them: "at most N calls in any W" (a sliding window). Each window of
+ * an account keeps, in Postgres, the send times of its last N calls (`rate_log`, a ring per window),
+ * and a call is booked in every window of its account at once by one SQL function
+ * (`sluice_book_rate`, migrations/0020): at the earliest time that is at least W + margin after the
+ * oldest of each full window's last N. So a batch bursts up to N at once and waits only when a window
+ * is full: the fastest schedule the windows allow, minus the margin, across every process sharing
+ * the database. Bookings are monotonic per window, which keeps each ring sorted and makes "N-th
+ * latest + W" exact (docs/gateway.md "Rate limits").
+ */
+export interface LimitWindow {
+  /** `<account>:<W>ms`, or `<account>.<operation>:<W>ms` for an operation's own window. */
+  key: string;
+  /** N: calls allowed in any window. */
+  limit: number;
+  windowMs: number;
+  /** W + margin: how long after the N-th latest send the next one may go. */
+  spanMs: number;
+  label: string;
+}
+
+/**
+ * Windows of one call: its account's and its operation's own. Two windows of the same length in one
+ * scope keep the smaller limit. `marginMs` is added to every window: calls booked exactly W apart can
+ * arrive closer than that (a late timer, network jitter), and a provider counting strictly would
+ * throttle; bench `two-window` measures how much is needed.
+ */
+export function limitWindows(
+  accountId: string,
+  operationId: string,
+  accountLimits: readonly RateLimitSpec[],
+  operationLimits: readonly RateLimitSpec[] | undefined,
+  marginMs: number,
+): LimitWindow[] {
+  const byKey = new Map<string, LimitWindow>();
+  const add = (scope: string, l: RateLimitSpec) => {
+    if (!(l.limit >= 1) || !(l.windowMs > 0) || !Number.isFinite(l.limit)) return;
+    const key = `${scope}:${l.windowMs}ms`;
+    const limit = Math.floor(l.limit);
+    const known = byKey.get(key);
+    if (known && known.limit <= limit) return;
+    byKey.set(key, {
+      key,
+      limit,
+      windowMs: l.windowMs,
+      spanMs: l.windowMs + marginMs,
+      label: l.label ?? `${limit}/${l.windowMs}ms`,
+    });
+  };
+  for (const l of accountLimits) add(accountId, l);
+  for (const l of operationLimits ?? []) add(`${accountId}.${operationId}`, l);
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+export interface Booking {
+  /** A place was booked (false: the earliest place was more than `maxWaitMs` away; nothing booked). */
+  granted: boolean;
+  /** From the database's now to the place. */
+  waitMs: number;
+  /** The place, epoch ms of the database clock (null when not granted). */
+  atMs: number | null;
+  /** The database clock when the place was computed. */
+  nowMs: number;
+}
+
+export interface BookOptions {
+  /** Longest wait accepted; a farther place books nothing. */
+  maxWaitMs: number;
+  /** Never book closer to now than this (time for the answer to reach the caller). Default 0. */
+  leadMs?: number;
+  /** Record the send this much later than booked (a cold connection arrives late). Default 0. */
+  extraMs?: number;
+}
+
+const BOOK =
+  'SELECT wait_ms, at_ms, now_ms FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)';
+
+/** Books one call in every window at once (one statement). */
+export async function bookRate(
+  db: Queryable,
+  windows: readonly LimitWindow[],
+  options: BookOptions,
+): Promise<Booking> {
+  if (windows.length === 0) return { granted: true, waitMs: 0, atMs: null, nowMs: Number.NaN };
+  const res = await db.query<{ wait_ms: number; at_ms: number | null; now_ms: number }>(BOOK, [
+    windows.map((w) => w.key),
+    windows.map((w) => w.limit),
+    windows.map((w) => w.spanMs),
+    options.leadMs ?? 0,
+    options.maxWaitMs,
+    options.extraMs ?? 0,
+  ]);
+  const row = res.rows[0]!;
+  return {
+    granted: row.at_ms !== null,
+    waitMs: Math.max(0, row.wait_ms),
+    atMs: row.at_ms,
+    nowMs: row.now_ms,
+  };
+}
+
+/** The simple form (CRM destinations): granted with the time to sleep, or refused with the wait. */
+export async function acquireRate(
+  db: Queryable,
+  windows: readonly LimitWindow[],
+  maxWaitMs: number,
+  extraMs = 0,
+): Promise<{ granted: boolean; waitMs: number }> {
+  const b = await bookRate(db, windows, { maxWaitMs, extraMs });
+  return { granted: b.granted, waitMs: b.waitMs };
+}
+
+/** Calls per second the windows allow in the long run (the binding window), or Infinity. */
+export function maxRatePerSecond(windows: readonly LimitWindow[]): number {
+  const rates = windows.map((w) => (w.limit * 1000) / w.spanMs);
+  return rates.length > 0 ? Math.min(...rates) : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The database clock as seen from this process. `offset()` is db − local, so a place booked on the
+ * database clock is slept until on the local one without the answer's own latency (commit, network,
+ * a busy event loop) delaying the send; it is estimated from the fastest of a few round trips (NTP's
+ * rule: the error is at most half that round trip), again after `maxAgeMs`. `leadMs` is how far
+ * ahead of now a booking should be, so its answer is back before the place: a smoothed booking
+ * round trip, times 1.5.
+ */
+export class DbClock {
+  private offsetMs = 0;
+  private bestRttMs = Number.POSITIVE_INFINITY;
+  private measuredAt = Number.NEGATIVE_INFINITY;
+  private pending: Promise<void> | undefined;
+  private rttMs = 2;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly now: () => number,
+    private readonly maxAgeMs = 60_000,
+  ) {}
+
+  /** db − local, ms. */
+  async offset(): Promise<number> {
+    if (this.now() - this.measuredAt > this.maxAgeMs) {
+      this.pending ??= this.measure().finally(() => {
+        this.pending = undefined;
+      });
+      await this.pending;
+    }
+    return this.offsetMs;
+  }
+
+  /** Half the round trip of the best sample: the offset is right to within this. */
+  get errorBoundMs(): number {
+    return this.bestRttMs / 2;
+  }
+
+  /** Records how long a booking took, for `leadMs`. */
+  observe(rttMs: number): void {
+    this.rttMs = 0.8 * this.rttMs + 0.2 * Math.max(0, rttMs);
+  }
+
+  get leadMs(): number {
+    return Math.min(50, 1 + 1.5 * this.rttMs);
+  }
+
+  private async measure(): Promise<void> {
+    let best = Number.POSITIVE_INFINITY;
+    let offset = 0;
+    for (let i = 0; i < 5; i++) {
+      const t0 = this.now();
+      const r = await this.db.query<{ ms: number }>(
+        'SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS ms',
+      );
+      const t1 = this.now();
+      if (t1 - t0 < best) {
+        best = t1 - t0;
+        offset = r.rows[0]!.ms - (t0 + t1) / 2;
+      }
+    }
+    this.offsetMs = offset;
+    this.bestRttMs = best;
+    this.measuredAt = this.now();
+  }
+}
