@@ -5,7 +5,7 @@ import { limitsFromEnv } from '../limits/limit-spec.ts';
 import { limitWindows } from '../limits/sliding-window.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import type { Account, GatewayState, Target } from './call-context.ts';
-import { dailyCapEnvVar, dailyCapOf } from './gateway-options.ts';
+import { dailyCapEnvVar, dailyCapOf, type GatewayOptions } from './gateway-options.ts';
 import type { CallRequest } from './gateway-types.ts';
 
 /**
@@ -14,7 +14,14 @@ import type { CallRequest } from './gateway-types.ts';
  * (limiter windows, daily caps, health), once per account. Unknown providers, operations and invalid
  * inputs are CriticalErrors naming what to fix.
  */
-export function targetResolver(gw: GatewayState, sems: Map<string, Semaphore>) {
+/** What resolution needs of the gateway: its options, environment and limit margin. */
+export interface ResolveDeps {
+  options: Pick<GatewayOptions, 'providers' | 'limits' | 'dailyCapsUsd'>;
+  env: GatewayState['env'];
+  marginMs: number;
+}
+
+export function targetResolver(gw: ResolveDeps, sems: Map<string, Semaphore>) {
   const targets = new Map<string, Target>();
   const accounts = new Map<string, Account>();
   // A bad SLUICE_*_LIMITS stops the program here, at start, naming the variable.
@@ -80,6 +87,18 @@ export function targetResolver(gw: GatewayState, sems: Map<string, Semaphore>) {
   }
 
   return { target, account };
+}
+
+/**
+ * The account a call would count against (its limiter windows, daily caps, health key), without a
+ * gateway: for tests and for commands that show the limits in force.
+ */
+export function resolveAccountFor(
+  options: ResolveDeps['options'] & { env?: GatewayState['env']; marginMs?: number },
+  req: Pick<CallRequest, 'provider' | 'operation' | 'input'>,
+): Account {
+  const r = targetResolver({ options, env: options.env ?? {}, marginMs: options.marginMs ?? 0 }, new Map());
+  return r.account(r.target(req as CallRequest), req.input);
 }
 
 export function validateInput(target: Target, input: unknown): unknown {
