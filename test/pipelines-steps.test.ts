@@ -86,6 +86,32 @@ steps:
   });
 });
 
+describe('templates', () => {
+  it("an empty {{ }} is a missing input, unless it ends in a literal fallback like coalesce(x, '')", async () => {
+    const def = compile(`
+name: t
+steps:
+  - id: find
+    kind: waterfall
+    fields: [website]
+    providers:
+      - { provider: s, operation: search, input: { q: "{{account.name}} in {{account.city}}" }, output: { website: url } }
+      - { provider: s, operation: search, input: { q: "{{account.name}} in {{coalesce(account.city, '')}} {{account.state}}" }, output: { website: url } }
+`);
+    const gateway = new TestGateway({
+      's/search': () => ({ found: true, output: { url: 'https://x.com' } }),
+    });
+    const empty = course();
+    delete empty.account.website;
+    const out = await def.steps[0]!.run(stepContext(gateway, empty));
+    expect(gateway.calls.map((c) => c.input)).toEqual([{ q: 'Pine Hollow Golf Club in  VA' }]);
+    expect((out.data as { attempts: { result: string }[] }).attempts.map((a) => a.result)).toEqual([
+      'skipped_missing_input',
+      'hit',
+    ]);
+  });
+});
+
 describe('foreach', () => {
   const yaml = `
 name: t

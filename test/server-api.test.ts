@@ -141,6 +141,16 @@ describeEachBackend('HTTP API in-process', (backend) => {
     };
     expect(job).toMatchObject({ state: 'processing', progress: { queued: 1 } });
     expect((await h.call('POST', '/v1/jobs', { pipeline: 'no-such-pipeline', ids: [1] })).status).toBe(422);
+    // callback URLs pass the outbound SSRF guard when given (the harness admits loopback only)
+    for (const callback_url of [
+      'http://10.1.2.3/hook',
+      'http://169.254.169.254/latest',
+      'file:///etc/passwd',
+    ]) {
+      const refused = await h.call('POST', '/v1/jobs', { pipeline: 'golf-courses', ids: [1], callback_url });
+      expect(refused.status).toBe(422);
+      expect(((await refused.json()) as { detail: string }).detail).toMatch(/^callback_url: /);
+    }
     const course = await h.call(
       'POST',
       '/api/enrich-course',
@@ -148,6 +158,8 @@ describeEachBackend('HTTP API in-process', (backend) => {
         course_name: 'Richmond Country Club',
         state: 'Virginia',
         course_id: 'c1',
+        city: 'Richmond',
+        website: 'https://www.richmondcountryclubva.com',
         callback_url: 'http://127.0.0.1:9/receive',
       },
       { 'x-api-key': h.writeKey },
@@ -157,10 +169,11 @@ describeEachBackend('HTTP API in-process', (backend) => {
       status: 'processing',
       webhook_secret: expect.stringMatching(/^whsec_/),
     });
-    const account = await h.db.query<{ state: string }>(
-      "SELECT state FROM accounts WHERE name = 'Richmond Country Club'",
+    const account = await h.db.query<{ state: string; city: string; website: string }>(
+      "SELECT state, city, website FROM accounts WHERE name = 'Richmond Country Club'",
     );
-    expect(account.rows[0]!.state).toBe('VA');
+    expect(account.rows[0]).toMatchObject({ state: 'VA', city: 'Richmond' });
+    expect(account.rows[0]!.website).toBe('https://www.richmondcountryclubva.com');
   });
 
   it('serves the OpenAPI 3.1 document, a docs page with no external assets, and Prometheus metrics', async () => {

@@ -43,7 +43,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       port: 0,
       workers: 8,
       rules: RULES,
-      callbacks: { allowPrivate: true },
+      callbacks: { allowLoopback: true },
       pollMs: 200,
     });
   });
@@ -93,8 +93,20 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
         course_id: 'c-1',
         course: { name: course.name, state: 'VA' },
       });
-      expect(typeof payload.total_cost).toBe('number');
-      expect(typeof payload.total_time).toBe('number');
+      expect(payload.total_cost).toBeGreaterThan(0);
+      expect(payload.total_time).toBeGreaterThan(0);
+      // the website was found without a city, the staff page became contacts, each one enriched
+      expect(payload.course.website).toBeTruthy();
+      expect(payload.course.segment).toBeTruthy();
+      expect(payload.contacts.length).toBeGreaterThan(0);
+      expect(payload.contacts.filter((c) => c.email).length).toBeGreaterThan(0);
+      for (const c of payload.contacts) {
+        expect(c.name).toBeTruthy();
+        expect(c.segment).toBe(payload.course.segment);
+        expect(typeof c.segment_confidence).toBe('number');
+        expect(Object.keys(c.opportunities as object).length).toBeGreaterThan(0);
+        expect((c.conversation_starters as unknown[]).length).toBeGreaterThan(0);
+      }
       for (const c of payload.contacts)
         expect(Object.keys(c)).toEqual(
           expect.arrayContaining([

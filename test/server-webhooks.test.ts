@@ -4,6 +4,7 @@ import { startDeliveryWorker } from '../src/webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../src/webhooks/inbound/default-sources.ts';
 import { startHookProcessor } from '../src/webhooks/inbound/hook-events.ts';
 import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
+import { CALLBACK_LIMITS } from '../src/webhooks/send-webhook.ts';
 import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
@@ -45,7 +46,7 @@ describeEachBackend('webhooks', (backend) => {
     const d2 = await h.db.transaction((tx) =>
       enqueueDelivery(tx, { endpointId: b.endpoint.id, eventType: 'job.completed', payload: { n: 1 } }),
     );
-    const worker = startDeliveryWorker({ db: h.db, policy: { allowPrivate: true }, intervalMs: 100 });
+    const worker = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
     try {
       await ok.waitFor(1);
       await gone.waitFor(1);
@@ -87,20 +88,44 @@ describeEachBackend('webhooks', (backend) => {
     expect(total).toBeGreaterThan(24 * 3600_000);
   });
 
-  it('refuses callback URLs that resolve to private addresses unless allowed', async () => {
-    const strict = startDeliveryWorker({ db: h.db, policy: { allowPrivate: false }, intervalMs: 100 });
+  it('sends through the safe outbound edge: internal addresses refused at once, loopback only when opted in, answers capped', async () => {
+    const strict = startDeliveryWorker({ db: h.db, policy: {}, intervalMs: 100 });
+    const big = await startReceiver([200], { body: () => 'x'.repeat(CALLBACK_LIMITS.maxBytes + 1) });
     try {
-      const e = await ensureEndpoint(h.db, 'http://127.0.0.1:9/private');
-      const d = await h.db.transaction((tx) =>
-        enqueueDelivery(tx, { endpointId: e.endpoint.id, eventType: 'x', payload: {} }),
-      );
-      const row = await until(async () => {
-        const s = await showDelivery(h.db, d.id);
-        return s && s.attemptLog.length > 0 && s;
-      });
-      expect(row.attemptLog[0]!.error).toContain('private address');
+      const enqueue = async (url: string) => {
+        const e = await ensureEndpoint(h.db, url);
+        return h.db.transaction((tx) =>
+          enqueueDelivery(tx, { endpointId: e.endpoint.id, eventType: 'x', payload: {} }),
+        );
+      };
+      const finished = (id: number) =>
+        until(async () => {
+          const s = await showDelivery(h.db, id);
+          return s && s.state !== 'pending' && s;
+        });
+      // loopback without the opt-in, a private network, cloud metadata: refused, not retried
+      for (const url of ['http://127.0.0.1:9/private', 'http://10.1.2.3/hook', 'http://169.254.169.254/x']) {
+        const row = await finished((await enqueue(url)).id);
+        expect(row).toMatchObject({ state: 'failed', attempts: 1 });
+        expect(row.attemptLog[0]!.error).toContain('does not send requests to internal addresses');
+      }
+      await strict.stop();
+      // the sandbox/test opt-in admits loopback, and nothing else
+      const loose = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
+      try {
+        const lan = await finished((await enqueue('http://192.168.1.20/hook')).id);
+        expect(lan.attemptLog[0]!.error).toContain('internal addresses');
+        // an answer over the size cap is not read: the attempt fails (and is not retried)
+        const capped = await finished((await enqueue(big.url)).id);
+        expect(big.received).toHaveLength(1);
+        expect(capped).toMatchObject({ state: 'failed', attempts: 1 });
+        expect(capped.attemptLog[0]!.error).toContain('cap');
+      } finally {
+        await loose.stop();
+      }
     } finally {
       await strict.stop();
+      await big.close();
     }
   });
 

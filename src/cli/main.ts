@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
-import { ConfigError, SluiceError } from '../errors.ts';
-import { redactSecrets } from '../logger.ts';
+import { completedExitCode, exitCodeOf, reportError } from './output.ts';
 
 type Register = (program: Command) => void;
 
@@ -45,7 +44,13 @@ export function commandName(args: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Exit codes: 0 success, 1 failure, 2 usage error. */
+/** True when the command line asks for JSON output (`--json` before any `--`). */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** Exit codes: 0 everything asked for was done, 1 failure or unfinished work, 2 usage error. */
 export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;
@@ -71,12 +76,42 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
   return program;
 }
 
+/**
+ * A closed stdout (`sluice export | head -1`) ends the process quietly with exit code 0: the reader
+ * has what it wanted. The exit handlers still run (the data-dir lock is released); nothing is
+ * written by a reader-side close, so nothing is lost.
+ */
+function endQuietlyOnClosedPipe(): void {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(0);
+    throw err;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
+const isEpipe = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
 export async function main(argv = process.argv): Promise<number> {
+  const args = argv.slice(2);
+  const json = wantsJson(args);
+  endQuietlyOnClosedPipe();
+  // Anything escaping a command (an error thrown from a timer or stream) ends the same way as a
+  // thrown error: one line, no stack unless SLUICE_DEBUG.
+  const fatal = (err: unknown) => {
+    if (isEpipe(err)) process.exit(0);
+    reportError(err, { json });
+    process.exit(exitCodeOf(err));
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   loadDotenv({ quiet: true });
-  const program = await buildProgram(argv.slice(2));
+  const program = await buildProgram(args);
   try {
     await program.parseAsync(argv);
-    return 0;
+    return completedExitCode();
   } catch (err) {
     if (err instanceof CommanderError) {
       if (
@@ -85,16 +120,20 @@ export async function main(argv = process.argv): Promise<number> {
         err.code === 'commander.help'
       )
         return 0;
-      return 2; // commander already printed the message
+      // commander already printed the message on stderr
+      if (json)
+        reportError(err, {
+          json,
+          code: 'usage',
+          message: err.message.replace(/^error: /, ''),
+          details: { reason: err.code },
+          quietStderr: true,
+        });
+      return 2;
     }
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${redactSecrets(message)}\n`);
-    if (process.env.SLUICE_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    if (err instanceof ConfigError) return err.exitCode;
-    if (!(err instanceof SluiceError) && !process.env.SLUICE_DEBUG) {
-      process.stderr.write('(set SLUICE_DEBUG=1 for the stack trace)\n');
-    }
-    return 1;
+    if (isEpipe(err)) return 0;
+    reportError(err, { json });
+    return exitCodeOf(err);
   }
 }
 

@@ -151,7 +151,19 @@ export function registerRun(program: Command): void {
             costUsd: Number(p.costUsd.toFixed(6)),
             wallSeconds: Number(((Date.now() - started) / 1000).toFixed(2)),
           };
-          if (ctx.out.json) return ctx.out.result(summary);
+          // Exit code 1 unless every run asked for was done: a failed run, a budget stop or runs left
+          // queued all mean the work is not finished (the summary is printed either way).
+          const unfinished = p.queued + p.running;
+          const shortfall = [
+            p.failed > 0 ? `${p.failed} of ${p.total} runs failed` : '',
+            p.status === 'stopped' ? `batch ${p.id} stopped${p.stopReason ? ` (${p.stopReason})` : ''}` : '',
+            unfinished > 0 ? `${unfinished} runs not finished` : '',
+          ].filter(Boolean);
+          if (ctx.out.json) {
+            ctx.out.result(summary);
+            if (shortfall.length) ctx.out.incomplete(`incomplete: ${shortfall.join('; ')}`);
+            return;
+          }
           ctx.out.line(
             table(
               [
@@ -177,6 +189,7 @@ export function registerRun(program: Command): void {
               `${p.queued + p.running} runs not finished; continue with --resume ${p.id} or a worker`,
             );
           if (p.failed > 0) ctx.out.line(`${p.failed} runs failed: see \`sluice dlq list\``);
+          if (shortfall.length) ctx.out.incomplete(`incomplete: ${shortfall.join('; ')}`);
         } finally {
           await engine.queue.stop();
         }

@@ -13,7 +13,6 @@ interface ServeOptions {
   workers: string;
   config?: string;
   sandbox?: boolean;
-  allowPrivateCallbacks?: boolean;
   uploadLimitMb: string;
   json?: boolean;
 }
@@ -47,11 +46,8 @@ export function registerServe(program: Command): void {
       '--sandbox',
       'answer every provider from the local sandbox (fake servers and LLM), like `sluice demo`; allows loopback callbacks',
     )
-    .option(
-      '--allow-private-callbacks',
-      'let callback URLs point at loopback/private addresses (tests, local receivers)',
-    )
     .option('--upload-limit-mb <n>', 'largest CSV upload to POST /v1/imports', '512')
+    .option('--json', 'print {url, port, pid} as one JSON line on stdout once listening')
     .action(
       action(async (ctx, o: ServeOptions) => {
         const port = nonNegative('--port', o.port);
@@ -80,9 +76,11 @@ export function registerServe(program: Command): void {
             port,
             workers,
             rules: config.rules,
-            callbacks: { allowPrivate: o.sandbox === true || o.allowPrivateCallbacks === true },
+            // Callback URLs pass the outbound SSRF guard; only the sandbox admits loopback receivers.
+            callbacks: o.sandbox === true ? { allowLoopback: true } : {},
             uploadLimitBytes: nonNegative('--upload-limit-mb', o.uploadLimitMb) * 1024 * 1024,
             log: (line) => ctx.out.warn(line),
+            sandbox: sandbox !== undefined,
           });
         } catch (err) {
           await engine.queue.stop();

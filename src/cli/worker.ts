@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openRunEngine } from '../engine/engine-services.ts';
 import { startWorker } from '../engine/worker-loop.ts';
+import { startPresence } from '../server/presence.ts';
 import { action } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
 
@@ -35,6 +36,10 @@ export function registerWorker(program: Command): void {
           onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
           onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
+        // What /health and `sluice status` count as "workers seen recently".
+        const presence = startPresence(db, 'worker', (err) =>
+          ctx.out.warn(`worker: presence: ${(err as Error).message}`),
+        );
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');
           worker.stop();
@@ -46,6 +51,7 @@ export function registerWorker(program: Command): void {
           else ctx.out.warn(`worker ${process.pid}: stopped; ${JSON.stringify(counts)}`);
         } finally {
           off();
+          await presence.stop();
           await engine.queue.stop();
         }
       }),

@@ -22,6 +22,16 @@ const isBlank = (v: unknown) =>
   (typeof v === 'string' && v.trim() === '') ||
   (Array.isArray(v) && !v.length);
 
+/**
+ * `{{coalesce(x, 'literal')}}`: the author wrote the fallback, so an empty result is what they asked
+ * for, not a missing input (`{{coalesce(account.city, '')}}` in a prompt must not skip the call).
+ */
+function hasDefault(e: Expr): boolean {
+  if (e.type !== 'call' || e.fn !== 'coalesce' || e.args.length < 2) return false;
+  const last = e.args.at(-1)!;
+  return last.type === 'literal' && last.value !== null;
+}
+
 /** `{{ secret.NAME }}`, alone inside its braces. */
 const SECRET_EXPR = /^\s*secret\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 
@@ -107,7 +117,10 @@ export function renderHeaderTemplate(
 
 export interface RenderResult {
   value: unknown;
-  /** True when any `{{ }}` evaluated to null/empty: a required input is then "missing". */
+  /**
+   * True when any `{{ }}` evaluated to null/empty: a required input is then "missing". A `{{ }}`
+   * ending in a literal fallback (`coalesce(x, '')`) is never missing.
+   */
   missing: boolean;
 }
 
@@ -118,8 +131,10 @@ function stringify(v: unknown): string {
 
 export function renderTemplate(t: Template, scope: Readonly<Record<string, unknown>>): RenderResult {
   if (t.single) {
-    const value = evaluate(t.parts[0] as Expr, scope);
-    return { value: isBlank(value) ? null : value, missing: isBlank(value) };
+    const e = t.parts[0] as Expr;
+    const value = evaluate(e, scope);
+    const missing = isBlank(value) && !hasDefault(e);
+    return { value: missing ? null : value, missing };
   }
   let missing = false;
   let out = '';
@@ -127,7 +142,7 @@ export function renderTemplate(t: Template, scope: Readonly<Record<string, unkno
     if (typeof p === 'string') out += p;
     else {
       const v = evaluate(p, scope);
-      if (isBlank(v)) missing = true;
+      if (isBlank(v) && !hasDefault(p)) missing = true;
       out += stringify(v);
     }
   }

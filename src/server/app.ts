@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import { createUi } from '../ui/ui-app.tsx';
 import { requireApiKey } from './auth.ts';
 import { readHealth } from './health.ts';
 import { idempotency } from './idempotency.ts';
@@ -68,6 +69,8 @@ export function createApp(services: ServerServices, hooks: AppHooks = {}): OpenA
     );
   });
   registerHookRoutes(app, hooks.onHookStored ?? (() => {}));
+  // The dashboard (src/ui): its own session cookie instead of an API key header.
+  app.route('/', createUi());
 
   app.use('*', requireApiKey(services.db));
   app.use(

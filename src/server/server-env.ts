@@ -13,11 +13,13 @@ export interface ServerServices {
   /** The environment (Config.env): inbound hook secrets, SLUICE_PUBLIC_URL. */
   env: Readonly<Record<string, string | undefined>>;
   metrics: HttpMetrics;
-  /** Which callback URLs are accepted (the SSRF guard; loopback only for the sandbox and tests). */
+  /** Which callback URLs are accepted (the SSRF guard; `allowLoopback` only for the sandbox and tests). */
   callbacks: CallbackPolicy;
   /** In-process run workers (0 = separate `sluice worker`s do the work). */
   workers: number;
   startedAt: Date;
+  /** `serve --sandbox`: providers answer from simulated fakes (the dashboard marks its data simulated). */
+  sandbox?: boolean;
   /** Request body limit for JSON, in bytes. Default 1 MiB. */
   jsonLimitBytes?: number;
   /** Request body limit for CSV uploads, in bytes. Default 512 MiB. */

@@ -37,6 +37,8 @@ export interface StartServerOptions {
   /** Poll interval of the background loops (jobs, deliveries, hooks, triggers), ms. Default 500. */
   pollMs?: number;
   log?: (line: string) => void;
+  /** Providers answer from the sandbox (`serve --sandbox`): told to the dashboard. Default false. */
+  sandbox?: boolean;
 }
 
 export interface RunningServer {
@@ -69,7 +71,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
   await setTriggersEnabled(db, rules.length > 0);
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
   const pollMs = o.pollMs ?? 500;
-  const policy = o.callbacks ?? { allowPrivate: false };
+  const policy = o.callbacks ?? {};
   const hooks = o.hooks ?? defaultInboundRegistry();
   const deliveries = startDeliveryWorker({ db, policy, intervalMs: pollMs, onError: onError('webhooks') });
   const watcher = startJobWatcher(db, {
@@ -109,6 +111,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       callbacks: policy,
       workers,
       startedAt: new Date(),
+      sandbox: o.sandbox === true,
       ...(o.jsonLimitBytes ? { jsonLimitBytes: o.jsonLimitBytes } : {}),
       ...(o.uploadLimitBytes ? { uploadLimitBytes: o.uploadLimitBytes } : {}),
     },

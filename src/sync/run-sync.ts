@@ -173,7 +173,11 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
           batches.push(
             of.slice(i, i + size).map((plan) => ({
               plan,
-              write: toWrite(plan, parent ? undefined : parentRemote(plan.mapped)),
+              write: toWrite(
+                plan,
+                parent ? undefined : parentRemote(plan.mapped),
+                parent ? undefined : def.spec.match,
+              ),
             })),
           );
       }
@@ -228,11 +232,18 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   }
 }
 
-function toWrite(p: Work['plan'], parentRemoteId: string | undefined): RemoteWrite {
+function toWrite(
+  p: Work['plan'],
+  parentRemoteId: string | undefined,
+  match: string | undefined,
+): RemoteWrite {
   const remoteId = p.op === 'update' ? (p.snapshot.remoteId ?? undefined) : undefined;
+  // the natural key finds an existing record the first time only; later the remote id does
+  const matchValue = !remoteId && match ? p.mapped.fields[match] : undefined;
   return {
     key: p.mapped.key,
     ...(remoteId ? { remoteId } : {}),
+    ...(typeof matchValue === 'string' && matchValue ? { matchValue } : {}),
     fields: p.send,
     route: p.mapped.route,
     ...(parentRemoteId ? { parentRemoteId } : {}),

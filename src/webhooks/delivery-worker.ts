@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts';
 import { type PollLoop, startPollLoop } from '../queue/poll-loop.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-schedule.ts';
-import { type CallbackPolicy, postWebhook } from './send-webhook.ts';
+import { CALLBACK_LIMITS, type CallbackPolicy, isRefusal, postWebhook } from './send-webhook.ts';
 import { signatureHeaders } from './signature.ts';
 
 export interface DeliveryWorkerOptions {
@@ -9,7 +9,7 @@ export interface DeliveryWorkerOptions {
   policy: CallbackPolicy;
   /** Deliveries sent at once. Default 8. */
   concurrency?: number;
-  /** A claimed delivery whose sender died is taken over after this. Default 60 s. */
+  /** A claimed delivery whose sender died is taken over after this. Default 30 s (twice the 15 s attempt cap). */
   leaseSeconds?: number;
   /** Wait between looks for due deliveries. Default 500 ms. */
   intervalMs?: number;
@@ -30,11 +30,12 @@ interface Claimed {
  * Sends due webhook deliveries: claims them (SKIP LOCKED, with a lease so a killed sender's claims come
  * back), signs each attempt afresh (new timestamp, same webhook-id), records every attempt, and
  * reschedules failures on the Svix schedule. 2xx = delivered; 3xx and everything else = failed; 410 =
- * the receiver is gone for good: the endpoint is disabled and its pending deliveries fail.
+ * the receiver is gone for good: the endpoint is disabled and its pending deliveries fail. Sent through
+ * the safe outbound edge (send-webhook.ts); a refused URL fails at once (replayable), not on schedule.
  */
 export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
   const { db } = options;
-  const lease = options.leaseSeconds ?? 60;
+  const lease = options.leaseSeconds ?? 2 * (CALLBACK_LIMITS.timeoutMs / 1000);
   const tick = async (): Promise<boolean> => {
     const max = options.concurrency ?? 8;
     const r = await db.query<Claimed>(
@@ -66,6 +67,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
     let status: number | null = null;
     let error: string | null = null;
     let response: string | null = null;
+    let refused = false;
     try {
       const res = await postWebhook(
         d.url,
@@ -78,11 +80,13 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
       if (status < 200 || status >= 300) error = `answered ${status}`;
     } catch (err) {
       error = (err as Error).message;
+      refused = isRefusal(err);
     }
     const durationMs = Math.round(performance.now() - t0);
     const outcome =
       status !== null && status >= 200 && status < 300 ? 'succeeded' : status === 410 ? 'gone' : 'failed';
-    const delay = outcome === 'failed' ? retryDelayMs(d.attempts) : undefined;
+    // A refusal (the address is internal, the answer too large) is not retried: waiting cannot fix it.
+    const delay = outcome === 'failed' && !refused ? retryDelayMs(d.attempts) : undefined;
     const state = outcome === 'succeeded' ? 'succeeded' : delay === undefined ? 'failed' : 'pending';
     await db.transaction(async (tx) => {
       await tx.query(

@@ -1,19 +1,15 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { isPrivateAddress } from '../net/address-policy.ts';
+import { resolveChecked } from '../net/checked-lookup.ts';
+import { OutboundRefusedError } from '../net/outbound-error.ts';
+import { type OutboundPolicy, parseOutboundUrl, safeFetch } from '../net/safe-fetch.ts';
 
 /**
- * Which callback URLs Sluice may call. Callback URLs are user input: by default only http(s) URLs whose
- * host resolves to public addresses are accepted, and the connection is pinned to the address that was
- * checked (a second DNS answer cannot point it at the LAN). `allowPrivate` exists for the sandbox and
- * tests, whose receivers listen on loopback.
+ * Which callback URLs Sluice may call. Callback URLs are user input, so they go through the one
+ * outbound edge (src/net/safe-fetch.ts): http(s) only, no credentials in the URL, every address the
+ * host resolves to checked (private, loopback, link-local, metadata... refused) and the connection
+ * pinned to it. `allowLoopback` is the only widening, set in code by `sluice serve --sandbox` and by
+ * tests, whose receivers listen on 127.0.0.1; private networks are refused even then.
  */
-export interface CallbackPolicy {
-  /** Allow loopback and private addresses. Default false; `sluice serve --sandbox` sets it. */
-  allowPrivate: boolean;
-}
+export type CallbackPolicy = OutboundPolicy;
 
 export interface WebhookResponse {
   status: number;
@@ -21,41 +17,36 @@ export interface WebhookResponse {
   body: string;
 }
 
-/** Success must come within this (Svix: 15 s). */
-const TIMEOUT_MS = 15_000;
+/**
+ * Caps on one attempt: success must come within 15 s (Svix), redirects are not followed (a 3xx is a
+ * failure, per Standard Webhooks), and a receiver's answer over 64 KiB is not read (the attempt fails).
+ */
+export const CALLBACK_LIMITS = { timeoutMs: 15_000, maxBytes: 64 * 1024 } as const;
 
-/** Why a URL is refused, or undefined when it is acceptable (the syntactic part; DNS is checked on send). */
+/** Why a URL is refused, or undefined when it is acceptable (the syntactic part; addresses are checked on send). */
 export function callbackUrlProblem(url: string): string | undefined {
-  let u: URL;
   try {
-    u = new URL(url);
-  } catch {
-    return `${JSON.stringify(url)} is not a URL`;
+    parseOutboundUrl(url);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    return `only http and https URLs are allowed, got ${u.protocol}`;
-  if (u.username || u.password) return 'credentials in the URL are not allowed';
-  return undefined;
-}
-
-/** Resolves the host and returns the one address to connect to, refusing private ones unless allowed. */
-export async function checkedAddress(
-  host: string,
-  policy: CallbackPolicy,
-): Promise<{ address: string; family: number }> {
-  const bare = host.replace(/^\[|\]$/g, '');
-  const all = isIP(bare) ? [{ address: bare, family: isIP(bare) }] : await dnsLookup(bare, { all: true });
-  if (all.length === 0) throw new Error(`${host} does not resolve`);
-  if (!policy.allowPrivate) {
-    const bad = all.find((a) => isPrivateAddress(a.address));
-    if (bad) throw new Error(`${host} resolves to the private address ${bad.address}; refusing to call it`);
-  }
-  return all[0]!;
 }
 
 /**
- * POSTs one webhook. Never follows redirects (a 3xx is a failure, as Standard Webhooks says), gives up
- * after 15 s, and connects only to the checked address. Rejects when no HTTP answer came.
+ * Checks a callback URL when it is given (POST /v1/jobs, /api/enrich-course): syntax and the addresses
+ * its host resolves to now. Throws `OutboundRefusedError` (refused) or `OutboundNetworkError` (does not
+ * resolve). Each send checks again: a name may resolve elsewhere later.
+ */
+export async function checkCallbackUrl(url: string, policy: CallbackPolicy): Promise<void> {
+  const u = parseOutboundUrl(url);
+  await resolveChecked(u.hostname, policy);
+}
+
+/**
+ * POSTs one webhook through safeFetch with the caps above. Resolves with the status for any HTTP
+ * answer; rejects with `OutboundRefusedError` when the URL or its address is refused or the answer is
+ * too large (retrying cannot help), `OutboundNetworkError` when no answer came (retried).
  */
 export async function postWebhook(
   url: string,
@@ -63,41 +54,19 @@ export async function postWebhook(
   body: string,
   policy: CallbackPolicy,
 ): Promise<WebhookResponse> {
-  const problem = callbackUrlProblem(url);
-  if (problem) throw new Error(problem);
-  const u = new URL(url);
-  const pinned = await checkedAddress(u.hostname, policy);
-  const lookup: LookupFunction = (_host, options, cb) => {
-    if ((options as { all?: boolean }).all) cb(null, [pinned] as never);
-    else cb(null, pinned.address, pinned.family);
-  };
-  const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise<WebhookResponse>((resolve, reject) => {
-    const req = request(
-      u,
-      {
-        method: 'POST',
-        lookup,
-        timeout: TIMEOUT_MS,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'sluice-webhooks/1',
-          ...headers,
-          'content-length': String(Buffer.byteLength(body)),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (text.length < 500) text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text.slice(0, 500) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
-    req.end(body);
+  const res = await safeFetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': 'sluice-webhooks/1', ...headers },
+    body,
+    maxRedirects: 0,
+    maxBytes: CALLBACK_LIMITS.maxBytes,
+    timeoutMs: CALLBACK_LIMITS.timeoutMs,
+    ...policy,
   });
+  return { status: res.status, body: res.text().slice(0, 500) };
+}
+
+/** True when an attempt's failure cannot be fixed by waiting (refused address, scheme, oversized answer). */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof OutboundRefusedError;
 }

@@ -9,11 +9,20 @@ export interface Received {
   verified: unknown;
 }
 
+export interface ReceiverOptions {
+  /** The answer's body for request `n` (0-based). Default "ok" / "no". */
+  body?: (n: number) => string;
+  /** Requests (0-based indexes) that get no answer at all: the connection is held open. */
+  stall?: number[];
+  /** Listen on this port (a receiver restarted at the same URL). Default: any free port. */
+  port?: number;
+}
+
 /**
  * A local webhook receiver on 127.0.0.1:<free port>: answers each request with the next status of
  * `statuses` (the last one repeats) and verifies every signature with the `standardwebhooks` package.
  */
-export async function startReceiver(statuses: number[] = [200]) {
+export async function startReceiver(statuses: number[] = [200], options: ReceiverOptions = {}) {
   const received: Received[] = [];
   let secret: string | undefined;
   const waiters: (() => void)[] = [];
@@ -32,17 +41,19 @@ export async function startReceiver(statuses: number[] = [200]) {
       } catch (err) {
         verified = err;
       }
-      const status = statuses[Math.min(received.length, statuses.length - 1)]!;
+      const n = received.length;
+      const status = statuses[Math.min(n, statuses.length - 1)]!;
       received.push({ headers: req.headers, body, verified });
+      for (const w of waiters.splice(0)) w();
+      if (options.stall?.includes(n)) return;
       res.writeHead(
         status,
         status >= 300 && status < 400 ? { location: 'http://127.0.0.1:9/elsewhere' } : {},
       );
-      res.end(status < 300 ? 'ok' : 'no');
-      for (const w of waiters.splice(0)) w();
+      res.end(options.body?.(n) ?? (status < 300 ? 'ok' : 'no'));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/receive`;
   return {
     url,
@@ -62,6 +73,11 @@ export async function startReceiver(statuses: number[] = [200]) {
       }
       return received;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

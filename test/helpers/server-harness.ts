@@ -27,7 +27,7 @@ export async function openServerHarness(backend: DbBackend) {
       hooks: defaultInboundRegistry(),
       env: HOOK_ENV,
       metrics: new HttpMetrics(),
-      callbacks: { allowPrivate: true },
+      callbacks: { allowLoopback: true },
       workers: 0,
       startedAt: new Date(),
       jsonLimitBytes: 64 * 1024,

@@ -1,4 +1,4 @@
-import { CriticalError, RetryableError, ThrottledError } from '../../errors.ts';
+import { ConfigError, RetryableError, ThrottledError } from '../../errors.ts';
 import type { HttpResponse } from '../../providers/define-provider.ts';
 import { defaultMapError } from '../../providers/http.ts';
 import { defineDestination } from '../define-destination.ts';
@@ -24,7 +24,8 @@ function mapClickUpError(res: HttpResponse) {
     return new ThrottledError(`clickup rate limit hit (HTTP 429 ${detail})`, { retryAfterMs });
   }
   if (res.status === 401 || (body.ECODE ?? '').startsWith('OAUTH_')) {
-    return new CriticalError(
+    // the whole sync stops: no row can succeed, and a batch must not be bisected over it
+    return new ConfigError(
       `clickup rejected the token (HTTP ${res.status} ${detail}): check CLICKUP_API_KEY`,
     );
   }

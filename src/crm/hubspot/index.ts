@@ -1,5 +1,5 @@
 import {
-  CriticalError,
+  ConfigError,
   NotFoundError,
   QuotaExhaustedError,
   RetryableError,
@@ -44,7 +44,7 @@ function mapHubSpotError(res: HttpResponse) {
     return new ThrottledError(`hubspot rate limit hit (HTTP 429 ${detail})`, { retryAfterMs });
   }
   if (res.status === 401)
-    return new CriticalError(`hubspot rejected the token (${detail}): check HUBSPOT_ACCESS_TOKEN`);
+    return new ConfigError(`hubspot rejected the token (${detail}): check HUBSPOT_ACCESS_TOKEN`);
   if (res.status === 404) return new NotFoundError(`hubspot: ${detail}`);
   if (res.status >= 500 || res.status === 423)
     return new RetryableError(`hubspot answered HTTP ${res.status}: ${detail}`);

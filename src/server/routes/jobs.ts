@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { upsertRecords } from '../../import/upsert-records.ts';
 import { getJob, startJob } from '../../jobs/job-store.ts';
 import { usStateCode } from '../../normalize/us-state.ts';
-import { callbackUrlProblem, checkedAddress } from '../../webhooks/send-webhook.ts';
+import { callbackUrlProblem, checkCallbackUrl } from '../../webhooks/send-webhook.ts';
 import { ensureEndpoint } from '../../webhooks/webhook-store.ts';
 import { ApiProblem, notFound, problemResponses } from '../problem.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
@@ -82,7 +82,7 @@ async function callbackEndpoint(s: ServerServices, url: string | undefined) {
   if (bad)
     throw new ApiProblem(422, 'Unprocessable Content', `callback_url: ${bad}`, { slug: 'callback-url' });
   try {
-    await checkedAddress(new URL(url).hostname, s.callbacks);
+    await checkCallbackUrl(url, s.callbacks);
   } catch (err) {
     throw new ApiProblem(422, 'Unprocessable Content', `callback_url: ${(err as Error).message}`, {
       slug: 'callback-url',
@@ -225,6 +225,8 @@ export function registerJobRoutes(app: OpenAPIHono<ServerEnv>): void {
           {
             name: body.course_name,
             state: usStateCode(body.state),
+            ...(body.city ? { city: body.city } : {}),
+            ...(body.website ? { website: body.website } : {}),
             ...(body.course_id !== undefined ? { course_id: String(body.course_id) } : {}),
           },
         ],

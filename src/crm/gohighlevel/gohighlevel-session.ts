@@ -1,0 +1,312 @@
+import { z } from 'zod';
+import { ConfigError, CriticalError, SluiceError } from '../../errors.ts';
+import type {
+  DestinationClient,
+  DestinationSession,
+  DestinationTarget,
+  RemoteRecord,
+  RemoteWrite,
+  RowResult,
+} from '../define-destination.ts';
+
+/**
+ * A connected GoHighLevel location: custom fields and users resolved by name/email at start, one
+ * contact per request (there is no batch endpoint): `POST /contacts/upsert` for a record never matched
+ * (idempotent: it matches by email, then phone), `PUT /contacts/{id}` once the remote id is known (so
+ * an email change updates the same contact). Tags are added with `POST /contacts/{id}/tags` on
+ * updates (the upsert's `tags` would overwrite a rep's). The answer is checked field by field: an
+ * upsert silently drops a phone another contact holds, reported as a warning.
+ */
+const KEY = 'sluice_id';
+/** Contact properties that are not custom fields (the sync definition's `to:` names). */
+export const GHL_STANDARD = new Set([
+  'firstName',
+  'lastName',
+  'name',
+  'email',
+  'phone',
+  'companyName',
+  'website',
+  'address1',
+  'city',
+  'state',
+  'postalCode',
+  'country',
+  'source',
+  'tags',
+  'assignedTo',
+]);
+
+const fieldsBody = z.object({
+  customFields: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      fieldKey: z.string().optional(),
+      dataType: z.string().optional(),
+      picklistOptions: z.array(z.string()).optional(),
+    }),
+  ),
+});
+const usersBody = z.object({
+  users: z.array(z.object({ id: z.string(), email: z.string().nullable().optional() })),
+});
+const contactBody = z
+  .object({
+    id: z.string(),
+    email: z.string().nullable().optional(),
+    phone: z.string().nullable().optional(),
+    tags: z.array(z.string()).optional(),
+    assignedTo: z.string().nullable().optional(),
+    customFields: z.array(z.object({ id: z.string(), value: z.unknown().optional() })).optional(),
+    dateUpdated: z.string().optional(),
+    dateAdded: z.string().optional(),
+  })
+  .passthrough();
+const searchBody = z.object({
+  contacts: z.array(
+    contactBody.extend({ searchAfter: z.array(z.union([z.number(), z.string()])).optional() }),
+  ),
+});
+type Contact = z.infer<typeof contactBody>;
+
+function str(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+export async function createGoHighLevelSession(
+  client: DestinationClient,
+  target: DestinationTarget,
+): Promise<DestinationSession> {
+  const locationId = client.env.GHL_LOCATION_ID!.trim();
+  const cf = fieldsBody.parse(
+    (
+      await client.request(
+        { method: 'GET', path: `/locations/${encodeURIComponent(locationId)}/customFields` },
+        { idempotent: true },
+      )
+    ).body,
+  ).customFields;
+  const byName = new Map<string, (typeof cf)[number]>();
+  for (const f of cf) {
+    byName.set(f.name.toLowerCase(), f);
+    if (f.fieldKey) byName.set(f.fieldKey.replace(/^contact\./, '').toLowerCase(), f);
+  }
+  const absent = [KEY, ...target.fields.filter((f) => !GHL_STANDARD.has(f))].filter(
+    (f) => !byName.has(f.toLowerCase()),
+  );
+  if (absent.length)
+    throw new ConfigError(
+      `GoHighLevel location ${locationId} has no custom field ${absent.map((a) => `"${a}"`).join(', ')}; add ${absent.length > 1 ? 'them' : 'it'} under Settings → Custom Fields (${KEY} as a single-line text) or fix the sync's fields`,
+    );
+  const idToName = new Map(
+    target.fields.filter((f) => !GHL_STANDARD.has(f)).map((f) => [byName.get(f.toLowerCase())!.id, f]),
+  );
+  const keyField = byName.get(KEY)!.id;
+  const users = usersBody.parse(
+    (await client.request({ method: 'GET', path: '/users/', query: { locationId } }, { idempotent: true }))
+      .body,
+  ).users;
+  const userByEmail = new Map(users.filter((u) => u.email).map((u) => [u.email!.toLowerCase(), u.id]));
+  const emailByUser = new Map(users.filter((u) => u.email).map((u) => [u.id, u.email!.toLowerCase()]));
+
+  function body(
+    row: RemoteWrite,
+    create: boolean,
+  ): { body: Record<string, unknown>; tags?: string[] } | string {
+    const out: Record<string, unknown> = {};
+    const customFields: { id: string; field_value: unknown }[] = [];
+    let tags: string[] | undefined;
+    for (const [name, value] of Object.entries(row.fields)) {
+      if (name === 'tags') {
+        tags = (Array.isArray(value) ? value : str(value).split(','))
+          .map((t) => str(t).trim())
+          .filter(Boolean);
+        continue;
+      }
+      if (GHL_STANDARD.has(name)) {
+        out[name] = value === null ? '' : str(value);
+        continue;
+      }
+      const f = byName.get(name.toLowerCase())!;
+      if (f.picklistOptions && value !== null && !f.picklistOptions.includes(str(value)))
+        return `${name}: "${str(value)}" is not an option (options: ${f.picklistOptions.join(', ')}); add it in GoHighLevel or map the value`;
+      customFields.push({
+        id: f.id,
+        field_value: Array.isArray(value) ? value : value === null ? '' : str(value),
+      });
+    }
+    if (create) customFields.push({ id: keyField, field_value: row.key });
+    if (customFields.length) out.customFields = customFields;
+    if (row.route.owner) {
+      const owner = userByEmail.get(row.route.owner.toLowerCase());
+      if (!owner) return `no GoHighLevel user with email ${row.route.owner} in this location (owner routing)`;
+      out.assignedTo = owner;
+    }
+    if (create && tags) out.tags = tags;
+    return { body: out, ...(!create && tags ? { tags } : {}) };
+  }
+
+  /** What the answer says that differs from what we sent (GoHighLevel drops some values silently). */
+  function dropped(sent: Record<string, unknown>, got: Contact): string | undefined {
+    const phone = sent.phone;
+    if (typeof phone === 'string' && phone && got.phone !== phone)
+      return `GoHighLevel kept phone ${got.phone ?? '(none)'} instead of ${phone} (another contact holds it)`;
+    return undefined;
+  }
+
+  async function writeOne(row: RemoteWrite): Promise<RowResult> {
+    const create = !row.remoteId;
+    const b = body(row, create);
+    if (typeof b === 'string') return { key: row.key, status: 'permanent', error: b };
+    if (create && !b.body.email && !b.body.phone)
+      return {
+        key: row.key,
+        status: 'permanent',
+        error: 'GoHighLevel upserts match by email or phone: a contact with neither cannot be created safely',
+      };
+    try {
+      if (create) {
+        const res = await client.request(
+          { method: 'POST', path: '/contacts/upsert', body: { ...b.body, locationId } },
+          { idempotent: true },
+        );
+        const got = z.object({ contact: contactBody }).parse(res.body).contact;
+        const warning = dropped(b.body, got);
+        return { key: row.key, status: 'ok', remoteId: got.id, ...(warning ? { warning } : {}) };
+      }
+      const id = row.remoteId!;
+      let warning: string | undefined;
+      if (Object.keys(b.body).length) {
+        const res = await client.request(
+          { method: 'PUT', path: `/contacts/${encodeURIComponent(id)}`, body: b.body },
+          { idempotent: true },
+        );
+        warning = dropped(b.body, z.object({ contact: contactBody }).parse(res.body).contact);
+      }
+      if (b.tags?.length)
+        await client.request(
+          { method: 'POST', path: `/contacts/${encodeURIComponent(id)}/tags`, body: { tags: b.tags } },
+          { idempotent: true },
+        );
+      return { key: row.key, status: 'ok', remoteId: id, ...(warning ? { warning } : {}) };
+    } catch (err) {
+      // a refused record is this row's result; throttles, 5xx and auth stay the request's
+      if (err instanceof CriticalError) return { key: row.key, status: 'permanent', error: err.message };
+      throw err;
+    }
+  }
+
+  function toRecord(c: Contact): RemoteRecord {
+    const fields: RemoteRecord['fields'] = {};
+    const raw = c as Record<string, unknown>;
+    for (const f of target.fields) {
+      if (!GHL_STANDARD.has(f)) continue;
+      fields[f] = { value: f === 'tags' ? (c.tags ?? []) : raw[f] === '' ? null : (raw[f] ?? null) };
+    }
+    fields.owner = { value: c.assignedTo ? (emailByUser.get(c.assignedTo) ?? c.assignedTo) : null };
+    let key: string | undefined;
+    for (const v of c.customFields ?? []) {
+      if (v.id === keyField) key = typeof v.value === 'string' ? v.value : undefined;
+      const name = idToName.get(v.id);
+      if (name) fields[name] = { value: v.value === '' ? null : (v.value ?? null) };
+    }
+    return {
+      remoteId: c.id,
+      key,
+      updatedAt: new Date(c.dateUpdated ?? c.dateAdded ?? 0),
+      fields,
+    };
+  }
+
+  return {
+    batchSize: 1,
+    createNeedsOutbox: false,
+    naturalKey: 'email',
+    async write(rows) {
+      const out: RowResult[] = [];
+      for (const row of rows) out.push(await writeOne(row));
+      return out;
+    },
+    async archive(ids) {
+      // GoHighLevel has no archive: mirror mode tags the contact instead of deleting it
+      const out: RowResult[] = [];
+      for (const id of ids) {
+        try {
+          await client.request(
+            {
+              method: 'POST',
+              path: `/contacts/${encodeURIComponent(id)}/tags`,
+              body: { tags: ['sluice-archived'] },
+            },
+            { idempotent: true },
+          );
+          out.push({ key: id, status: 'ok', remoteId: id });
+        } catch (err) {
+          if (
+            !(err instanceof SluiceError) ||
+            err.errorClass === 'infrastructure' ||
+            err.errorClass === 'config'
+          )
+            throw err;
+          out.push({
+            key: id,
+            status: err.errorClass === 'critical' ? 'permanent' : 'retryable',
+            error: err.message,
+          });
+        }
+      }
+      return out;
+    },
+    async findByKey(key) {
+      const res = await client.request(
+        {
+          method: 'POST',
+          path: '/contacts/search',
+          body: {
+            locationId,
+            pageLimit: 1,
+            filters: [{ field: `customFields.${keyField}`, operator: 'eq', value: key }],
+          },
+        },
+        { idempotent: true },
+      );
+      return searchBody.parse(res.body).contacts.find((c) => toRecord(c).key === key)?.id;
+    },
+    async read(id) {
+      try {
+        const res = await client.request(
+          { method: 'GET', path: `/contacts/${encodeURIComponent(id)}` },
+          { idempotent: true },
+        );
+        return toRecord(z.object({ contact: contactBody }).parse(res.body).contact);
+      } catch (err) {
+        if (err instanceof CriticalError && /not found/i.test(err.message)) return undefined;
+        throw err;
+      }
+    },
+    async changes(since, cursor) {
+      const res = await client.request(
+        {
+          method: 'POST',
+          path: '/contacts/search',
+          body: {
+            locationId,
+            pageLimit: 100,
+            filters: [{ field: 'dateUpdated', operator: 'gt', value: since.toISOString() }],
+            sort: [{ field: 'dateUpdated', direction: 'asc' }],
+            ...(cursor ? { searchAfter: JSON.parse(cursor) } : {}),
+          },
+        },
+        { idempotent: true },
+      );
+      const page = searchBody.parse(res.body).contacts;
+      const last = page.at(-1)?.searchAfter;
+      return {
+        records: page.map(toRecord),
+        ...(page.length === 100 && last ? { next: JSON.stringify(last) } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { backends, describeEachBackend } from './helpers/backends.ts';
+import { startReceiver } from './helpers/callback-receiver.ts';
+import { type SharedDb, sharedDb } from './helpers/shared-db.ts';
+
+/** `sluice serve` and `sluice worker` as users run them: real child processes of the CLI. */
+const BIN = new URL('../bin/sluice.js', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+function sluice(args: string[], env: Record<string, string>, cwd: string) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    // a clean environment: no real keys or base URLs leak in, and no .env from the checkout
+    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const waitFor = async (re: RegExp, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(stderr) ?? re.exec(stdout);
+      if (m) return m;
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`no ${re} from sluice ${args.join(' ')}:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, exited, waitFor, out: () => stdout, err: () => stderr };
+}
+
+async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describeEachBackend('sluice serve / worker processes', (backend) => {
+  let shared: SharedDb;
+  let cwd: string;
+  beforeEach(() => {
+    shared = sharedDb(backend);
+    cwd = mkdtempSync(join(tmpdir(), 'sluice-serve-'));
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await shared.cleanup();
+  });
+
+  const createKey = async () => {
+    const keys = sluice(['keys', 'create', '--name', 'edge-function', '--json'], shared.env, cwd);
+    expect(await keys.exited).toBe(0);
+    return (JSON.parse(keys.out()) as { key: string }).key;
+  };
+  const serve = async () => {
+    const s = sluice(['serve', '--sandbox', '--port', '0'], shared.env, cwd);
+    const url = (await s.waitFor(/listening on (http:\/\/\S+)/))[1]!;
+    return { ...s, url };
+  };
+
+  it('kill -9 of the server between a job finishing and its callback loses nothing: the restarted server sends it', async () => {
+    const key = await createKey();
+    // the first attempt gets no answer: the server is killed while it waits for one
+    const receiver = await startReceiver([200], { stall: [0] });
+    try {
+      const first = await serve();
+      const res = await fetch(`${first.url}/api/enrich-course`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          // a course of the sandbox's world (seed 1), the README's example
+          course_name: 'Forest Greens Golf & Country Club',
+          state: 'Virginia',
+          callback_url: receiver.url,
+          course_id: 42,
+        }),
+      });
+      expect(res.status).toBe(202);
+      const accepted = (await res.json()) as { job_id: string; webhook_secret: string };
+      receiver.setSecret(accepted.webhook_secret);
+      await receiver.waitFor(1, 180_000);
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+
+      // what the crash left: the job finished, its delivery claimed but not sent
+      if (backend === 'postgres') {
+        const db = await shared.open();
+        try {
+          const d = await db.query<{ state: string; attempts: number; job_state: string }>(
+            `SELECT d.state, d.attempts, j.state AS job_state FROM webhook_deliveries d JOIN jobs j ON j.id = d.job_id`,
+          );
+          expect(d.rows).toEqual([{ state: 'pending', attempts: 1, job_state: 'completed' }]);
+        } finally {
+          await db.close();
+        }
+      }
+
+      const second = await serve();
+      // once the dead sender's claim lapses (30 s), the new server sends the same message again
+      await receiver.waitFor(2, 120_000);
+      const [lost, sent] = receiver.received;
+      expect(sent!.headers['webhook-id']).toBe(lost!.headers['webhook-id']);
+      expect(sent!.body).toBe(lost!.body);
+      const payload = sent!.verified as {
+        type: string;
+        job_id: string;
+        course_id: string;
+        contacts: unknown[];
+      };
+      expect(payload).toMatchObject({ type: 'job.completed', job_id: accepted.job_id, course_id: 42 });
+      expect(payload.contacts.length).toBeGreaterThan(0);
+      const health = (await (await fetch(`${second.url}/health`)).json()) as {
+        workers: { serve: number };
+      };
+      expect(health.workers.serve).toBeGreaterThanOrEqual(1);
+
+      // graceful stop on SIGTERM, then the delivery's record: one attempt logged, succeeded
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      const show = sluice(['webhooks', 'list', '--json'], shared.env, cwd);
+      expect(await show.exited).toBe(0);
+      const listed = JSON.parse(show.out()) as { state: string; attempts: number }[];
+      expect(listed).toMatchObject([{ state: 'succeeded', attempts: 2 }]);
+      expect(receiver.received).toHaveLength(2);
+    } finally {
+      await receiver.close();
+    }
+  }, 400_000);
+
+  it.skipIf(backend === 'pglite' || !backends.includes('postgres'))(
+    'a separate `sluice worker` is counted by /health and `sluice status` while it runs, and not after it stops',
+    async () => {
+      const status = async () => {
+        const s = sluice(['status', '--json'], shared.env, cwd);
+        expect(await s.exited).toBe(0);
+        return (JSON.parse(s.out()) as { health: { workers: { worker: number; serve: number } } }).health
+          .workers;
+      };
+      // the database exists (migrated) before the worker starts
+      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0 });
+      const worker = sluice(['worker', '--concurrency', '1'], shared.env, cwd);
+      await worker.waitFor(/working \(concurrency 1\)/);
+      expect(
+        await until(async () => {
+          const w = await status();
+          return w.worker === 1 && w;
+        }),
+      ).toEqual({
+        seen: 1,
+        serve: 0,
+        worker: 1,
+      });
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0 });
+    },
+    120_000,
+  );
+});
