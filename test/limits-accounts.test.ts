@@ -195,7 +195,7 @@ describeEachBackend('accounts over HTTP', (backend) => {
         maxWaitMs: 10_000,
         // Room for a loaded machine (the fake stamps arrivals when its handler runs); the property
         // under test is the sharing: counted per provider or operation, 9 calls would go at once.
-        limitMarginMs: 150,
+        limitMarginMs: 250,
       });
       const calls = Array.from({ length: 9 }, (_, i) => ({
         provider: i % 3 === 2 ? 'p2' : 'p1',

@@ -38,22 +38,18 @@ export const rateLimit: Stage = async (ctx, next) => {
     gw.dbClock.observe(gw.clock.now() - t0);
     if (!place.granted || place.atMs === null) await tooLong(ctx, place.waitMs);
     const target = place.atMs! - offset;
-    let wait = target - gw.clock.now();
-    if (wait > 100) {
-      // Another process may have been throttled meanwhile: one small read, a little before the place.
-      await gw.clock.sleep(wait - 30, ctx.signal);
-      await learnPause(ctx);
-      wait = target - gw.clock.now();
-    }
-    if (wait > 0) await gw.clock.sleep(wait, ctx.signal);
-    const sentAt = gw.clock.now();
-    const pausedMeanwhile = (gw.pauses.get(account.healthKey) ?? 0) > sentAt;
-    if (!pausedMeanwhile && sentAt - target <= tolerance) {
+    // Calls booked at the same place (a burst) share one timer (and one look at the pause). Each is
+    // judged on when it really goes: the event loop sends a burst one call after another, and a call
+    // leaving late could arrive too close to its successor one window later.
+    if (target > gw.clock.now()) await wakeAt(ctx, target);
+    const now = gw.clock.now();
+    const pausedMeanwhile = (gw.pauses.get(account.healthKey) ?? 0) > now;
+    if (!pausedMeanwhile && now - target <= tolerance) {
       gw.options.onLimitedSend?.({
         account: account.id,
         input: ctx.input,
         bookedAtMs: target,
-        sentAtMs: sentAt,
+        sentAtMs: now,
       });
       return next();
     }
@@ -69,6 +65,45 @@ export const rateLimit: Stage = async (ctx, next) => {
     }
   }
 };
+
+/** Wake-ups by account and place (local ms), shared by the calls booked there. */
+const wakeUps = new WeakMap<object, Map<string, Promise<number>>>();
+
+function wakeAt(ctx: CallContext, target: number): Promise<number> {
+  const { gw } = ctx;
+  let byPlace = wakeUps.get(gw);
+  if (!byPlace) {
+    byPlace = new Map();
+    wakeUps.set(gw, byPlace);
+  }
+  const place = `${ctx.account.id}@${target}`;
+  let wake = byPlace.get(place);
+  if (!wake) {
+    wake = (async () => {
+      // Another process may have been throttled meanwhile: one small read, a little before the place.
+      if (target - gw.clock.now() > 100) {
+        await gw.clock.sleep(target - gw.clock.now() - 30);
+        await learnPause(ctx).catch(() => {});
+      }
+      await gw.clock.sleep(Math.max(0, target - gw.clock.now()));
+      byPlace.delete(place);
+      return gw.clock.now();
+    })();
+    byPlace.set(place, wake);
+  }
+  // A cancelled call stops waiting; the shared wake-up goes on for the others.
+  const signal = ctx.signal;
+  if (!signal) return wake;
+  return new Promise<number>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    wake.then((t) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(t);
+    }, reject);
+  });
+}
 
 function tooLong(ctx: CallContext, waitMs: number): Promise<never> {
   return refuse(
