@@ -3,13 +3,14 @@ import type { RateLimitSpec } from '../providers/define-provider.ts';
 
 /**
  * Rate limits as providers count them: "at most N calls in any W" (a sliding window). Each window of
- * an account keeps, in Postgres, the send times of its last N calls (`rate_log`, a ring per window),
- * and a call is booked in every window of its account at once by one SQL function
- * (`sluice_book_rate`, migrations/0020): at the earliest time that is at least W + margin after the
- * oldest of each full window's last N. So a batch bursts up to N at once and waits only when a window
- * is full: the fastest schedule the windows allow, minus the margin, across every process sharing
- * the database. Bookings are monotonic per window, which keeps each ring sorted and makes "N-th
- * latest + W" exact (docs/gateway.md "Rate limits").
+ * an account keeps, in Postgres, the places of its recent calls (`rate_log`), and a call is booked
+ * in every window of its account at once by one SQL function (`sluice_book_rate`, migrations/0020):
+ * at the earliest time that is at least W + margin after the N-th latest place of each window. So a
+ * batch bursts up to N at once and waits only when a window is full: the fastest schedule the windows
+ * allow, minus the margin, across every process sharing the database. Each place is recorded at the
+ * latest its call may leave; of any N+1 calls, the one booked last was placed a span after the N-th
+ * latest record, so they never fit in one window. A place given up unused is deleted, so it costs
+ * nothing (docs/gateway.md "Rate limits").
  */
 export interface LimitWindow {
   /** `<account>:<W>ms`, or `<account>.<operation>:<W>ms` for an operation's own window. */
@@ -64,6 +65,8 @@ export interface Booking {
   atMs: number | null;
   /** The database clock when the place was computed. */
   nowMs: number;
+  /** The place's rows (one per window), for `releaseRate`. */
+  ids: string[];
 }
 
 export interface BookOptions {
@@ -71,12 +74,12 @@ export interface BookOptions {
   maxWaitMs: number;
   /** Never book closer to now than this (time for the answer to reach the caller). Default 0. */
   leadMs?: number;
-  /** Record the send this much later than booked (a cold connection arrives late). Default 0. */
+  /** Record the place this much later than given (the call may leave, or arrive, that late). Default 0. */
   extraMs?: number;
 }
 
 const BOOK =
-  'SELECT wait_ms, at_ms, now_ms FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)';
+  'SELECT wait_ms, at_ms, now_ms, ids::text[] AS ids FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)';
 
 /** Books one call in every window at once (one statement). */
 export async function bookRate(
@@ -84,22 +87,35 @@ export async function bookRate(
   windows: readonly LimitWindow[],
   options: BookOptions,
 ): Promise<Booking> {
-  if (windows.length === 0) return { granted: true, waitMs: 0, atMs: null, nowMs: Number.NaN };
-  const res = await db.query<{ wait_ms: number; at_ms: number | null; now_ms: number }>(BOOK, [
-    windows.map((w) => w.key),
-    windows.map((w) => w.limit),
-    windows.map((w) => w.spanMs),
-    options.leadMs ?? 0,
-    options.maxWaitMs,
-    options.extraMs ?? 0,
-  ]);
+  if (windows.length === 0) return { granted: true, waitMs: 0, atMs: null, nowMs: Number.NaN, ids: [] };
+  const res = await db.query<{ wait_ms: number; at_ms: number | null; now_ms: number; ids: string[] | null }>(
+    BOOK,
+    [
+      windows.map((w) => w.key),
+      windows.map((w) => w.limit),
+      windows.map((w) => w.spanMs),
+      options.leadMs ?? 0,
+      options.maxWaitMs,
+      options.extraMs ?? 0,
+    ],
+  );
   const row = res.rows[0]!;
   return {
     granted: row.at_ms !== null,
     waitMs: Math.max(0, row.wait_ms),
     atMs: row.at_ms,
     nowMs: row.now_ms,
+    ids: row.ids ?? [],
   };
+}
+
+/**
+ * Gives a place up that was never used (its call woke too late to go): its rows are deleted, so it
+ * counts against nobody. Places booked after it stay where they are (they only waited more).
+ */
+export async function releaseRate(db: Queryable, booking: Pick<Booking, 'ids'>): Promise<void> {
+  if (booking.ids.length === 0) return;
+  await db.query('DELETE FROM rate_log WHERE id = ANY($1::bigint[])', [booking.ids]);
 }
 
 /** The simple form (CRM destinations): granted with the time to sleep, or refused with the wait. */
@@ -163,6 +179,21 @@ export class DbClock {
 
   get leadMs(): number {
     return Math.min(50, 1 + 1.5 * this.rttMs);
+  }
+
+  private lateMs = 0;
+
+  /**
+   * How late this process's calls leave after their place (send − place), learned from each send:
+   * up at once to a new high, down slowly. Bookings record their place this much later, so a call
+   * still leaving within it is counted where it really went (it delays only the calls a window later).
+   */
+  observeLateness(ms: number): void {
+    this.lateMs = Math.min(250, Math.max(ms, this.lateMs * 0.95));
+  }
+
+  get latenessMs(): number {
+    return this.lateMs;
   }
 
   private async measure(): Promise<void> {

@@ -1,5 +1,5 @@
 import { ThrottledError } from '../../errors.ts';
-import { bookRate } from '../../limits/sliding-window.ts';
+import { bookRate, releaseRate } from '../../limits/sliding-window.ts';
 import type { CallContext, Stage } from '../call-context.ts';
 import { refuse } from '../record.ts';
 
@@ -9,50 +9,65 @@ const MAX_REBOOKS = 5;
 /**
  * The account's rate limits for one attempt (src/limits/sliding-window.ts): books this call's place in
  * every window of its account at once, on the database clock, and sleeps until it on this process's
- * clock (src/limits/sliding-window.ts DbClock). A place this process wakes up for more than half the
- * margin late (a late timer, a starved CPU) is given up, still counted, and booked again, so a call
- * only leaves within half the margin of its place: the other half absorbs the provider's side.
- * A place farther than `maxWaitMs` books nothing and ends the call with ThrottledError (the run is
- * rescheduled).
+ * clock (DbClock). Each place is recorded as late as this process's calls have lately been leaving
+ * (`DbClock.latenessMs`); a call that would leave later than that plus half the margin (a late timer,
+ * a starved CPU) gives its place up (deleted: it counts against nobody) and books again, so a call
+ * is never counted earlier than it left by more than margin/2, and the other half absorbs the way to
+ * the provider's counter. A place farther than `maxWaitMs` books nothing and ends the call with
+ * ThrottledError (the run is rescheduled).
  */
 export const rateLimit: Stage = async (ctx, next) => {
   const { gw, account } = ctx;
   if (account.windows.length === 0) return next();
+  // A process's first call to an account opens a connection (TCP, TLS) and runs cold code, so it
+  // may arrive much later than it left: it goes alone (this process's other calls to the account
+  // wait for its answer), recorded `coldStartMs` late, and once answered its place is moved to the
+  // answer's time, the latest it can have been counted.
+  await warmUps.get(gw)?.get(account.id);
+  if (!gw.warm.has(account.id)) {
+    gw.warm.add(account.id);
+    return coldCall(ctx, next);
+  }
+  await placed(ctx, 0);
+  return next();
+};
+
+/** Books a place and sleeps until it; returns when the call may go (its booking), or throws. */
+async function placed(ctx: CallContext, coldMs: number): Promise<{ ids: string[] }> {
+  const { gw, account } = ctx;
   const tolerance = gw.marginMs / 2;
   for (let tries = 0; ; tries++) {
     // Calls that passed the preflight before a throttle came back wait for the pause too.
     const paused = (gw.pauses.get(account.healthKey) ?? 0) - gw.clock.now();
     if (paused > gw.maxWaitMs) await tooLong(ctx, paused);
     if (paused > 0) await gw.clock.sleep(paused, ctx.signal);
-    // A process's first call to an account opens a connection (TCP, TLS) and runs cold code, so it
-    // may arrive later than booked: its send is recorded `coldStartMs` later than its place.
-    const cold = !gw.warm.has(account.id);
-    if (cold) gw.warm.add(account.id);
     const offset = await gw.dbClock.offset();
     const t0 = gw.clock.now();
+    const allowance = gw.dbClock.latenessMs;
     const place = await bookRate(gw.db, account.windows, {
       maxWaitMs: gw.maxWaitMs,
       leadMs: gw.dbClock.leadMs,
-      extraMs: cold ? gw.coldStartMs : 0,
+      extraMs: allowance + coldMs,
     });
     gw.dbClock.observe(gw.clock.now() - t0);
     if (!place.granted || place.atMs === null) await tooLong(ctx, place.waitMs);
     const target = place.atMs! - offset;
     // Calls booked at the same place (a burst) share one timer (and one look at the pause). Each is
-    // judged on when it really goes: the event loop sends a burst one call after another, and a call
-    // leaving late could arrive too close to its successor one window later.
+    // judged on when it really goes: the event loop sends a burst one call after another.
     if (target > gw.clock.now()) await wakeAt(ctx, target);
     const now = gw.clock.now();
+    gw.dbClock.observeLateness(now - target);
     const pausedMeanwhile = (gw.pauses.get(account.healthKey) ?? 0) > now;
-    if (!pausedMeanwhile && now - target <= tolerance) {
+    if (!pausedMeanwhile && now - target <= allowance + coldMs + tolerance) {
       gw.options.onLimitedSend?.({
         account: account.id,
         input: ctx.input,
         bookedAtMs: target,
         sentAtMs: now,
       });
-      return next();
+      return place;
     }
+    await releaseRate(gw.db, place);
     if (!pausedMeanwhile) gw.stats.rebooked++;
     if (tries + 1 >= MAX_REBOOKS) {
       await refuse(
@@ -64,7 +79,46 @@ export const rateLimit: Stage = async (ctx, next) => {
       );
     }
   }
-};
+}
+
+/** First calls in flight, by gateway and account: the others wait for their answer. */
+const warmUps = new WeakMap<object, Map<string, Promise<void>>>();
+
+async function coldCall(ctx: CallContext, next: () => Promise<void>): Promise<void> {
+  const { gw, account } = ctx;
+  let byAccount = warmUps.get(gw);
+  if (!byAccount) {
+    byAccount = new Map();
+    warmUps.set(gw, byAccount);
+  }
+  let done: () => void = () => {};
+  byAccount.set(
+    account.id,
+    new Promise<void>((resolve) => {
+      done = resolve;
+    }),
+  );
+  try {
+    const booking = await placed(ctx, gw.coldStartMs);
+    try {
+      await next();
+    } finally {
+      await settleCold(ctx, booking);
+    }
+  } finally {
+    byAccount.delete(account.id);
+    done();
+  }
+}
+
+/** Moves the first call's place to when its answer came back (database clock). */
+async function settleCold(ctx: CallContext, booking: { ids: string[] }): Promise<void> {
+  const { gw } = ctx;
+  const at = gw.clock.now() + (await gw.dbClock.offset());
+  await gw.db
+    .query('UPDATE rate_log SET at_ms = greatest(at_ms, $2) WHERE id = ANY($1::bigint[])', [booking.ids, at])
+    .catch((err: unknown) => gw.options.logger?.warn({ err }, 'rate limit: moving a first call failed'));
+}
 
 /** Wake-ups by account and place (local ms), shared by the calls booked there. */
 const wakeUps = new WeakMap<object, Map<string, Promise<number>>>();
