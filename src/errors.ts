@@ -28,6 +28,15 @@ export type ErrorClass =
 
 export abstract class SluiceError extends Error {
   abstract readonly errorClass: ErrorClass;
+  /**
+   * What the provider billed for the response this error is about (an LLM answer that broke its
+   * schema): the ledger records it and budgets count it as spent. Undefined: nothing billed.
+   */
+  readonly billedUsd: number | undefined;
+  constructor(message?: string, options: ErrorOptions & { billedUsd?: number } = {}) {
+    super(message, options);
+    this.billedUsd = options.billedUsd;
+  }
   override get name(): string {
     return this.constructor.name;
   }
@@ -41,7 +50,7 @@ export class ThrottledError extends SluiceError {
   readonly errorClass = 'throttled' as const;
   /** How long the provider asked us to wait, when it said (Retry-After, reset headers, body). */
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options: ErrorOptions & { retryAfterMs?: number } = {}) {
+  constructor(message: string, options: ErrorOptions & { retryAfterMs?: number; billedUsd?: number } = {}) {
     super(message, options);
     this.retryAfterMs = options.retryAfterMs;
   }

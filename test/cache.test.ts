@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cacheKeyOf } from '../src/cache/cache-key.ts';
+import { cacheKeyOf, normalizeForKey, operationCacheKey } from '../src/cache/cache-key.ts';
 import { cacheStats, evictCache, purgeCache } from '../src/cache/cache-maintenance.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { createGateway } from '../src/engine/gateway.ts';
 import { forecastCalls } from '../src/engine/gateway-forecast.ts';
+import { httpProvider } from '../src/pipelines/http-provider.ts';
+import { apollo } from '../src/providers/apollo/index.ts';
+import { hunter } from '../src/providers/hunter/index.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { fakeProvider } from './helpers/fake-provider.ts';
 import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
@@ -17,13 +20,56 @@ const call = (q: string) => ({ provider: 'fake', operation: 'lookup', input: { q
 
 describe('cache keys', () => {
   it('are equal for the same lookup written differently, and differ otherwise', () => {
-    const a = cacheKeyOf('hunter', 'domain-search', { domain: ' Acme.COM', limit: 10, type: undefined });
-    const b = cacheKeyOf('hunter', 'domain-search', { limit: 10, domain: 'acme.com' });
+    const a = cacheKeyOf('hunter', 'domain-search', { domain: ' Acme.COM', limit: 10, type: undefined }, [
+      'domain',
+    ]);
+    const b = cacheKeyOf('hunter', 'domain-search', { limit: 10, domain: 'acme.com' }, ['domain']);
     expect(a.key).toBe(b.key);
     expect(a.normalized).toEqual({ domain: 'acme.com', limit: 10 });
     expect(cacheKeyOf('hunter', 'domain-search', { domain: 'acme.org', limit: 10 }).key).not.toBe(a.key);
     expect(cacheKeyOf('hunter', 'email-finder', { domain: 'acme.com', limit: 10 }).key).not.toBe(a.key);
     expect(cacheKeyOf('apollo', 'domain-search', { domain: 'acme.com', limit: 10 }).key).not.toBe(a.key);
+  });
+
+  it('fold case only in the fields an operation declares: never URLs, bodies or prompts', () => {
+    const http = (url: string, body?: unknown) =>
+      operationCacheKey('http', 'request', httpProvider.operations.request, {
+        method: 'GET',
+        url,
+        ...(body === undefined ? {} : { body }),
+      }).key;
+    expect(http('https://example.com/Docs/A')).not.toBe(http('https://example.com/docs/a'));
+    expect(http('https://example.com/x', { q: 'Token' })).not.toBe(
+      http('https://example.com/x', { q: 'token' }),
+    );
+    const prompt = (p: string) => cacheKeyOf('llm', 'generate', { model: 'm', prompt: p }).key;
+    expect(prompt('Is it RED?')).not.toBe(prompt('is it red?'));
+    // Declared: Hunter's domain and Apollo's email fold; the names next to them do not.
+    const finder = hunter.operations['email-finder'];
+    const key = (input: Record<string, string>) => operationCacheKey('hunter', 'email-finder', finder, input);
+    expect(key({ domain: 'Acme.COM ', first_name: 'Ana', last_name: 'Van Dyke' }).key).toBe(
+      key({ domain: 'acme.com', first_name: 'Ana', last_name: 'Van Dyke' }).key,
+    );
+    expect(key({ domain: 'acme.com', first_name: 'Ana', last_name: 'VAN DYKE' }).key).not.toBe(
+      key({ domain: 'acme.com', first_name: 'Ana', last_name: 'Van Dyke' }).key,
+    );
+    const match = apollo.operations['people-match'];
+    expect(operationCacheKey('apollo', 'people-match', match, { email: 'Ana@Acme.com' }).normalized).toEqual({
+      email: 'ana@acme.com',
+    });
+    // Nested paths reach through arrays.
+    expect(normalizeForKey({ known: [{ email: 'A@B.com', name: 'Ana' }] }, ['known.email'])).toEqual({
+      known: [{ email: 'a@b.com', name: 'Ana' }],
+    });
+  });
+
+  it('never contain headers: the http step keys method, URL and body only', () => {
+    const k = operationCacheKey('http', 'request', httpProvider.operations.request, {
+      method: 'GET',
+      url: 'https://example.com/x',
+      headers: { authorization: ['Bearer ', { secret: 'PLANTED_TOKEN' }], 'x-api-key': 'literal-key-123' },
+    });
+    expect(JSON.stringify(k.normalized)).not.toMatch(/authorization|PLANTED_TOKEN|literal-key-123|headers/i);
   });
 });
 

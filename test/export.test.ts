@@ -115,10 +115,11 @@ describeEachBackend('export', (backend) => {
     await importFile(db, { file: fixture('contacts-messy.csv') });
     const { text, count } = await run(db, { kind: 'contacts', format: 'json' });
     const rows = JSON.parse(text) as Record<string, unknown>[];
-    expect(count).toBe(5);
+    expect(count).toBe(6);
     expect(rows.map((r) => [r.email, r.account_name, r.account_domain])).toEqual([
       ['ana@pebblebeach.com', 'Pebble Beach Golf Links', 'pebblebeach.com'],
       [null, 'Torrey Pines Golf Course', null],
+      [null, 'Augusta National', 'augusta.com'], // Bob Jones: his invalid email is kept as email_raw
       ['jane@augusta.com', 'Augusta National', 'augusta.com'],
       ['sam@augusta.com', 'Augusta National', 'augusta.com'],
       ['kim.park@gmail.com', 'Gmail Golfers', null],

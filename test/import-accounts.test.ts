@@ -87,7 +87,7 @@ describeEachBackend('import accounts', (backend) => {
     const munich = await account(db, 'domain = $1', ['golfclub-muenchen.de']);
     expect(munich[0]).toMatchObject({ name: 'Golfclub München', phone: '+4989123456' });
     const links = await account(db, 'domain = $1', ['thelinks.golf']);
-    expect(links[0]).toMatchObject({ name: 'Club "The Links"', phone: '+14155550199' });
+    expect(links[0]).toMatchObject({ name: 'Club "The Links"', phone: '+14155550199;ext=7' });
     const imp = await db.query<Record<string, unknown>>('SELECT * FROM imports WHERE id = $1', [r.importId]);
     expect(imp.rows[0]).toMatchObject({
       status: 'done',
@@ -131,7 +131,7 @@ describeEachBackend('import accounts', (backend) => {
     await importFile(db, { file: fixture('accounts-messy.csv') });
     const file = tmp(
       'later.csv',
-      'Domain,Segment,Phone\nhttp://www.pebblebeach.com/golf,Premium,+1 831 000 0000\nnewcourse.com,Public,\n',
+      'Domain,Segment,Phone\nhttp://www.pebblebeach.com/golf,Premium,+1 831 555 0000\nnewcourse.com,Public,\n',
     );
     const r = await importFile(db, { file });
     expect(r).toMatchObject({ inserted: 1, merged: 1, rejected: 0 });
@@ -182,7 +182,7 @@ describeEachBackend('import accounts', (backend) => {
 
   it('applies --map overrides, ignores mapped-away columns and keeps unknown ones as attributes', async () => {
     const file = tmp('map.csv', 'Course,Par,Secret,Lead Source\nPine Valley,70,xyz,Referral\n');
-    const r = await importFile(db, { file, map: ['Course=name', 'Par=par', 'Secret='] });
+    const r = await importFile(db, { file, map: ['Course=name', 'Par=attributes.par', 'Secret='] });
     expect(r).toMatchObject({
       inserted: 1,
       columns: { Course: 'name', Par: 'par', Secret: null, 'Lead Source': 'lead_source' },

@@ -60,16 +60,21 @@ afterAll(async () => {
 for (const t of targets) {
   describe(`sluice import/status/export [${t.name}]`, () => {
     it('imports with a JSON summary, re-imports adding nothing, and reports and exports the result', async () => {
+      // 2 of 12 rows rejected: over the default --max-rejected 10%, so the import says so and exits 1
       const first = await sluice([...t.args, 'import', fixture('accounts-messy.csv'), '--json'], t.env);
-      expect(first.code, first.stderr).toBe(0);
+      expect(first.code, first.stderr).toBe(1);
+      expect(first.stderr).toContain('2 of 12 rows (16.7%) were rejected, more than --max-rejected 10%');
       const r = JSON.parse(first.stdout) as Record<string, unknown>;
-      expect(r).toMatchObject({ inserted: 6, merged: 3, rejected: 2 });
+      expect(r).toMatchObject({ inserted: 6, merged: 3, rejected: 2, overLimit: true, maxRejected: '10%' });
       expect(r.errors).toEqual([
         { line: 11, reason: 'no company name, and "n/a" is not a domain or website' },
         { line: 14, reason: '9 values but the header has 7 columns (an unquoted delimiter inside a value?)' },
       ]);
 
-      const again = await sluice([...t.args, 'import', fixture('accounts-messy.csv')], t.env);
+      const again = await sluice(
+        [...t.args, 'import', fixture('accounts-messy.csv'), '--max-rejected', '20%'],
+        t.env,
+      );
       expect(again.code, again.stderr).toBe(0);
       expect(again.stdout).toMatch(/inserted\s+0\n/);
       expect(again.stdout).toContain('line 11: no company name');

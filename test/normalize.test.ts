@@ -84,7 +84,7 @@ describe('normalizePhone', () => {
   it('formats to E.164 in the default region', () => {
     expect(normalizePhone('(831) 622-8723')).toBe('+18316228723');
     expect(normalizePhone('831.622.8723')).toBe('+18316228723');
-    expect(normalizePhone('+1 831 622 8723 ext. 12')).toBe('+18316228723');
+    expect(normalizePhone('+1 831 622 8723 ext. 12')).toBe('+18316228723;ext=12');
     expect(normalizePhone('+44 20 7946 0958')).toBe('+442079460958');
   });
 

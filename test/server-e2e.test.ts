@@ -126,10 +126,32 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       };
       expect(job.state).toBe('completed');
       expect(job.result).toMatchObject({ job_id: accepted.job_id });
+
+      // the read-only views show that job's batch, runs, calls, cache and providers
+      const read = async <T>(path: string) => {
+        const r = await api(path);
+        expect(r.status, path).toBe(200);
+        return (await r.json()) as T;
+      };
+      const batches = await read<{ data: { id: number }[] }>('/v1/batches');
+      const batchId = batches.data[0]!.id;
+      expect(await read(`/v1/batches/${batchId}`)).toMatchObject({ id: batchId, total: 1 });
+      expect((await api('/v1/batches/999999')).status).toBe(404);
+      const runs = await read<{ data: { batchId: number; state: string }[] }>(`/v1/runs?batch_id=${batchId}`);
+      expect(runs.data).toHaveLength(1);
+      expect(['enriched', 'partial']).toContain(runs.data[0]!.state);
+      const ledger = await read<{ data: unknown[] }>(`/v1/ledger?batch_id=${batchId}&limit=500`);
+      expect(ledger.data.length).toBeGreaterThan(3);
+      const providers = await read<{ data: { provider: string }[] }>('/v1/providers/stats');
+      expect(providers.data.map((p) => p.provider)).toEqual(expect.arrayContaining(['llm', 'hunter']));
+      expect(Array.isArray((await read<{ data: unknown[] }>('/v1/cache/stats')).data)).toBe(true);
+      expect(Array.isArray((await read<{ data: unknown[] }>('/v1/dlq')).data)).toBe(true);
+      // redrive needs the admin scope; this key has read and write
+      expect((await api('/v1/dlq/redrive', { all: true })).status).toBe(403);
     } finally {
       await receiver.close();
     }
-  });
+  }, 150_000);
 
   it('an RB2B webhook creates a contact and, by rule, a job; a row INSERTed by SQL starts one too', async () => {
     const res = await fetch(`${server.url}/v1/hooks/rb2b/${HOOK_ENV.SLUICE_HOOK_RB2B_TOKEN}`, {
@@ -153,7 +175,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
     await db.query(
       `INSERT INTO accounts (name, state, status) VALUES ('Supabase Inserted CC', 'VA', 'pending_enrichment'), ('Ignored CC', 'VA', 'new')`,
     );
-    const deadline = Date.now() + 40_000;
+    const deadline = Date.now() + 90_000;
     let jobs: { rule: string; state: string; names: string[] }[] = [];
     while (Date.now() < deadline) {
       jobs = (
@@ -169,5 +191,5 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       { rule: 'pending-courses', state: 'completed', names: ['Supabase Inserted CC'] },
       { rule: 'rb2b-visitors', state: 'completed', names: ['Fairway Golf'] },
     ]);
-  });
+  }, 150_000);
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -154,7 +154,7 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
           .workers;
       };
       // the database exists (migrated) before the worker starts
-      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0 });
+      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0, working: 0 });
       const worker = sluice(['worker', '--concurrency', '1'], shared.env, cwd);
       await worker.waitFor(/working \(concurrency 1\)/);
       expect(
@@ -166,11 +166,65 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
         seen: 1,
         serve: 0,
         worker: 1,
+        working: 1,
       });
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);
-      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0 });
+      expect(await status()).toEqual({ seen: 0, serve: 0, worker: 0, working: 0 });
     },
     120_000,
+  );
+
+  it.skipIf(backend === 'pglite' || !backends.includes('postgres'))(
+    '`serve --workers 0` leaves runs to a separate `sluice worker`: queued (health degraded) until one starts, then done and called back',
+    async () => {
+      const key = await createKey();
+      writeFileSync(
+        join(cwd, 'tag.yaml'),
+        'name: tag\nsteps:\n  - id: tag\n    kind: formula\n    fields:\n      tagged: "\'by a worker\'"\n',
+      );
+      const receiver = await startReceiver([200]);
+      try {
+        const s = sluice(['serve', '--sandbox', '--workers', '0', '--port', '0'], shared.env, cwd);
+        const url = (await s.waitFor(/listening on (http:\/\/\S+)/))[1]!;
+        const api = async (path: string, body?: unknown) =>
+          (await (
+            await fetch(`${url}${path}`, {
+              method: body === undefined ? 'GET' : 'POST',
+              headers: { 'x-api-key': key, 'content-type': 'application/json' },
+              ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+            })
+          ).json()) as Record<string, unknown>;
+        const accepted = await api('/v1/jobs', {
+          pipeline: 'tag.yaml',
+          records: [{ name: 'Split Golf Club', state: 'VA' }],
+          callback_url: receiver.url,
+        });
+        receiver.setSecret(accepted.webhook_secret as string);
+        const health = () => api('/health') as Promise<{ status: string; workers: { working: number } }>;
+        const waiting = await until(async () => {
+          const h = await health();
+          return h.status === 'degraded' && h;
+        });
+        expect(waiting.workers.working).toBe(0);
+        expect(await api(`/v1/jobs/${accepted.job_id}`)).toMatchObject({
+          state: 'processing',
+          progress: { queued: 1 },
+        });
+        const worker = sluice(['worker', '--concurrency', '2'], shared.env, cwd);
+        const [hit] = await receiver.waitFor(1, 90_000);
+        const payload = hit!.verified as { type: string; records: { account: Record<string, unknown> }[] };
+        expect(payload.type).toBe('job.completed');
+        expect(payload.records[0]!.account).toMatchObject({ name: 'Split Golf Club', tagged: 'by a worker' });
+        expect((await health()).status).toBe('ok');
+        worker.child.kill('SIGTERM');
+        s.child.kill('SIGTERM');
+        expect(await worker.exited).toBe(0);
+        expect(await s.exited).toBe(0);
+      } finally {
+        await receiver.close();
+      }
+    },
+    180_000,
   );
 });

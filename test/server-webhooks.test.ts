@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeliveryWorker } from '../src/webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../src/webhooks/inbound/default-sources.ts';
 import { startHookProcessor } from '../src/webhooks/inbound/hook-events.ts';
 import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
 import { CALLBACK_LIMITS } from '../src/webhooks/send-webhook.ts';
+import { newEndpointSecret, signatureProblem } from '../src/webhooks/signature.ts';
 import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
@@ -222,5 +224,25 @@ describeEachBackend('webhooks', (backend) => {
       `SELECT DISTINCT source FROM field_values WHERE entity_type = 'contact' AND entity_id = (SELECT id FROM contacts WHERE email = 'adam@retention.com')`,
     );
     expect(sources.rows).toEqual([{ source: 'rb2b' }]);
+  });
+});
+
+describe('signatureProblem (the check of `sluice webhooks receive`)', () => {
+  it('accepts what the standardwebhooks package signs, refuses tampering, other secrets and stale timestamps', () => {
+    const secret = newEndpointSecret();
+    const body = '{"type":"job.completed","contacts":[]}';
+    const at = new Date();
+    const headers = {
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign('msg_1', at, body),
+    };
+    expect(signatureProblem(secret, headers, body)).toBeUndefined();
+    expect(signatureProblem(secret, headers, body.replace('[]', '[1]'))).toMatch(/no v1 signature/);
+    expect(signatureProblem(newEndpointSecret(), headers, body)).toMatch(/no v1 signature/);
+    expect(signatureProblem(secret, headers, body, 300, Math.floor(at.getTime() / 1000) + 301)).toMatch(
+      /more than 300 s/,
+    );
+    expect(signatureProblem(secret, { 'webhook-id': 'msg_1' }, body)).toMatch(/missing/);
   });
 });

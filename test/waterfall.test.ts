@@ -280,6 +280,53 @@ steps:
     ]);
   });
 
+  it('passes only vouched-for emails as evidence, never the ones the run itself found or guessed', async () => {
+    const yaml = `
+name: wf
+steps:
+  - id: people
+    kind: foreach
+    concurrency: 1
+    steps:
+      - id: email
+        kind: waterfall
+        fields: [email]
+        providers:
+          - provider: pattern
+            operation: infer
+            input: { last: "{{contact.last_name}}", known: "{{people_with_email(contacts, 'email_published')}}" }
+            output: { email: email }
+`;
+    const { definition } = parsePipeline(yaml, 'wf.yaml', { checkProviders: false });
+    const gateway = new TestGateway({
+      'pattern/infer': (i) => ({
+        found: true,
+        output: { email: `${String(i.last).toLowerCase()}@pinehollow.com` },
+      }),
+    });
+    const published = {
+      first_name: 'Ann',
+      last_name: 'Lee',
+      email: 'alee@pinehollow.com',
+      email_published: 'alee@pinehollow.com',
+    };
+    const record: RecordView = {
+      account: { id: 1, domain: 'pinehollow.com' },
+      contacts: [
+        contact(1, published),
+        contact(2, { first_name: 'Bo', last_name: 'Diaz' }),
+        contact(3, { first_name: 'Cy', last_name: 'Ng' }),
+      ],
+    };
+    await definition.steps[0]!.run(stepContext(gateway, record));
+    // Cy's evidence is Ann's published address only, not the address guessed for Bo a moment before.
+    const evidence = [{ first_name: 'Ann', last_name: 'Lee', email: 'alee@pinehollow.com' }];
+    expect(gateway.calls.map((c) => c.input)).toEqual([
+      { last: 'Diaz', known: evidence },
+      { last: 'Ng', known: evidence },
+    ]);
+  });
+
   it('does not write a candidate the validator cannot check, and tries the next provider', async () => {
     const { gateway, result } = run(
       {

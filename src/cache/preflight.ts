@@ -3,7 +3,8 @@ import type { Queryable } from '../db/db.ts';
 /**
  * The first statement of every call, in one round trip: a cache lookup (a hit also bumps the LRU
  * clock and writes its ledger row), on a miss the claim of the in-flight marker that makes this
- * caller the one who pays (with its reservation in the batch's budget), and the provider's health.
+ * caller the one who pays (with its reservation in the batch's budget and its durable attempt row),
+ * and the provider's health.
  */
 export interface PreflightParams {
   key: string;
@@ -33,6 +34,17 @@ export interface PreflightParams {
   reserveUsd: number;
   /** provider_state row whose health is read (the call's account). Default `provider`. */
   healthKey?: string;
+  /**
+   * The leader writes its durable attempt row (call_attempts) in the same statement, before any
+   * request: price `reserveUsd`, the batch reservation when taken, leased for `leaseMs`. Omitted for
+   * free calls (nothing to lose or leak).
+   */
+  attempt?: {
+    cache: 'miss' | 'refresh';
+    leaseMs: number;
+    /** Commit it durably (PGlite, whose WAL buffers die with the process). Default false. */
+    durable?: boolean;
+  };
 }
 
 export interface Preflight {
@@ -51,9 +63,11 @@ export interface Preflight {
   batchReservedUsd: number;
   /** `reserveUsd` was reserved in the batch's budget. */
   batchReserved: boolean;
+  /** The attempt row this leader wrote (`attempt` given), else null. */
+  attemptId: number | null;
 }
 
-const sql = (claim: boolean) => `
+const sql = (claim: boolean, attempt: boolean, durable: boolean) => `
 WITH hit AS (
   UPDATE cache_entries SET last_hit_at = now(), hits = hits + 1
   WHERE key = $1 AND NOT $4::boolean AND expires_at > now()
@@ -78,7 +92,20 @@ WITH hit AS (
   WHERE scope = $11 AND $12::numeric > 0 AND EXISTS (SELECT 1 FROM claim)
     AND spent_usd + reserved_usd + $12::numeric <= limit_usd
   RETURNING 1
-)
+)${
+  attempt
+    ? `, att AS (
+  INSERT INTO call_attempts (owner, provider, operation, cache_key, run_id, batch_id, cache, price_usd,
+                             budget_scopes, reserved_usd, lease_ms, lease_until)
+  SELECT $5, $2, $3, $1, $7, $8, $14, $12::numeric,
+         CASE WHEN EXISTS (SELECT 1 FROM res) THEN ARRAY[$11::text] ELSE '{}'::text[] END,
+         CASE WHEN EXISTS (SELECT 1 FROM res) THEN $12::numeric ELSE 0 END,
+         $15::int, now() + $15::int * interval '1 millisecond'
+  WHERE EXISTS (SELECT 1 FROM claim)
+  RETURNING id
+)`
+    : ''
+}
 SELECT h.found, h.output, h.cost_usd, h.confidence,
        EXISTS (SELECT 1 FROM claim) AS leader,
        extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
@@ -88,17 +115,29 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        extract(epoch FROM s.exhausted_until)::float8 * 1000 AS exhausted_until_ms,
        b.limit_usd AS batch_limit, b.spent_usd AS batch_spent, b.reserved_usd AS batch_reserved,
        EXISTS (SELECT 1 FROM res) AS reserved,
-       -- Nothing written here must survive a database crash (a hit's ledger row and LRU clock, the
-       -- marker, the reservation), so this statement's commit does not wait for the WAL flush; the
-       -- statement recording a paid call does.
-       set_config('synchronous_commit', 'off', true) AS async_commit
+       ${attempt ? '(SELECT id FROM att)' : 'NULL::bigint'} AS attempt_id,
+       -- Nothing written here must survive a crash of the database server (a hit's ledger row and LRU
+       -- clock, the marker, the reservation and the attempt row that accounts for it, lost together),
+       -- so this statement's commit does not wait for the WAL flush; the statement recording a paid
+       -- call does. Other sessions see it at once, so a killed process's attempt row is there for the
+       -- reaper. Except on PGlite, where the database dies with the process: there the attempt row
+       -- must reach the WAL before the request (PGlite runs with fsync off, so that costs a write).
+       ${durable ? 'NULL' : "set_config('synchronous_commit', 'off', true)"} AS async_commit
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
 LEFT JOIN provider_state s ON s.provider = coalesce($13::text, $2)
 LEFT JOIN budgets b ON b.scope = $11`;
 
-const SQL_CLAIM = sql(true);
-const SQL_NO_CLAIM = sql(false);
+const SQL = new Map<string, string>();
+function statement(claim: boolean, attempt: boolean, durable: boolean): string {
+  const id = `${claim}${attempt}${durable}`;
+  let text = SQL.get(id);
+  if (!text) {
+    text = sql(claim, attempt, durable);
+    SQL.set(id, text);
+  }
+  return text;
+}
 
 interface Row {
   found: boolean | null;
@@ -115,10 +154,12 @@ interface Row {
   batch_spent: number | null;
   batch_reserved: number | null;
   reserved: boolean;
+  attempt_id: string | number | null;
 }
 
 export async function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
-  const res = await db.query<Row>(p.claim === false ? SQL_NO_CLAIM : SQL_CLAIM, [
+  const attempt = p.attempt !== undefined && p.reserveUsd > 0;
+  const params: unknown[] = [
     p.key,
     p.provider,
     p.operation,
@@ -132,7 +173,10 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     p.batchScope,
     p.reserveUsd,
     p.healthKey ?? null,
-  ]);
+  ];
+  if (attempt) params.push(p.attempt!.cache, Math.round(p.attempt!.leaseMs));
+  const text = statement(p.claim !== false, attempt, attempt && p.attempt!.durable === true);
+  const res = await db.query<Row>(text, params);
   const r = res.rows[0]!;
   return {
     hit:
@@ -149,5 +193,6 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     batchSpentUsd: r.batch_spent ?? 0,
     batchReservedUsd: r.batch_reserved ?? 0,
     batchReserved: r.reserved,
+    attemptId: r.attempt_id === null ? null : Number(r.attempt_id),
   };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { listLedger } from '../ledger/ledger-query.ts';
+import { attemptSummary, listLedger } from '../ledger/ledger-query.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
 
@@ -8,6 +8,7 @@ interface LedgerOptions {
   run?: string;
   batch?: string;
   provider?: string;
+  unknown?: boolean;
   limit?: string;
   json?: boolean;
 }
@@ -30,18 +31,31 @@ export function registerLedger(program: Command): void {
     .option('--run <id>', 'only this run')
     .option('--batch <id>', 'only this batch')
     .option('--provider <id>', 'only this provider')
+    .option(
+      '--unknown',
+      'only paid calls of unknown outcome (their process died after the request; price counted as spent)',
+    )
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'print a JSON array')
     .action(
       action(async (ctx, options: LedgerOptions) => {
-        const rows = await listLedger(await ctx.db(), {
+        const db = await ctx.db();
+        const rows = await listLedger(db, {
           runId: positiveInt(options.run, '--run'),
           batchId: positiveInt(options.batch, '--batch'),
           provider: options.provider,
+          ...(options.unknown ? { status: 'unknown' } : {}),
           limit: positiveInt(options.limit, '--limit'),
         });
         if (ctx.out.json) return ctx.out.result(rows);
-        if (rows.length === 0) return ctx.out.line('no calls recorded');
+        const summary = await attemptSummary(db);
+        if (summary.unknown > 0) {
+          ctx.out.warn(
+            `${summary.unknown} paid call${summary.unknown === 1 ? '' : 's'} of unknown outcome (the process died after the request): $${summary.unknownUsd.toFixed(4)} counted as spent. List them with "sluice ledger --unknown"; check the provider's dashboard if it matters.`,
+          );
+        }
+        if (rows.length === 0)
+          return ctx.out.line(options.unknown ? 'no calls of unknown outcome' : 'no calls recorded');
         ctx.out.line(
           table(
             rows.map((r) => [

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
+import { dotenvKeys } from './context.ts';
 import { completedExitCode, exitCodeOf, reportError } from './output.ts';
 
 type Register = (program: Command) => void;
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   providers: async () => (await import('./providers.ts')).registerProviders,
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
   sync: async () => (await import('./sync.ts')).registerSync,
+  crm: async () => (await import('./crm.ts')).registerCrm,
   serve: async () => (await import('./serve.ts')).registerServe,
   keys: async () => (await import('./keys.ts')).registerKeys,
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
@@ -107,7 +109,9 @@ export async function main(argv = process.argv): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  loadDotenv({ quiet: true });
+  const before = new Set(Object.keys(process.env));
+  const loaded = loadDotenv({ quiet: true });
+  for (const key of Object.keys(loaded.parsed ?? {})) if (!before.has(key)) dotenvKeys.add(key);
   const program = await buildProgram(args);
   try {
     await program.parseAsync(argv);

@@ -71,6 +71,8 @@ export function exitCodeOf(err: unknown): 1 | 2 {
  * `internal` for anything else (a bug).
  */
 export function errorCodeOf(err: unknown): string {
+  const own = (err as { jsonCode?: unknown } | undefined)?.jsonCode;
+  if (typeof own === 'string') return own;
   if (err instanceof ConfigError) return err.exitCode === 2 ? 'usage' : 'config';
   if (err instanceof SluiceError) return err.errorClass;
   return 'internal';
@@ -132,11 +134,11 @@ export function createOutput(options: { json?: boolean; color?: boolean }): Outp
       writeStdout(`${JSON.stringify(value, null, 2)}\n`);
     },
     warn(text) {
-      process.stderr.write(`${text}\n`);
+      process.stderr.write(`${redactSecrets(text)}\n`);
     },
     incomplete(reason) {
       markIncomplete(reason);
-      process.stderr.write(`${reason}\n`);
+      process.stderr.write(`${redactSecrets(reason)}\n`);
     },
     style(format, text) {
       return color ? styleText(format, text, { validateStream: false }) : text;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CriticalError, SluiceError } from '../errors.ts';
 import { createOperationContext, resolveApiKey, resolveBaseUrl } from '../providers/http.ts';
+import { LLM_VENDORS, llm } from '../providers/llm/index.ts';
 import { getProvider, providers } from '../providers/registry.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
 import { action } from './context.ts';
@@ -83,6 +84,13 @@ export function registerProviders(program: Command): void {
             let detail: string;
             try {
               if (p.auth?.required && !resolveApiKey(p, env)) throw new Error(`${p.auth.envVar} is not set`);
+              // The AI provider's keys are per vendor (no provider-level key): none set is not "ok".
+              if (p.id === llm.id && !Object.values(LLM_VENDORS).some((v) => env[v.envVar]?.trim()))
+                throw new Error(
+                  `no AI key is set: set ${Object.values(LLM_VENDORS)
+                    .map((v) => v.envVar)
+                    .join(', or ')} for the models your pipelines use`,
+                );
               const opCtx = createOperationContext(p, { env, timeoutMs: 15_000 });
               detail = p.probe ? await p.probe(opCtx) : 'no probe defined';
             } catch (err) {

@@ -2,19 +2,30 @@ import type { Command } from 'commander';
 import { batchProgress, createBatch, resumeBatch, settleBatch } from '../engine/batch.ts';
 import { redriveBatch } from '../engine/dead-letter.ts';
 import { findProvider, openRunEngine } from '../engine/engine-services.ts';
-import { forecastBatch } from '../engine/forecast.ts';
+import { type Forecast, forecastBatch } from '../engine/forecast.ts';
+import type { PipelineDefinition } from '../engine/pipeline-types.ts';
 import type { CallCounters } from '../engine/run-gateway.ts';
-import { selectAccountsSql } from '../engine/selection.ts';
+import {
+  FILTER_COLUMNS,
+  knownFilterFields,
+  parseWhere,
+  selectAccountsSql,
+  unknownAccountIds,
+  validateWhere,
+} from '../engine/selection.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
+import { PipelineFileError } from '../pipelines/load.ts';
+import { loadPipeline, resolvePipeline } from '../pipelines/resolve.ts';
 import { checkCredentialsFor } from '../providers/credentials.ts';
-import { action } from './context.ts';
-import { table } from './output.ts';
+import { confirmLargeSelection } from './confirm.ts';
+import { action, warnError } from './context.ts';
+import { type Output, table } from './output.ts';
 import { createProgressBar } from './progress.ts';
 import { onShutdownSignal, parseIds, parsePositive } from './run-options.ts';
 
 interface RunOptions {
-  pipeline: string;
+  pipeline?: string;
   where?: string;
   limit?: string;
   ids?: string;
@@ -25,6 +36,7 @@ interface RunOptions {
   dryRun?: boolean;
   resume?: string;
   retryFailed?: string;
+  yes?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -33,8 +45,14 @@ export function registerRun(program: Command): void {
     .description(
       'enrich accounts through a pipeline: enqueue one run per account and work until the batch is done',
     )
-    .requiredOption('--pipeline <name|file>', 'built-in pipeline name or path of a pipeline .yaml file')
-    .option('--where <filter>', 'only accounts matching, e.g. "state=CA and phone is empty"')
+    .option(
+      '--pipeline <name|file>',
+      'built-in pipeline name or path of a pipeline .yaml file (not needed with --resume/--retry-failed)',
+    )
+    .option(
+      '--where <filter>',
+      'only accounts matching, e.g. "state=VA and (city in (Richmond, Norfolk) or phone is empty)"',
+    )
     .option('--limit <n>', 'at most this many accounts')
     .option('--ids <ids>', 'only these account ids, comma-separated')
     .option('--budget <usd>', 'stop the batch before it spends more than this')
@@ -42,70 +60,138 @@ export function registerRun(program: Command): void {
     .option('--concurrency <n>', 'runs in flight at once in this process', '10')
     .option('--resume <batch>', 'continue a stopped or interrupted batch instead of starting one')
     .option('--retry-failed <batch>', 'rerun only the failed calls of a finished batch (successes are kept)')
-    .option('--dry-run', 'print the expected paid calls, cost and duration, spend nothing')
+    .option('--dry-run', 'print the paid calls, cost and duration it may take (upper bounds), spend nothing')
+    .option(
+      '-y, --yes',
+      'go ahead with a selection over the confirmation thresholds (SLUICE_CONFIRM_RECORDS, default 100 records; SLUICE_CONFIRM_USD, default $10 forecast) without asking',
+    )
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, o: RunOptions) => {
+        // Everything that needs no database is checked first: flags, the filter's syntax, the pipeline.
+        const existing = o.resume ?? o.retryFailed;
+        if (o.resume && o.retryFailed)
+          throw new ConfigError('--resume and --retry-failed cannot be combined; pick one', { exitCode: 2 });
+        if (existing && (o.where !== undefined || o.ids || o.limit))
+          throw new ConfigError(
+            `${o.resume ? '--resume' : '--retry-failed'} continues batch ${existing} with the accounts it was started with; --where, --ids and --limit apply to a new batch only`,
+            { exitCode: 2 },
+          );
+        if (!existing && !o.pipeline)
+          throw new ConfigError(
+            "missing --pipeline <name|file> (see `sluice pipelines list`); only --resume and --retry-failed take the batch's own pipeline",
+            { exitCode: 2 },
+          );
+        if (o.where !== undefined) parseWhere(o.where);
         const selection = {
-          ...(o.where ? { where: o.where } : {}),
+          ...(o.where !== undefined ? { where: o.where } : {}),
           ...(o.limit ? { limit: parsePositive('--limit', o.limit) } : {}),
           ...(o.ids ? { ids: parseIds(o.ids) } : {}),
         };
         const budgetUsd = o.budget !== undefined ? parseBudget(o.budget) : undefined;
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
+        const batchId = existing
+          ? parsePositive(o.resume ? '--resume' : '--retry-failed', existing)
+          : undefined;
+        // A bad pipeline is a usage error before the database is even opened.
+        let pipelineRef = o.pipeline;
+        let pipeline = pipelineRef ? await preCheckPipeline(pipelineRef) : undefined;
+        // Every key the pipeline needs, checked before anything is queued or spent.
+        const keyCheck = (p: PipelineDefinition) =>
+          checkCredentialsFor(
+            { providers: (p.forecast ?? []).map((f) => f.provider), models: p.models ?? [] },
+            ctx.config.env,
+          );
+        if (pipeline && pipeline !== DEFERRED && !o.dryRun) keyCheck(pipeline);
         const db = await ctx.db();
-        const counters: CallCounters = { calls: 0, cacheHits: 0, costUsd: 0 };
-        const engine = await openRunEngine(ctx.config, db, { counters });
-        try {
-          // Resolve first: a bad pipeline is a usage error before anything is queued.
-          const pipeline = await engine.resolvePipeline(o.pipeline);
-          // Every key the pipeline needs, checked before anything is queued or spent.
-          const keyCheck = () =>
-            checkCredentialsFor(
-              { providers: (pipeline.forecast ?? []).map((f) => f.provider), models: pipeline.models ?? [] },
-              ctx.config.env,
+        if (batchId !== undefined) {
+          const row = (
+            await db.query<{ pipeline: string; status: string }>(
+              'SELECT pipeline, status FROM batches WHERE id = $1',
+              [batchId],
+            )
+          ).rows[0];
+          if (!row)
+            throw new ConfigError(`batch ${batchId} does not exist (see \`sluice status\`)`, { exitCode: 2 });
+          const own = await resolvePipeline(row.pipeline);
+          if (
+            pipeline &&
+            pipelineRef !== row.pipeline &&
+            (pipeline === DEFERRED || pipeline.name !== own.name)
+          )
+            throw new ConfigError(
+              `batch ${batchId} runs pipeline "${row.pipeline}", not "${pipelineRef}"; drop --pipeline to continue it`,
+              { exitCode: 2 },
             );
+          pipelineRef = row.pipeline;
+          pipeline = own;
+          if (!o.dryRun) keyCheck(pipeline);
+        }
+        if (!pipeline || !pipelineRef) throw new Error('unreachable: no pipeline');
+        // Every field the pipeline reads must exist: a column, an attribute the pipeline writes or
+        // declares, or one the stored records have (what imports kept). Checked before anything is queued.
+        const stored = async (entity: 'account' | 'contact') =>
+          (await knownFilterFields(db, entity)).filter((f) => !FILTER_COLUMNS[entity].includes(f));
+        pipeline = (
+          await loadPipeline(pipelineRef, {
+            knownAttributes: { account: await stored('account'), contact: await stored('contact') },
+          })
+        ).definition;
+        if (!o.dryRun) keyCheck(pipeline);
+        let accountIds: number[] = [];
+        if (batchId === undefined) {
+          // Unknown fields and ids are refused before anything is queued: a typo never selects everything.
+          if (selection.where !== undefined) await validateWhere(db, selection.where);
+          const unknown = await unknownAccountIds(db, selection.ids ?? []);
+          if (unknown.length)
+            throw new ConfigError(
+              `--ids: no account has id ${unknown.join(', ')}; nothing was queued (see \`sluice export\` for ids)`,
+              { exitCode: 2 },
+            );
+          const select = selectAccountsSql(selection, 1);
+          accountIds = (await db.query<{ id: number }>(select.text, select.params)).rows.map((r) =>
+            Number(r.id),
+          );
+        } else if (o.dryRun) {
+          accountIds = (
+            await db.query<{ id: number }>(
+              `SELECT account_id AS id FROM runs WHERE batch_id = $1 AND state ${o.resume ? "= 'queued'" : "= 'failed'"} ORDER BY account_id`,
+              [batchId],
+            )
+          ).rows.map((r) => Number(r.id));
+        }
+        if (o.dryRun || batchId === undefined) {
+          const f = await forecastBatch(db, pipeline, accountIds, findProvider, {
+            refresh: o.refresh ?? false,
+          });
           if (o.dryRun) {
             try {
-              keyCheck();
+              keyCheck(pipeline);
             } catch (err) {
               ctx.out.warn(`warning: ${(err as Error).message}`);
             }
-            const select = selectAccountsSql(selection, 1);
-            const ids = (await db.query<{ id: number }>(select.text, select.params)).rows.map((r) => r.id);
-            const f = await forecastBatch(db, pipeline, ids, findProvider, { refresh: o.refresh ?? false });
-            if (ctx.out.json) return ctx.out.result({ dryRun: true, pipeline: pipeline.name, ...f });
-            ctx.out.line(`dry run: ${f.records} accounts through "${pipeline.name}" (nothing is spent)`);
-            if (f.note) ctx.out.line(f.note);
-            ctx.out.line(
-              table(
-                f.lines.map((l) => [
-                  `${l.provider}/${l.operation}`,
-                  l.calls,
-                  l.cached,
-                  l.paidCalls,
-                  `$${l.costUsd.toFixed(2)}`,
-                  l.limit ?? '-',
-                  `${Math.ceil(l.minSeconds)}s`,
-                ]),
-                ['call', 'calls', 'cached', 'paid', 'cost', 'limit', 'at least'],
-              ),
-            );
-            ctx.out.line(
-              `expected: ${f.paidCalls} paid calls, $${f.costUsd.toFixed(2)}, at least ${formatDuration(f.seconds)} (rate limits)`,
-            );
-            return;
+            return printForecast(ctx.out, pipeline.name, f, budgetUsd);
           }
-          keyCheck();
+          await confirmLargeSelection({
+            records: f.records,
+            costUsd: f.costUsd,
+            thresholds: ctx.config.confirmAbove,
+            yes: o.yes ?? false,
+            what: `run ${f.records} accounts through "${pipeline.name}"`,
+          });
+        }
+        const counters: CallCounters = { calls: 0, cacheHits: 0, costUsd: 0 };
+        const engine = await openRunEngine(ctx.config, db, { counters });
+        try {
           const started = Date.now();
           const batch = o.retryFailed
-            ? await redriveBatch(db, engine.queue, parsePositive('--retry-failed', o.retryFailed))
+            ? await redriveBatch(db, engine.queue, batchId!)
             : o.resume
-              ? await resumeBatch(db, engine.queue, parsePositive('--resume', o.resume), {
+              ? await resumeBatch(db, engine.queue, batchId!, {
                   ...(budgetUsd !== undefined ? { budgetUsd } : {}),
                 })
               : await createBatch(db, engine.queue, {
-                  pipeline: o.pipeline,
+                  pipeline: pipelineRef,
                   selection,
                   ...(budgetUsd !== undefined ? { budgetUsd } : {}),
                   refresh: o.refresh ?? false,
@@ -116,7 +202,7 @@ export function registerRun(program: Command): void {
             engine,
             concurrency,
             until: () => settleBatch(db, batch.id),
-            onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+            onError: (err) => warnError(ctx, 'worker', err),
             onNotice: (line) => ctx.out.warn(`worker: ${line}`),
           });
           const offSignal = onShutdownSignal(() => {
@@ -181,9 +267,7 @@ export function registerRun(program: Command): void {
             ),
           );
           if (p.status === 'stopped')
-            ctx.out.line(
-              `batch stopped; continue with: sluice run --pipeline ${o.pipeline} --resume ${p.id} [--budget USD]`,
-            );
+            ctx.out.line(`batch stopped; continue with: sluice run --resume ${p.id} [--budget USD]`);
           if (p.queued + p.running > 0 && p.status !== 'stopped')
             ctx.out.line(
               `${p.queued + p.running} runs not finished; continue with --resume ${p.id} or a worker`,
@@ -195,6 +279,70 @@ export function registerRun(program: Command): void {
         }
       }),
     );
+}
+
+/** `--dry-run`: the forecast as a table (or JSON), with `--budget` against it. */
+function printForecast(out: Output, name: string, f: Forecast, budgetUsd: number | undefined): void {
+  const budget =
+    budgetUsd === undefined
+      ? undefined
+      : {
+          usd: budgetUsd,
+          covers: f.costUsd <= budgetUsd,
+          // roughly how many records the budget pays for at the forecast's cost per record
+          records:
+            f.costUsd > 0 ? Math.min(f.records, Math.floor((budgetUsd / f.costUsd) * f.records)) : f.records,
+        };
+  if (out.json) {
+    out.result({ dryRun: true, pipeline: name, ...f, ...(budget ? { budget } : {}) });
+    return;
+  }
+  out.line(`dry run: ${f.records} accounts through "${name}" (nothing is spent)`);
+  if (f.note) out.line(f.note);
+  out.line(
+    table(
+      f.lines.map((l) => [
+        `${l.provider}/${l.operation}`,
+        l.calls,
+        l.skipped,
+        l.cached,
+        l.paidCalls,
+        `$${l.costUsd.toFixed(2)}`,
+        l.limit ?? '-',
+        `${Math.ceil(l.minSeconds)}s`,
+      ]),
+      ['call', 'calls ≤', 'skipped', 'cached', 'paid ≤', 'cost ≤', 'limit', 'at least'],
+    ),
+  );
+  out.line(
+    `upper bound: at most ${f.paidCalls} paid calls, $${f.costUsd.toFixed(2)}; at least ${formatDuration(f.seconds)} at the rate limits`,
+  );
+  out.line(
+    `  (a waterfall stops at its first hit and a step may find nothing, so fewer calls are usual; "skipped": calls a \`when\`, a filled field or an empty input rules out from the stored values${f.undecided ? `; ${f.undecided} calls depend on values earlier steps write and are counted as made` : ''})`,
+  );
+  if (budget)
+    out.line(
+      budget.covers
+        ? `budget $${budget.usd.toFixed(2)} covers the upper bound`
+        : `budget $${budget.usd.toFixed(2)} is below the upper bound $${f.costUsd.toFixed(2)}: the batch stops when it is spent (about ${budget.records} of ${f.records} accounts at the upper bound), and \`--resume\` continues it`,
+    );
+}
+
+/** Stands for a pipeline whose only problems may be fields the stored records have (checked once the database is open). */
+const DEFERRED: PipelineDefinition = { name: '(checked with the database)', steps: [] };
+
+/**
+ * The pipeline check that needs no database: everything but fields that only stored attributes could
+ * vouch for (those are checked against the database right after).
+ */
+async function preCheckPipeline(ref: string): Promise<PipelineDefinition> {
+  try {
+    return (await loadPipeline(ref)).definition;
+  } catch (err) {
+    if (err instanceof PipelineFileError && err.issues.every((i) => /^unknown field "/.test(i.message)))
+      return DEFERRED;
+    throw err;
+  }
 }
 
 function parseBudget(raw: string): number {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { SANDBOX_BANNER } from '../sandbox/start-sandbox.ts';
+import { SANDBOX_BANNER, SANDBOX_OUTBOUND } from '../sandbox/start-sandbox.ts';
 import { openServeEngine } from '../server/serve-engine.ts';
 import { startServer } from '../server/start-server.ts';
 import { loadTriggerConfig } from '../triggers/trigger-config.ts';
@@ -77,7 +77,7 @@ export function registerServe(program: Command): void {
             workers,
             rules: config.rules,
             // Callback URLs pass the outbound SSRF guard; only the sandbox admits loopback receivers.
-            callbacks: o.sandbox === true ? { allowLoopback: true } : {},
+            callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
             uploadLimitBytes: nonNegative('--upload-limit-mb', o.uploadLimitMb) * 1024 * 1024,
             log: (line) => ctx.out.warn(line),
             sandbox: sandbox !== undefined,

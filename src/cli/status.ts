@@ -57,7 +57,7 @@ export function registerStatus(program: Command): void {
           `health: ${health.status}; runs queued ${q.queuedRuns}, running ${q.runningRuns}` +
             `${q.oldestQueuedSeconds !== null ? `, oldest queued ${q.oldestQueuedSeconds}s` : ''}; ` +
             `webhook deliveries pending ${q.pendingDeliveries}; hook events pending ${q.pendingHookEvents}; ` +
-            `servers seen ${health.workers.serve}, workers seen ${health.workers.worker} (last 30 s)`,
+            `servers seen ${health.workers.serve}, workers seen ${health.workers.worker}, ${health.workers.working} of them working runs (last 30 s)`,
         );
         if (lastImport) {
           const when = lastImport.finished_at

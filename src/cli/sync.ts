@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { ConfigError } from '../errors.ts';
+import { parseEvery, repeatEvery } from '../sync/every.ts';
 import { builtinSyncs, loadSync } from '../sync/load-sync.ts';
+import { pollSync } from '../sync/poll-sync.ts';
 import { runSync, type SyncReport } from '../sync/run-sync.ts';
+import { listConflicts, resolveConflict } from '../sync/sync-conflicts.ts';
 import { syncErrors, syncStatus } from '../sync/sync-status.ts';
 import { action, type CommandContext } from './context.ts';
 import { table } from './output.ts';
@@ -94,6 +98,98 @@ export function registerSync(program: Command): void {
   addRun('run', 'send what changed since the last sync, with a progress bar');
 
   sync
+    .command('poll <sync>')
+    .description(
+      'read what reps changed in the CRM since the stored watermark and apply the per-field rules (backs up webhooks)',
+    )
+    .option('--every <duration>', 'keep polling, e.g. 15m (Ctrl-C stops)')
+    .option('--json', 'print one JSON object per poll')
+    .action(
+      action(async (ctx, o: { every?: string; json?: boolean }, nameOrFile: string) => {
+        const every = o.every ? parseEvery('--every', o.every) : undefined;
+        const def = await loadSync(nameOrFile);
+        const db = await ctx.db();
+        await repeatEvery(every, async () => {
+          const r = await pollSync({
+            db,
+            def,
+            env: ctx.config.env,
+            ...ourSource(ctx.config.env, def.destination),
+          });
+          if (ctx.out.json) return ctx.out.result({ sync: def.name, ...r });
+          ctx.out.line(
+            `${def.name} ← ${def.destination}: ${r.records} changed records read; ${r.applied} applied, ${r.echo} echoes, ${r.kept} kept, ${r.conflict} conflicts, ${r.same} unchanged; watermark ${r.watermark?.toISOString() ?? 'none (nothing synced yet)'}; ${r.requests} requests`,
+          );
+          if (r.conflict)
+            ctx.out.warn('see `sluice sync conflicts` for the values the rules could not decide');
+        });
+      }),
+    );
+
+  sync
+    .command('conflicts [sync]')
+    .description('CRM edits the per-field rules could not decide; resolve each with `sluice sync resolve`')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, _o: { json?: boolean }, name?: string) => {
+        const rows = await listConflicts(await ctx.db(), name);
+        if (ctx.out.json) return ctx.out.result({ conflicts: rows });
+        if (rows.length === 0) return ctx.out.line('no open conflicts');
+        const show = (v: unknown) =>
+          v === null || v === undefined ? '(empty)' : typeof v === 'string' ? v : JSON.stringify(v);
+        ctx.out.line(
+          table(
+            rows.map((r) => [
+              `#${r.id}`,
+              r.syncName,
+              `${r.entityType} ${r.entityId}`,
+              r.field,
+              `${show(r.ours)}${r.oursSource ? ` (${r.oursSource})` : ''}`,
+              `${show(r.theirs)} (${r.theirsAt.toISOString()})`,
+            ]),
+            ['id', 'sync', 'record', 'field', 'Sluice', 'CRM'],
+          ),
+        );
+        ctx.out.line(
+          'resolve with `sluice sync resolve <sync> <id> --crm` (take the CRM value) or `--sluice` (send ours)',
+        );
+      }),
+    );
+
+  sync
+    .command('resolve <sync> <id>')
+    .description(
+      'resolve a conflict: --crm records the CRM value as a manual edit, --sluice sends ours on the next sync',
+    )
+    .option('--crm', 'take the CRM value')
+    .option('--sluice', 'keep the Sluice value')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(
+        async (
+          ctx,
+          o: { crm?: boolean; sluice?: boolean; json?: boolean },
+          nameOrFile: string,
+          id: string,
+        ) => {
+          if (!o.crm === !o.sluice)
+            throw new ConfigError('give exactly one of --crm or --sluice', { exitCode: 2 });
+          const def = await loadSync(nameOrFile);
+          const c = await resolveConflict(
+            await ctx.db(),
+            def,
+            parsePositive('<id>', id.replace(/^#/, '')),
+            o.crm ? 'crm' : 'sluice',
+          );
+          if (ctx.out.json) return ctx.out.result({ resolved: c.id, side: o.crm ? 'crm' : 'sluice' });
+          ctx.out.line(
+            `conflict #${c.id} resolved: ${o.crm ? `${c.field} takes the ${def.destination} value` : `the next \`sluice sync run ${def.name}\` sends the Sluice value`}`,
+          );
+        },
+      ),
+    );
+
+  sync
     .command('status [sync]')
     .description('per sync: records in the destination, their last results, the last run')
     .option('--json', 'print one JSON object')
@@ -148,6 +244,13 @@ export function registerSync(program: Command): void {
         );
       }),
     );
+}
+
+/** HubSpot names the app behind each change: with HUBSPOT_APP_ID set, our own are echoes at once. */
+export function ourSource(env: Readonly<Record<string, string | undefined>>, destination: string) {
+  return destination === 'hubspot' && env.HUBSPOT_APP_ID
+    ? { ourSource: `INTEGRATION:${env.HUBSPOT_APP_ID}` }
+    : {};
 }
 
 function printReport(

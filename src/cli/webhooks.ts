@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { callbackUrlProblem } from '../webhooks/send-webhook.ts';
+import { signatureProblem } from '../webhooks/signature.ts';
 import {
   ensureEndpoint,
   listDeliveries,
@@ -10,7 +13,7 @@ import {
 } from '../webhooks/webhook-store.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
-import { parsePositive } from './run-options.ts';
+import { onShutdownSignal, parsePositive } from './run-options.ts';
 
 const when = (d: Date | null) => (d ? new Date(d).toISOString().slice(0, 19).replace('T', ' ') : '-');
 
@@ -138,5 +141,67 @@ export function registerWebhooks(program: Command): void {
           `endpoint ${endpoint.id}: verify signatures with this secret (Standard Webhooks); it cannot be shown again`,
         );
       }),
+    );
+  cmd
+    .command('receive')
+    .description(
+      'a local receiver to try callbacks with: prints every webhook it gets and checks its signature (--secret); never opens the database',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port', '8080')
+    .option('--secret <whsec>', 'the endpoint secret (webhook_secret of the 202, or `sluice webhooks add`)')
+    .option('--status <code>', 'HTTP status to answer with (e.g. 500 or 410 to watch retries)', '200')
+    .option('--json', 'one JSON object per webhook: {webhook_id, signature, payload}')
+    .action(
+      action(
+        async (ctx, o: { host: string; port: string; secret?: string; status: string; json?: boolean }) => {
+          const status = Number(o.status);
+          if (!Number.isInteger(status) || status < 200 || status > 599)
+            throw new ConfigError(`--status must be an HTTP status 200-599, got "${o.status}"`, {
+              exitCode: 2,
+            });
+          if (o.secret !== undefined && !o.secret.startsWith('whsec_'))
+            throw new ConfigError('--secret is the whsec_… secret of the endpoint', { exitCode: 2 });
+          const server = createServer((req, res) => {
+            const chunks: Buffer[] = [];
+            req.on('data', (c: Buffer) => chunks.push(c));
+            req.on('end', () => {
+              const body = Buffer.concat(chunks).toString('utf8');
+              const problem = o.secret ? signatureProblem(o.secret, req.headers, body) : undefined;
+              const signature = !o.secret ? 'not checked (no --secret)' : (problem ?? 'valid');
+              let payload: unknown = body;
+              try {
+                payload = JSON.parse(body);
+              } catch {}
+              const id = req.headers['webhook-id'];
+              // one line per webhook (JSON Lines), not one document: the receiver runs until stopped
+              if (ctx.out.json)
+                process.stdout.write(`${JSON.stringify({ webhook_id: id ?? null, signature, payload })}\n`);
+              else {
+                ctx.out.line(`${req.method} ${req.url} webhook-id ${id ?? '-'}: signature ${signature}`);
+                ctx.out.line(typeof payload === 'string' ? payload : JSON.stringify(payload, null, 2));
+              }
+              res.writeHead(o.secret && problem ? 401 : status).end();
+            });
+          });
+          const port = Number(o.port);
+          if (!Number.isInteger(port) || port < 0 || port > 65535)
+            throw new ConfigError(`--port must be 0-65535, got "${o.port}"`, { exitCode: 2 });
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(port, o.host, resolve);
+          });
+          ctx.out.warn(
+            `receiving webhooks on http://${o.host}:${(server.address() as AddressInfo).port}/ (any path) until Ctrl-C`,
+          );
+          await new Promise<void>((resolve) => {
+            const off = onShutdownSignal(() => {
+              off();
+              server.closeAllConnections();
+              server.close(() => resolve());
+            });
+          });
+        },
+      ),
     );
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openRunEngine } from '../engine/engine-services.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { startPresence } from '../server/presence.ts';
-import { action } from './context.ts';
+import { action, warnError } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
 
 interface WorkerOptions {
@@ -33,12 +33,12 @@ export function registerWorker(program: Command): void {
           engine,
           concurrency,
           heartbeatSeconds,
-          onError: (err) => ctx.out.warn(`worker: ${(err as Error).message}`),
+          onError: (err) => warnError(ctx, 'worker', err),
           onNotice: (line) => ctx.out.warn(`worker: ${line}`),
         });
         // What /health and `sluice status` count as "workers seen recently".
-        const presence = startPresence(db, 'worker', (err) =>
-          ctx.out.warn(`worker: presence: ${(err as Error).message}`),
+        const presence = startPresence(db, 'worker', concurrency, (err) =>
+          warnError(ctx, 'worker: presence', err),
         );
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, InfrastructureError } from '../errors.ts';
 import type { Db } from './db.ts';
 import { acquireDataDirLock } from './lock-file.ts';
@@ -48,6 +49,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     if (options.migrate !== false) await migrate(db);
     return db;
   }
+  if (!options.memory) checkDataDir(options.dataDir ?? '.sluice');
   const release = options.memory ? () => {} : acquireDataDirLock(options.dataDir ?? '.sluice');
   try {
     const { openPgliteDb } = await import('./pglite-db.ts');
@@ -73,6 +75,55 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   } catch (err) {
     release();
     throw err;
+  }
+}
+
+const DATA_DIR_FIX =
+  'pass a writable directory with --data-dir or SLUICE_DATA_DIR (default ./.sluice), or set DATABASE_URL to use server PostgreSQL';
+
+/**
+ * Fails fast, naming the path and the fix, when the embedded database cannot live in `dir`: a special
+ * filesystem (/proc, /sys, /dev: PGlite would hang there), a file, a directory that cannot be created
+ * or written. Creates the directory when it is missing.
+ */
+export function checkDataDir(dir: string): void {
+  const abs = resolve(dir);
+  const bad = (what: string, cause?: unknown) =>
+    new ConfigError(`data dir ${abs} ${what}; ${DATA_DIR_FIX}`, { exitCode: 2, cause });
+  if (/^\/(proc|sys|dev)(\/|$)/.test(abs))
+    throw bad('is on a special filesystem (/proc, /sys or /dev), not storage');
+  let isDir: boolean;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw bad('is inside a file, not a directory', err);
+    if (code === 'EACCES') throw bad('cannot be reached: permission denied on a parent directory', err);
+    if (code !== 'ENOENT') throw bad(`cannot be read (${code})`, err);
+    try {
+      mkdirSync(abs, { recursive: true });
+    } catch (mkErr) {
+      const c = (mkErr as NodeJS.ErrnoException).code;
+      const why =
+        c === 'EACCES' || c === 'EPERM'
+          ? 'cannot be created: permission denied'
+          : c === 'EROFS'
+            ? 'cannot be created: read-only filesystem'
+            : c === 'ENOTDIR' || c === 'EEXIST'
+              ? 'cannot be created: a parent is a file'
+              : `cannot be created (${c})`;
+      throw bad(why, mkErr);
+    }
+    isDir = true;
+  }
+  if (!isDir) throw bad('is a file, not a directory');
+  try {
+    accessSync(abs, constants.W_OK | constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw bad(
+      'is not writable by this user (fix its permissions, e.g. chown/chmod, or use another directory)',
+      err,
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import { importFile } from '../import/import-file.ts';
 import { recordDemoDeployment } from '../learning/deployments.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
+import { demoCrmSync } from '../sync/demo-sync.ts';
 import { buildDemoReport, type DemoReport, type LimitReport } from './demo-report.ts';
 import { changedLimits, SANDBOX_MODEL_RPM, sandboxProviders } from './sandbox-providers.ts';
 
@@ -102,6 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       clearInterval(ticker);
     }
     await tick();
+    await demoCrmSync({ db, engine, env: options.env, onStatus: status }); // docs/sync.md "Demo"
     return await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
       limits,

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
+import { processLogger } from '../logger.ts';
 import { resolvePipeline } from '../pipelines/resolve.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { providers as registry } from '../providers/registry.ts';
@@ -38,7 +39,13 @@ export async function openRunEngine(
 ): Promise<RunEngine> {
   const queue = await openRunQueue(db, options);
   // services.db: operations that learn from Sluice's own data (email-pattern reads known emails)
-  const gateway = createGateway({ db, providers: findProvider, env: config.env, services: { db } });
+  const gateway = createGateway({
+    db,
+    providers: findProvider,
+    env: config.env,
+    services: { db },
+    logger: processLogger(),
+  });
   return {
     db,
     queue,

@@ -1,12 +1,21 @@
 import type { Queryable } from '../db/db.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
+import { flattenRow } from '../records/read-records.ts';
 import type { PipelineDefinition } from './pipeline-types.ts';
 
 export interface ForecastLine {
   provider: string;
   operation: string;
-  /** Upper bound of calls: records × calls per record. */
+  /**
+   * Upper bound of calls: per record, the calls its stored values do not rule out (a `when` that is
+   * false, fields already filled, an empty input), each waterfall provider counted as if the ones
+   * before it found nothing.
+   */
   calls: number;
+  /** Calls ruled out by the records' stored values (the pipeline's static count minus `calls`). */
+  skipped: number;
+  /** Of `calls`, those depending on values an earlier step writes (counted as made). */
+  undecided: number;
   /** Of those, lookups already in the cache for these accounts (from their earlier runs). */
   cached: number;
   paidCalls: number;
@@ -20,9 +29,13 @@ export interface ForecastLine {
 
 export interface Forecast {
   records: number;
+  /** Every figure is an upper bound (never an expectation). */
+  bound: 'upper';
   lines: ForecastLine[];
   paidCalls: number;
   costUsd: number;
+  /** Calls counted although they depend on values earlier steps write. */
+  undecided: number;
   /** Lower bound of the wall time: the slowest provider at its rate limit (they run in parallel). */
   seconds: number;
   /** Set when the pipeline declares nothing to forecast from. */
@@ -45,18 +58,26 @@ export async function forecastBatch(
   if (!pipeline.forecast || pipeline.forecast.length === 0) {
     return {
       records,
+      bound: 'upper',
       lines: [],
       paidCalls: 0,
       costUsd: 0,
+      undecided: 0,
       seconds: 0,
       note: `pipeline "${pipeline.name}" declares no calls to forecast from`,
     };
   }
+  const perRecord = pipeline.forecastRecord
+    ? await recordCalls(db, pipeline.forecastRecord, accountIds)
+    : undefined;
   const lines: ForecastLine[] = [];
   for (const f of pipeline.forecast) {
     const provider = providers(f.provider);
     const op = provider?.operations[f.operation];
-    const calls = Math.ceil(records * f.callsPerRecord);
+    const key = `${f.provider}/${f.operation}`;
+    const bound = Math.ceil(records * f.callsPerRecord);
+    const calls = perRecord ? Math.min(bound, Math.ceil(perRecord.calls.get(key) ?? 0)) : bound;
+    const undecided = perRecord ? Math.min(calls, Math.ceil(perRecord.undecided.get(key) ?? 0)) : 0;
     const cachedAccounts = options.refresh ? 0 : await cachedLookups(db, f.provider, f.operation, accountIds);
     const cached = Math.min(calls, Math.ceil(cachedAccounts * f.callsPerRecord));
     const paidCalls = provider?.free ? 0 : calls - cached;
@@ -75,6 +96,8 @@ export async function forecastBatch(
       provider: f.provider,
       operation: f.operation,
       calls,
+      skipped: bound - calls,
+      undecided,
       cached,
       paidCalls,
       priceUsd,
@@ -87,11 +110,37 @@ export async function forecastBatch(
   for (const l of lines) perProvider.set(l.provider, (perProvider.get(l.provider) ?? 0) + l.minSeconds);
   return {
     records,
+    bound: 'upper',
     lines,
     paidCalls: lines.reduce((s, l) => s + l.paidCalls, 0),
     costUsd: lines.reduce((s, l) => s + l.costUsd, 0),
+    undecided: lines.reduce((s, l) => s + l.undecided, 0),
     seconds: Math.max(0, ...perProvider.values()),
   };
+}
+
+/** Calls per provider/operation over the accounts, decided from their stored values (pages of 500). */
+async function recordCalls(
+  db: Queryable,
+  forecastRecord: NonNullable<PipelineDefinition['forecastRecord']>,
+  accountIds: number[],
+): Promise<{ calls: Map<string, number>; undecided: Map<string, number> }> {
+  const calls = new Map<string, number>();
+  const undecided = new Map<string, number>();
+  for (let i = 0; i < accountIds.length; i += 500) {
+    const page = await db.query<{ row: Record<string, unknown> }>(
+      'SELECT to_jsonb(a) AS row FROM accounts a WHERE a.id = ANY($1::bigint[])',
+      [accountIds.slice(i, i + 500)],
+    );
+    for (const { row } of page.rows) {
+      for (const c of forecastRecord(flattenRow(row))) {
+        const key = `${c.provider}/${c.operation}`;
+        calls.set(key, (calls.get(key) ?? 0) + c.callsPerRecord);
+        if (c.undecided) undecided.set(key, (undecided.get(key) ?? 0) + c.callsPerRecord);
+      }
+    }
+  }
+  return { calls, undecided };
 }
 
 /** Accounts whose earlier runs made this lookup and whose cache entry is still alive. */

@@ -1,4 +1,4 @@
-import { cacheKeyOf } from '../cache/cache-key.ts';
+import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Queryable } from '../db/db.ts';
 import { limitWindows, maxRatePerSecond } from '../limits/sliding-window.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
@@ -50,8 +50,7 @@ export async function forecastCalls(
         invalid++;
         continue;
       }
-      const keyInput = op.cacheKey ? op.cacheKey(parsed.data) : parsed.data;
-      keys.add(cacheKeyOf(provider.id, req.operation, keyInput).key);
+      keys.add(operationCacheKey(provider.id, req.operation, op, parsed.data).key);
     }
     let cacheHits = 0;
     if (!req.refresh && keys.size > 0) {

@@ -92,6 +92,17 @@ export interface PipelineDefinition {
   steps: StepDefinition[];
   /** Paid calls per record by provider/operation, for `sluice run --dry-run` (upper bound). */
   forecast?: { provider: string; operation: string; callsPerRecord: number }[];
+  /**
+   * The calls one record may take, decided from its stored values where possible (a `when` that is
+   * false, fields already filled, an empty input); `undecided` marks calls that depend on values
+   * earlier steps write (counted as made). Upper bounds like `forecast`, per record.
+   */
+  forecastRecord?: (account: Record<string, unknown>) => {
+    provider: string;
+    operation: string;
+    callsPerRecord: number;
+    undecided?: boolean;
+  }[];
   /** `vendor:model` ids the pipeline's `ai` steps use, for the pre-run key check (checkCredentialsFor). */
   models?: string[];
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDatabaseUnavailable } from '../errors.ts';
+import { type Reaper, startReaper } from '../ledger/reaper.ts';
 import type { QueueJob } from '../queue/queue-driver.ts';
 import { retryWhileDatabaseDown } from './db-retry.ts';
 import {
@@ -30,6 +31,12 @@ export interface WorkerOptions {
    * meanwhile, up to 5 s between tries; runs in flight are deferred). Default: onError.
    */
   onNotice?(line: string): void;
+  /**
+   * How often the reaper (src/ledger/reaper.ts) settles the paid calls of processes that died: their
+   * attempts become `unknown`, price counted as spent, reservation released. It also runs at start.
+   * Default 5 000 ms; 0 turns it off.
+   */
+  reapIntervalMs?: number;
 }
 
 export interface Worker {
@@ -98,6 +105,19 @@ export function startWorker(options: WorkerOptions): Worker {
     },
   };
 
+  const notice = options.onNotice ?? ((line: string) => options.onError?.(new Error(line)));
+  const reaper: Reaper | undefined =
+    options.reapIntervalMs === 0
+      ? undefined
+      : startReaper(engine.db, {
+          intervalMs: options.reapIntervalMs ?? 5_000,
+          onError: report,
+          onReaped: (r) =>
+            notice(
+              `${r.attempts} paid call${r.attempts === 1 ? '' : 's'} of a process that died (${r.owners.join(', ')}) marked unknown: $${r.costUsd.toFixed(4)} counted as spent, reservations released (sluice ledger --unknown)`,
+            ),
+        });
+
   const heartbeatTimer = setInterval(() => {
     const jobs = [...active.values()].map((a) => a.job);
     engine.queue.heartbeat(RUNS_QUEUE, jobs).catch(report);
@@ -163,6 +183,7 @@ export function startWorker(options: WorkerOptions): Worker {
     clearTimeout(grace);
     clearInterval(heartbeatTimer);
     clearInterval(flushTimer);
+    await reaper?.stop();
     // Last completions: worth waiting a little for a database that is coming back.
     await retryWhileDatabaseDown(
       async () => {

@@ -5,6 +5,7 @@ import type { DbClock, LimitWindow } from '../limits/sliding-window.ts';
 import type { OperationDefinition, ProviderDefinition } from '../providers/define-provider.ts';
 import type { Clock, GatewayOptions } from './gateway-options.ts';
 import type { CallRequest } from './gateway-types.ts';
+import type { LeaseKeeper } from './lease.ts';
 
 /**
  * What the stages of one call share (docs/gateway.md "Stages"). Each stage reads what the stages
@@ -61,9 +62,10 @@ export interface Hold {
   budgetScopes: string[];
   reservedUsd: number;
   slot: number | null;
-  /** The call's cache_inflight marker (server Postgres) and attempts row are held. */
+  /** The call's cache_inflight marker is held (server Postgres only). */
   marker: boolean;
-  attemptRow: boolean;
+  /** The call's durable attempt row (call_attempts), written before any request; null when free. */
+  attemptId: number | null;
   /** A terminal record was written: nothing is held any more. */
   settled: boolean;
 }
@@ -91,6 +93,8 @@ export interface GatewayState {
   /** Database clock − this process's clock: places booked on the database clock are slept until here. */
   dbClock: DbClock;
   stats: { rebooked: number };
+  /** Renews this owner's markers and attempt rows while it has calls in flight (lease.ts). */
+  lease: LeaseKeeper;
   /** In-process coalescing: cache key → how the leader's call ended. */
   inflight: Map<string, Promise<LeaderOutcome>>;
   /** Counts cache writes for the periodic eviction. */

@@ -4,15 +4,18 @@
  * src/gateway/stages/ with its own job, and they share one CallContext (call-context.ts).
  */
 import { hostname } from 'node:os';
-import { cacheKeyOf } from '../cache/cache-key.ts';
+import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
 import { DbClock } from '../limits/sliding-window.ts';
+import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-context.ts';
 import { compose } from './compose.ts';
 import { type GatewayOptions, systemClock } from './gateway-options.ts';
 import type { CallOutcome, CallRequest, Gateway } from './gateway-types.ts';
-import { priceOf, targetResolver, validateInput } from './resolve-target.ts';
+import { leaseKeeper } from './lease.ts';
+import { reservationOf } from './price.ts';
+import { targetResolver, validateInput } from './resolve-target.ts';
 import { budget } from './stages/budget.ts';
 import { cache } from './stages/cache.ts';
 import { concurrency } from './stages/concurrency.ts';
@@ -43,18 +46,24 @@ export interface GatewayImpl extends Gateway {
   readonly owner: string;
   /** Rate-limit places given up because the timer woke too late (a sign of an overloaded process). */
   readonly stats: { rebooked: number };
+  /** Heartbeat of this gateway's in-flight markers and attempt rows (lease.ts). */
+  readonly lease: { readonly renewals: number };
 }
 
 export function createGateway(options: GatewayOptions, stages: readonly Stage[] = STAGES): GatewayImpl {
   const db = options.db;
+  // Keys in the gateway's environment are scrubbed from every message, row and log line.
+  registerSecretsFromEnv(options.env ?? {});
   // Gateways on the same Db object share in-flight calls and semaphores: they are one process.
   const shared = processState(db);
+  const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+  const inflightTtlMs = options.inflightTtlMs ?? 30_000;
   const gw: GatewayState = {
     db,
     options,
     clock: options.clock ?? systemClock,
     env: options.env ?? {},
-    owner: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`,
+    owner,
     // PGlite allows one process per data directory (lock file), so in-process coalescing and
     // semaphores already cover every caller: the in-flight marker rows and slot rows are skipped.
     singleProcess: db.backend === 'pglite',
@@ -62,13 +71,14 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     failureThreshold: options.failureThreshold ?? 5,
     cooldownMs: options.circuitCooldownMs ?? 60_000,
     quotaCooldownMs: options.quotaCooldownMs ?? 60 * 60 * 1000,
-    inflightTtlMs: options.inflightTtlMs ?? 120_000,
+    inflightTtlMs,
     marginMs: options.limitMarginMs ?? 40,
     coldStartMs: options.coldStartMs ?? 100,
     pauses: new Map(),
     warm: new Set(),
     dbClock: new DbClock(db, () => (options.clock ?? systemClock).now()),
     stats: { rebooked: 0 },
+    lease: leaseKeeper(db, owner, inflightTtlMs, options.logger, db.backend !== 'pglite'),
     inflight: shared.inflight,
     writesSinceEvict: { n: 0 },
   };
@@ -80,11 +90,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     const target = resolve.target(req);
     const input = validateInput(target, req.input);
     const account = resolve.account(target, input);
-    const { key, normalized } = cacheKeyOf(
-      target.provider.id,
-      target.operationId,
-      target.op.cacheKey ? target.op.cacheKey(input) : input,
-    );
+    const { key, normalized } = operationCacheKey(target.provider.id, target.operationId, target.op, input);
     const ctx: CallContext = {
       gw,
       req,
@@ -96,13 +102,13 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
       key,
       normalized,
       cacheLabel: req.refresh ? 'refresh' : 'miss',
-      priceUsd: priceOf(target),
+      priceUsd: reservationOf(target, input, gw.env),
       hold: {
         budgetScopes: [],
         reservedUsd: 0,
         slot: null,
         marker: false,
-        attemptRow: false,
+        attemptId: null,
         settled: false,
       },
       attempt: 0,
@@ -132,7 +138,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     };
   }
 
-  return { call, owner: gw.owner, stats: gw.stats };
+  return { call, owner: gw.owner, stats: gw.stats, lease: gw.lease };
 }
 
 const processStates = new WeakMap<

@@ -66,7 +66,11 @@ export interface GatewayOptions {
   cacheMaxEntries?: number;
   /** Enforce the size cap after this many cache writes by this process. Default 1 000. */
   evictEvery?: number;
-  /** Expiry of the in-flight marker: a crashed caller's identical calls take over after it. Default 120 000 ms. */
+  /**
+   * Lease of a call's in-flight marker and attempt row, renewed every third of it while the call runs:
+   * they expire only when their owner stopped renewing (died, or cannot reach the database). Identical
+   * calls of a crashed owner take over, and the reaper settles its attempts, after it. Default 30 000 ms.
+   */
   inflightTtlMs?: number;
   /** Back-off between retries of retryable errors. Default base 250 ms, cap 5 000 ms. */
   backoff?: BackoffOptions;

@@ -18,6 +18,7 @@ export type RecordParts = Omit<
   | 'budgetScopes'
   | 'reservedUsd'
   | 'slot'
+  | 'attemptId'
   | 'failureThreshold'
   | 'cooldownMs'
   | 'healthKey'
@@ -36,6 +37,7 @@ export async function record(ctx: CallContext, parts: RecordParts): Promise<Atte
     budgetScopes: hold.budgetScopes,
     reservedUsd: hold.reservedUsd,
     slot: hold.slot,
+    attemptId: hold.attemptId,
     failureThreshold: gw.failureThreshold,
     cooldownMs: gw.cooldownMs,
     healthKey: ctx.account.healthKey,
@@ -43,7 +45,10 @@ export async function record(ctx: CallContext, parts: RecordParts): Promise<Atte
   });
   // The slot went back with this record; never release it twice (it may be someone else's by then).
   hold.slot = null;
-  if (parts.terminal) hold.settled = true;
+  if (parts.terminal) {
+    hold.settled = true;
+    hold.attemptId = null;
+  }
   return done;
 }
 

@@ -4,6 +4,7 @@ import { hasConcurrencyCap, Semaphore } from '../limits/concurrency.ts';
 import { limitsFromEnv } from '../limits/limit-spec.ts';
 import { limitWindows } from '../limits/sliding-window.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 import type { Account, GatewayState, Target } from './call-context.ts';
 import { dailyCapEnvVar, dailyCapOf, type GatewayOptions } from './gateway-options.ts';
 import type { CallRequest } from './gateway-types.ts';
@@ -105,14 +106,27 @@ export function validateInput(target: Target, input: unknown): unknown {
   const parsed = target.op.input.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const field = issue?.path.join('.') || 'input';
+  const path = issue?.path ?? [];
+  const field = path.join('.') || 'input';
   throw new CriticalError(
-    `invalid input for ${target.name}: field "${field}" ${issue?.message ?? 'is invalid'} (got ${JSON.stringify(input)?.slice(0, 200)}); fix the record or the step's input mapping`,
+    `invalid input for ${target.name}: field "${field}" ${issue?.message ?? 'is invalid'} (got ${describeValue(input, path)}); fix the record or the step's input mapping`,
     { cause: parsed.error },
   );
 }
 
-/** What a call reserves in budgets: the declared price (free providers cost nothing). */
-export function priceOf(target: Target): number {
-  return target.provider.free ? 0 : target.op.priceUsd;
+/**
+ * What an invalid field held, for the message: the offending field's value only (never the whole
+ * input: an http step's headers carry credentials), short, scrubbed, and only its type for fields
+ * whose name says they hold a credential.
+ */
+function describeValue(input: unknown, path: readonly PropertyKey[]): string {
+  if (path.some((k) => typeof k === 'string' && /header|auth|key|token|secret|password|cookie/i.test(k)))
+    return 'a value not shown';
+  let v: unknown = input;
+  for (const k of path)
+    v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  if (v === undefined) return 'nothing';
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? 'a list' : 'an object';
+  const text = JSON.stringify(v) ?? String(v);
+  return redactSecrets(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }

@@ -10,7 +10,8 @@ export type DetectedEncoding = 'utf-8' | 'windows-1252' | 'mixed' | 'utf-16le' |
  * without knowing its encoding: each chunk is cut after its last "\n"; a chunk that is valid UTF-8 is
  * decoded as such (the fast path), otherwise each of its lines is decoded as UTF-8 when valid and as
  * Windows-1252 when not. A UTF-8 BOM is dropped. Line endings become "\n" (CRLF and old-Mac CR), which
- * also keeps csv-parse's line numbers right.
+ * also keeps csv-parse's line numbers right. The output is UTF-8 bytes (a valid UTF-8 chunk without
+ * CR passes through uncopied), so the reader can re-read part of it (read-csv.ts).
  */
 export class DecodeStream extends Transform {
   private carry: Buffer = Buffer.alloc(0);
@@ -21,7 +22,6 @@ export class DecodeStream extends Transform {
 
   constructor() {
     super({ readableObjectMode: false, decodeStrings: true });
-    this.setEncoding('utf8');
   }
 
   get encoding(): DetectedEncoding {
@@ -55,11 +55,16 @@ export class DecodeStream extends Transform {
   }
 
   private emit_(bytes: Buffer): void {
+    if (!this.pendingCr && !bytes.includes(0x0d) && isUtf8(bytes)) {
+      if (!this.sawUtf8NonAscii && !isAscii(bytes)) this.sawUtf8NonAscii = true;
+      if (bytes.length > 0) this.push(bytes);
+      return;
+    }
     let text = this.decode(bytes);
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = text.endsWith('\r');
     if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-    if (text !== '') this.push(text);
+    if (text !== '') this.push(Buffer.from(text, 'utf8'));
   }
 
   private decode(bytes: Buffer): string {

@@ -50,11 +50,36 @@ export interface RowNormalizerOptions {
   targets: ColumnTarget[];
   /** Region for phone numbers without a country code when the row has no recognizable country. */
   region: string;
+  /**
+   * Columns that may fill `phone` (the record's, and for contacts its company's), best first
+   * (header-map.ts phoneSources): a row's phone is the first valid number among them. Those of them
+   * kept as attributes are formatted as phones too. Default: only the column mapped to `phone`.
+   */
+  phoneSources?: { own: number[]; account: number[] };
 }
 
 /** Builds the function that turns one CSV row into a candidate record or a rejection with its reason. */
 export function createRowNormalizer(options: RowNormalizerOptions) {
   const { kind, headers, targets, region } = options;
+  const sources = options.phoneSources ?? { own: [], account: [] };
+  // other phone columns kept as attributes ("Mobile Phone" → mobile_phone) are formatted like phone
+  const phoneAttributes = new Set(
+    [...sources.own, ...sources.account].flatMap((i) => {
+      const t = targets[i]!;
+      return t.to !== 'ignore' && t.field !== 'phone' ? [`${t.to}:${t.field}`] : [];
+    }),
+  );
+  const formatterOf = (to: 'field' | 'account', field: string): Normalizer | undefined =>
+    FORMATTED[field] ?? (phoneAttributes.has(`${to}:${field}`) ? FORMATTED.phone : undefined);
+
+  /** The first valid phone number among `columns` of the row. */
+  function fallbackPhone(columns: number[], values: string[], rowRegion: string): string | undefined {
+    for (const i of columns) {
+      const phone = normalizePhone(values[i], rowRegion);
+      if (phone) return phone;
+    }
+    return undefined;
+  }
 
   function collect(values: string[]): { own: Record<string, string>; account: Record<string, string> } {
     const own: Record<string, string> = {};
@@ -69,10 +94,10 @@ export function createRowNormalizer(options: RowNormalizerOptions) {
     return { own, account };
   }
 
-  function formatFields(raw: Record<string, string>, rowRegion: string): Values {
+  function formatFields(raw: Record<string, string>, rowRegion: string, to: 'field' | 'account'): Values {
     const out: Values = {};
     for (const [field, value] of Object.entries(raw)) {
-      const fmt = FORMATTED[field];
+      const fmt = formatterOf(to, field);
       if (!fmt) {
         out[field] = value;
         continue;
@@ -84,9 +109,20 @@ export function createRowNormalizer(options: RowNormalizerOptions) {
     return out;
   }
 
-  function account(line: number, raw: Record<string, string>, fallbackRegion = region): AccountCandidate {
+  function account(
+    line: number,
+    raw: Record<string, string>,
+    row: string[],
+    to: 'field' | 'account',
+    fallbackRegion = region,
+  ): AccountCandidate {
     const rowRegion = countryCode(raw.country) ?? fallbackRegion;
-    const values = formatFields(raw, rowRegion);
+    const values = formatFields(raw, rowRegion, to);
+    const phoneColumns = to === 'field' ? sources.own : sources.account;
+    if (values.phone === undefined && phoneColumns.length > 1) {
+      const phone = fallbackPhone(phoneColumns, row, rowRegion);
+      if (phone) values.phone = phone;
+    }
     if (!values.domain && values.website) values.domain = normalizeDomain(values.website)!;
     const key = companyNameKey(values.name);
     const c: AccountCandidate = { line, values };
@@ -107,7 +143,7 @@ export function createRowNormalizer(options: RowNormalizerOptions) {
   function normalizeAccount(line: number, values: string[]): Normalized<AccountCandidate> {
     const extra = tooManyValues(line, values);
     if (extra) return { ok: false, rejection: extra };
-    const c = account(line, collect(values).own);
+    const c = account(line, collect(values).own, values, 'field');
     if (!c.domain && !c.values.name) {
       const bad = c.values.domain_raw ?? c.values.website_raw;
       const reason = bad
@@ -123,20 +159,29 @@ export function createRowNormalizer(options: RowNormalizerOptions) {
     if (extra) return { ok: false, rejection: extra };
     const { own, account: acc } = collect(values);
     const reject = (reason: string) => ({ ok: false as const, rejection: { line, reason } });
+    // a value that is not what its field needs is kept as <field>_raw: the rest of the row still counts
     let email: string | undefined;
+    let badEmail: string | undefined;
     if (own.email !== undefined) {
       const parsed = parseEmail(own.email);
-      if (!parsed.ok) return reject(parsed.reason);
-      email = parsed.email;
+      if (parsed.ok) email = parsed.email;
+      else {
+        badEmail = parsed.reason;
+        own.email_raw = own.email;
+      }
+      delete own.email;
     }
     if (own.status !== undefined) {
       const s = own.status.toLowerCase();
-      if (s !== 'active' && s !== 'inactive')
-        return reject(`status "${own.status}" must be active or inactive`);
-      own.status = s;
+      if (s === 'active' || s === 'inactive') own.status = s;
+      else {
+        own.status_raw = own.status;
+        delete own.status;
+      }
     }
     if (own.last_verified_at !== undefined && Number.isNaN(Date.parse(own.last_verified_at))) {
-      return reject(`last_verified_at "${own.last_verified_at}" is not a date`);
+      own.last_verified_at_raw = own.last_verified_at;
+      delete own.last_verified_at;
     }
     const name = completePersonName({
       firstName: own.first_name,
@@ -147,18 +192,22 @@ export function createRowNormalizer(options: RowNormalizerOptions) {
     delete own.last_name;
     delete own.full_name;
     const companyRegion = countryCode(acc.country) ?? countryCode(own.country) ?? region;
-    const v = formatFields(own, companyRegion);
+    const v = formatFields(own, companyRegion, 'field');
+    if (v.phone === undefined && sources.own.length > 1) {
+      const phone = fallbackPhone(sources.own, values, companyRegion);
+      if (phone) v.phone = phone;
+    }
     if (email) v.email = email;
     if (name.firstName) v.first_name = name.firstName;
     if (name.lastName) v.last_name = name.lastName;
     if (name.fullName) v.full_name = name.fullName;
     const nameKey = personNameKey(name);
-    if (!email && !nameKey) return reject('no email and no name');
+    if (!email && !nameKey) return reject(badEmail ? `no name, and ${badEmail}` : 'no email and no name');
     const c: ContactCandidate = { line, values: v, email, nameKey };
     const emailDomain = email ? normalizeDomain(email) : undefined;
     const work = emailDomain && !isFreeEmailDomain(emailDomain) ? emailDomain : undefined;
     if (Object.keys(acc).length > 0) {
-      const a = account(line, acc, companyRegion);
+      const a = account(line, acc, values, 'account', companyRegion);
       // a company named without a website: its domain is the one of the work email
       if (!a.domain && work && a.values.name) {
         a.domain = work;

@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts';
 import { writeAccountBatch } from './account-batch.ts';
 import { writeContactBatch } from './contact-batch.ts';
-import { type ImportKind, mapHeaders } from './header-map.ts';
+import { type ImportKind, mapHeaders, phoneSources } from './header-map.ts';
 import { type AccountCandidate, type ContactCandidate, createRowNormalizer } from './row-normalizer.ts';
 import type { IntakeSource, RowOutcome } from './write-plan.ts';
 
@@ -52,8 +52,14 @@ export async function upsertRecords(
   });
   const headers = [...new Set(flat.flatMap((r) => Object.keys(r)))];
   const exact = new Map(headers.filter((h) => FIELD_KEY.test(h)).map((h) => [h, h] as const));
-  const targets = mapHeaders(kind, headers, exact);
-  const normalizer = createRowNormalizer({ kind, headers, targets, region: options.region ?? 'US' });
+  const targets = mapHeaders(kind, headers, exact, { exactTargets: true });
+  const normalizer = createRowNormalizer({
+    kind,
+    headers,
+    targets,
+    region: options.region ?? 'US',
+    phoneSources: phoneSources(kind, headers, targets),
+  });
   const results: UpsertResult[] = [];
   const accepted: { index: number; candidate: AccountCandidate | ContactCandidate }[] = [];
   flat.forEach((r, index) => {

@@ -23,6 +23,8 @@ export interface LedgerFilter {
   runId?: number;
   batchId?: number;
   provider?: string;
+  /** Only rows with this status (`unknown`: paid calls whose process died before recording them). */
+  status?: string;
   /** Newest rows first, at most this many. Default 50. */
   limit?: number;
 }
@@ -49,9 +51,15 @@ export async function listLedger(db: Queryable, filter: LedgerFilter = {}): Prom
             cost_usd, saved_usd, latency_ms, error_class, error
      FROM ledger
      WHERE ($1::bigint IS NULL OR run_id = $1) AND ($2::bigint IS NULL OR batch_id = $2)
-       AND ($3::text IS NULL OR provider = $3)
+       AND ($3::text IS NULL OR provider = $3) AND ($5::text IS NULL OR status = $5)
      ORDER BY id DESC LIMIT $4::int`,
-    [filter.runId ?? null, filter.batchId ?? null, filter.provider ?? null, filter.limit ?? 50],
+    [
+      filter.runId ?? null,
+      filter.batchId ?? null,
+      filter.provider ?? null,
+      filter.limit ?? 50,
+      filter.status ?? null,
+    ],
   );
   return r.rows.map((x) => ({
     id: x.id,
@@ -96,4 +104,25 @@ export async function ledgerTotals(
   );
   const x = r.rows[0]!;
   return { calls: x.calls, requests: x.paid, cacheHits: x.hits, costUsd: x.cost, savedUsd: x.saved };
+}
+
+export interface UnknownAttempts {
+  /** Paid calls whose process died before recording them (reaped, src/ledger/reaper.ts). */
+  unknown: number;
+  /** Their price, counted as spent. */
+  unknownUsd: number;
+  /** Paid calls in flight right now (attempt rows still open). */
+  open: number;
+}
+
+/** What `sluice ledger` and `sluice status` say about attempts: in flight, and of unknown outcome. */
+export async function attemptSummary(db: Queryable): Promise<UnknownAttempts> {
+  const r = await db.query<{ unknown: number; usd: number; open: number }>(
+    `SELECT count(*) FILTER (WHERE status = 'unknown')::int AS unknown,
+            coalesce(sum(price_usd) FILTER (WHERE status = 'unknown'), 0)::float8 AS usd,
+            count(*) FILTER (WHERE status = 'open')::int AS open
+     FROM call_attempts`,
+  );
+  const x = r.rows[0]!;
+  return { unknown: x.unknown, unknownUsd: x.usd, open: x.open };
 }

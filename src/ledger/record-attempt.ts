@@ -43,6 +43,12 @@ export interface AttemptRecord {
   /** Concurrency slot to give back. */
   slot: number | null;
   /**
+   * The call's durable attempt row (call_attempts). A terminal record deletes it; if the reaper had
+   * already given up on this owner (row `unknown`: price counted as spent, reservation released), the
+   * record corrects the budgets to the real cost instead of releasing twice. Null: free call.
+   */
+  attemptId?: number | null;
+  /**
    * Provider health change: `reset` after a success (closes the circuit), `fail` counts a failure
    * toward the circuit, `pause` pushes everybody back by `delayMs` (a throttle), `exhausted` marks the
    * quota used up for `delayMs`.
@@ -116,12 +122,33 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
   }
   if (r.terminal && r.marker !== false)
     ctes.push(`mark AS (DELETE FROM cache_inflight WHERE key = ${key()} AND owner = ${owner()})`);
+  const attemptId = r.attemptId ?? null;
+  const settles = attemptId !== null && r.terminal;
+  if (settles) {
+    ctes.push(`att AS (DELETE FROM call_attempts WHERE id = ${p.add(attemptId, 'bigint')}
+  RETURNING status = 'unknown' AS reaped, price_usd, ledger_id)`);
+    // Reaped while this owner was still alive (its lease lapsed): the reaper's ledger row `unknown`
+    // no longer counts, this record has the real outcome.
+    ctes.push(`late AS (
+  UPDATE ledger SET cost_usd = 0, error = left(error || ' Its owner recorded the outcome later.', 1000)
+  WHERE id = (SELECT ledger_id FROM att WHERE reaped))`);
+  } else if (attemptId !== null && l) {
+    ctes.push(
+      `att AS (UPDATE call_attempts SET attempt = attempt + 1 WHERE id = ${p.add(attemptId, 'bigint')})`,
+    );
+  }
   const cost = l?.costUsd ?? 0;
   const release = r.terminal ? r.reservedUsd : 0;
-  if (r.budgetScopes.length > 0 && (cost > 0 || release > 0)) {
+  if (r.budgetScopes.length > 0 && (cost > 0 || release > 0 || settles)) {
+    const spent = settles
+      ? `${p.add(cost, 'numeric')} - coalesce((SELECT price_usd FROM att WHERE reaped), 0)`
+      : p.add(cost, 'numeric');
+    const released = settles
+      ? `CASE WHEN EXISTS (SELECT 1 FROM att WHERE reaped) THEN 0 ELSE ${p.add(release, 'numeric')} END`
+      : p.add(release, 'numeric');
     ctes.push(`bud AS (
-  UPDATE budgets SET spent_usd = spent_usd + ${p.add(cost, 'numeric')},
-                     reserved_usd = greatest(0, reserved_usd - ${p.add(release, 'numeric')}), updated_at = now()
+  UPDATE budgets SET spent_usd = spent_usd + ${spent},
+                     reserved_usd = greatest(0, reserved_usd - ${released}), updated_at = now()
   WHERE scope = ANY(${p.add(r.budgetScopes, 'text[]')}))`);
   }
   if (r.slot !== null) {

@@ -2,9 +2,12 @@ import type { Queryable } from '../db/db.ts';
 
 /**
  * Budgets: a batch's `--budget <USD>` (scope `batch:<id>`) and per-provider daily caps
- * (scope `provider:<id>:<YYYY-MM-DD>`, UTC day). A call reserves its declared price in every scope
+ * (scope `provider:<id>:<YYYY-MM-DD>`, UTC day). A call reserves the most it can cost (its real price:
+ * settings overrides, an LLM's max tokens × the model's price; src/gateway/price.ts) in every scope
  * that applies before it is made, atomically (it is refused when spent + reserved + price would
  * exceed a limit), and settles with the real cost afterwards in the same statement as its ledger row.
+ * Its attempt row (call_attempts) lists what it reserved: if the caller dies, the reaper
+ * (src/ledger/reaper.ts) counts the price as spent and releases the reservation, so nothing leaks.
  */
 export function batchScope(batchId: number): string {
   return `batch:${batchId}`;
@@ -64,6 +67,10 @@ WITH locked AS (
   FROM locked WHERE b.scope = locked.scope AND NOT EXISTS (SELECT 1 FROM over)
     AND (SELECT count(*) FROM locked) = cardinality($1::text[])
   RETURNING b.scope
+), att AS (
+  -- The call's attempt row records the reservation, so a reaper can release it if the caller dies.
+  UPDATE call_attempts SET budget_scopes = budget_scopes || $1::text[], reserved_usd = $2::numeric
+  WHERE id = $3::bigint AND EXISTS (SELECT 1 FROM upd)
 )
 SELECT o.scope, o.limit_usd, o.spent_usd, o.reserved_usd, (SELECT count(*) FROM locked)::int AS found
 FROM (SELECT 1) AS one LEFT JOIN over o ON true`;
@@ -71,11 +78,14 @@ FROM (SELECT 1) AS one LEFT JOIN over o ON true`;
 /**
  * Reserves `amountUsd` in every scope, or returns the first scope that would go over (nothing
  * reserved), or `missing` (nothing reserved) when a scope has no row: the caller recreates or drops it.
+ * With `attemptId`, the call's attempt row (call_attempts) records the reservation in the same
+ * statement, so it is released even if the caller dies before settling.
  */
 export async function reserveBudget(
   db: Queryable,
   scopes: readonly string[],
   amountUsd: number,
+  attemptId: number | null = null,
 ): Promise<BudgetState | 'missing' | undefined> {
   if (scopes.length === 0 || amountUsd <= 0) return undefined;
   const r = await db.query<{
@@ -84,7 +94,7 @@ export async function reserveBudget(
     spent_usd: number;
     reserved_usd: number;
     found: number;
-  }>(RESERVE, [scopes, amountUsd]);
+  }>(RESERVE, [scopes, amountUsd, attemptId]);
   const row = r.rows[0];
   if (!row) return undefined;
   if (row.scope === null) return row.found < scopes.length ? 'missing' : undefined;

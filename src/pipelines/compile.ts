@@ -6,7 +6,15 @@ import { compileAi } from './steps/ai.ts';
 import { compileForeach } from './steps/foreach.ts';
 import { compileFormula } from './steps/formula.ts';
 import { compileHttp } from './steps/http.ts';
-import { type CompiledStep, mergeForecasts, ROOTS, type Scope, SKIPPED, scopeVars } from './steps/runtime.ts';
+import {
+  type CompiledStep,
+  decide,
+  mergeForecasts,
+  ROOTS,
+  type Scope,
+  SKIPPED,
+  scopeVars,
+} from './steps/runtime.ts';
 import { compileWaterfall } from './steps/waterfall.ts';
 
 /**
@@ -63,6 +71,12 @@ export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
         truthy(evaluate(when, scopeVars(scope)))
           ? inner.run(ctx, scope)
           : Promise.resolve(SKIPPED(`when: ${s.when}`)),
+      forecastFor: (scope, written) => {
+        const decided = inForeach ? undefined : decide(when, scope, written);
+        if (decided === false) return [];
+        const calls = inner.forecastFor ? inner.forecastFor(scope, written) : inner.forecast();
+        return decided === undefined ? calls.map((c) => ({ ...c, undecided: true })) : calls;
+      },
     };
   };
 
@@ -77,6 +91,20 @@ export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
     },
   }));
   const forecast = mergeForecasts(compiled.map((c) => c.forecast()));
+  // Account fields each step may write, for deciding forecasts from stored values: what step i reads
+  // is decidable when no step before it writes it.
+  const writtenBefore: ReadonlySet<string>[] = [];
+  const written = new Set<string>();
+  spec.steps.forEach((s, i) => {
+    writtenBefore[i] = new Set(written);
+    for (const f of accountFieldsWritten(s)) written.add(f);
+  });
+  const forecastRecord = (account: Record<string, unknown>) => {
+    const scope: Scope = { account, contacts: [] };
+    return compiled.flatMap((c, i) =>
+      c.forecastFor ? c.forecastFor(scope, writtenBefore[i]!) : c.forecast(),
+    );
+  };
   const models = new Set<string>();
   const collect = (list: StepSpec[]) => {
     for (const s of list) {
@@ -90,6 +118,27 @@ export function compilePipeline(spec: PipelineSpec): PipelineDefinition {
     ...(spec.description ? { description: spec.description } : {}),
     steps,
     forecast,
+    forecastRecord,
     models: [...models].sort(),
   };
+}
+
+/** Account fields a top-level step may write (inside a foreach, only `account.`-prefixed names are). */
+function accountFieldsWritten(s: StepSpec, inForeach = false): string[] {
+  const names = (() => {
+    switch (s.kind) {
+      case 'waterfall':
+        return s.fields;
+      case 'formula':
+        return Object.keys(s.fields);
+      case 'ai':
+      case 'http':
+        return Object.keys(s.output ?? {});
+      case 'foreach':
+        return s.steps.flatMap((c) => accountFieldsWritten(c, true).map((f) => `account.${f}`));
+    }
+  })();
+  return names.flatMap((n) =>
+    n.startsWith('account.') ? [n.slice(8)] : n.startsWith('contact.') || inForeach ? [] : [n],
+  );
 }

@@ -401,3 +401,56 @@ export function evaluate(e: Expr, scope: Readonly<Record<string, unknown>>): unk
     }
   }
 }
+
+/** A record field an expression reads: `account.website` is `{ root: 'account', field: 'website' }`. */
+export interface FieldRef {
+  root: string;
+  /** Undefined when the root itself is used (`contacts`, `output`) or indexed by an expression. */
+  field: string | undefined;
+}
+
+/** Every `root` and `root.field` an expression reads (functions' arguments and nested members included). */
+export function fieldRefs(e: Expr): FieldRef[] {
+  const out: FieldRef[] = [];
+  const walk = (x: Expr): void => {
+    switch (x.type) {
+      case 'name':
+        out.push({ root: x.name, field: undefined });
+        return;
+      case 'member':
+        if (
+          x.object.type === 'name' &&
+          x.property.type === 'literal' &&
+          typeof x.property.value === 'string'
+        ) {
+          out.push({ root: x.object.name, field: x.property.value });
+          return;
+        }
+        walk(x.object);
+        walk(x.property);
+        return;
+      case 'call':
+        for (const a of x.args) walk(a);
+        return;
+      case 'list':
+        for (const a of x.items) walk(a);
+        return;
+      case 'unary':
+        walk(x.arg);
+        return;
+      case 'binary':
+        walk(x.left);
+        walk(x.right);
+        return;
+      case 'cond':
+        walk(x.test);
+        walk(x.then);
+        walk(x.else);
+        return;
+      case 'literal':
+        return;
+    }
+  };
+  walk(e);
+  return out;
+}

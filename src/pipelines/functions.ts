@@ -100,22 +100,27 @@ const table: Record<string, Fn> = {
     const x = str(s);
     return x === null ? null : encodeURIComponent(x);
   },
-  /** `[{first_name, last_name, email}]` of the people in a list that have all three (pattern evidence). */
-  people_with_email: (xs) =>
-    Array.isArray(xs)
+  /**
+   * `[{first_name, last_name, email}]` of the people in a list that have all three (pattern evidence).
+   * The email is read from `field` (default `email`): pass a field only vouched-for addresses fill
+   * (`people_with_email(contacts, 'email_published')`) so a run's own guesses are not evidence.
+   */
+  people_with_email: (xs, field) => {
+    const from = str(field) ?? 'email';
+    const text = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+    return Array.isArray(xs)
       ? xs
           .filter(
             (c): c is Record<string, unknown> =>
               typeof c === 'object' &&
               c !== null &&
-              ['first_name', 'last_name', 'email'].every(
-                (k) =>
-                  typeof (c as Record<string, unknown>)[k] === 'string' &&
-                  (c as Record<string, string>)[k]!.trim() !== '',
-              ),
+              text((c as Record<string, unknown>).first_name) &&
+              text((c as Record<string, unknown>).last_name) &&
+              text((c as Record<string, unknown>)[from]),
           )
-          .map((c) => ({ first_name: c.first_name, last_name: c.last_name, email: c.email }))
-      : null,
+          .map((c) => ({ first_name: c.first_name, last_name: c.last_name, email: c[from] }))
+      : null;
+  },
   // The one name splitter (normalize/person-name.ts): "Ana Van Dyke" → "Ana" / "Van Dyke".
   first_name: (s) => splitFullName(str(s) ?? '').firstName ?? null,
   last_name: (s) => splitFullName(str(s) ?? '').lastName ?? null,

@@ -1,11 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
 import type { z } from 'zod';
 import type { PipelineDefinition } from '../engine/pipeline-types.ts';
 import { ConfigError } from '../errors.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { providers as registered } from '../providers/registry.ts';
+import { checkFields } from './check-fields.ts';
 import { compilePipeline } from './compile.ts';
 import { type PipelineSpec, pipelineSchema, type StepSpec } from './schema.ts';
 import { SpecError, SpecErrors } from './spec-error.ts';
@@ -53,7 +54,16 @@ export interface LoadedPipeline {
 export interface ParseOptions {
   /** Check provider, operation and input names against the registry. Default true (tests of step semantics with made-up providers turn it off). */
   checkProviders?: boolean;
+  /** Check every field read against the schema, reserved columns and output paths (check-fields.ts). Default: as checkProviders. */
+  checkFields?: boolean;
+  /** Attributes known to exist (e.g. what imports stored), besides those the pipeline writes or declares. */
+  knownAttributes?: { account?: readonly string[]; contact?: readonly string[] };
 }
+
+/** Larger pipeline files are refused unread (a pipeline is a page of YAML; 30 MB would take GBs to parse). */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+/** YAML aliases expanded at most (yaml's maxAliasCount): a "billion laughs" file is refused, not expanded. */
+export const MAX_ALIAS_COUNT = 100;
 
 /** Parses and compiles pipeline text; `file` is used in messages only. */
 export function parsePipeline(text: string, file: string, options: ParseOptions = {}): LoadedPipeline {
@@ -72,11 +82,43 @@ export function parsePipeline(text: string, file: string, options: ParseOptions 
     const node = nodeAt(doc.contents, path, key);
     return pos(node?.range?.[0] ?? 0);
   };
-  const parsed = pipelineSchema.safeParse(doc.toJS());
+  /** Like locate, moved to `offset` inside a one-line plain or quoted scalar (where a name is). */
+  const locateAt = (path: readonly PropertyKey[], offset: number | undefined) => {
+    const node = nodeAt(doc.contents, path);
+    const start = node?.range?.[0] ?? 0;
+    if (offset === undefined || !isScalar(node) || typeof node.value !== 'string') return pos(start);
+    const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+    const plain = node.type === Scalar.PLAIN;
+    const raw = text.slice(start, node.range?.[1] ?? start);
+    if ((!plain && !quoted) || raw.includes('\n') || (quoted && /\\|''/.test(raw))) return pos(start);
+    return pos(start + offset + (quoted ? 1 : 0));
+  };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml: "Excessive alias count indicates a resource exhaustion attack"
+    throw new PipelineFileError([
+      {
+        file,
+        ...pos(0),
+        field: '',
+        message: `refused: ${(err as Error).message} (more than ${MAX_ALIAS_COUNT} alias expansions); write the values out instead of nesting aliases`,
+      },
+    ]);
+  }
+  const parsed = pipelineSchema.safeParse(data);
   if (!parsed.success) {
     throw new PipelineFileError(parsed.error.issues.flatMap((issue) => zodIssues(issue, file, locate)));
   }
   const problems = options.checkProviders !== false ? checkProviders(parsed.data) : [];
+  if (options.checkFields ?? options.checkProviders !== false)
+    problems.push(
+      ...checkFields(parsed.data, {
+        providers: registered,
+        ...(options.knownAttributes ? { knownAttributes: options.knownAttributes } : {}),
+      }),
+    );
   let definition: PipelineDefinition | undefined;
   try {
     definition = compilePipeline(parsed.data);
@@ -86,25 +128,36 @@ export function parsePipeline(text: string, file: string, options: ParseOptions 
     else throw err;
   }
   if (problems.length || !definition) {
-    const issues = problems.map((e) => ({
-      file,
-      ...locate(e.path),
-      field: formatPath(e.path),
-      message: e.message,
-    }));
+    // The field check repeats compilation's syntax errors (to report every one, not the first per
+    // step): each problem is shown once.
+    const seen = new Set<string>();
+    const issues: PipelineIssue[] = [];
+    for (const e of problems) {
+      const key = `${formatPath(e.path)}\n${e.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push({ file, ...locateAt(e.path, e.offset), field: formatPath(e.path), message: e.message });
+    }
     throw new PipelineFileError(issues.sort((a, b) => a.line - b.line || a.col - b.col));
   }
   return { spec: parsed.data, definition };
 }
 
-export async function loadPipelineFile(file: string): Promise<LoadedPipeline> {
+export async function loadPipelineFile(file: string, options: ParseOptions = {}): Promise<LoadedPipeline> {
   let text: string;
   try {
+    const { size, isFile } = await stat(file).then((st) => ({ size: st.size, isFile: st.isFile() }));
+    if (!isFile) throw new ConfigError(`pipeline file ${displayName(file)} is not a file`, { exitCode: 2 });
+    if (size > MAX_PIPELINE_BYTES)
+      throw new ConfigError(
+        `pipeline file ${displayName(file)} is ${(size / 1024 / 1024).toFixed(1)} MB; pipeline files over ${MAX_PIPELINE_BYTES / 1024 / 1024} MB are refused unread (is it the right file?)`,
+      );
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read pipeline file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return parsePipeline(text, displayName(file));
+  return parsePipeline(text, displayName(file), options);
 }
 
 function displayName(file: string): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PipelineDefinition } from '../engine/pipeline-types.ts';
 import { ConfigError } from '../errors.ts';
-import { type LoadedPipeline, loadPipelineFile } from './load.ts';
+import { type LoadedPipeline, loadPipelineFile, type ParseOptions } from './load.ts';
 
 /** Where the built-in pipelines live (`pipelines/*.yaml` at the package root). */
 export const BUILTIN_DIR = fileURLToPath(new URL('../../pipelines/', import.meta.url));
@@ -39,12 +39,22 @@ export async function pipelineFile(nameOrFile: string): Promise<string> {
 }
 
 /** Loads a built-in pipeline by name, or a pipeline file by path, with its parsed spec. */
-export async function loadPipeline(nameOrFile: string): Promise<LoadedPipeline & { file: string }> {
+export async function loadPipeline(
+  nameOrFile: string,
+  options: ParseOptions = {},
+): Promise<LoadedPipeline & { file: string }> {
   const file = await pipelineFile(nameOrFile);
-  return { ...(await loadPipelineFile(file)), file };
+  return { ...(await loadPipelineFile(file, options)), file };
 }
 
-/** What the run engine calls: a built-in name (`golf-courses`) or a file path → PipelineDefinition. */
-export async function resolvePipeline(nameOrFile: string): Promise<PipelineDefinition> {
-  return (await loadPipeline(nameOrFile)).definition;
+/**
+ * What the run engine calls: a built-in name (`golf-courses`) or a file path → PipelineDefinition.
+ * The field check (check-fields.ts) is not repeated here: `sluice run` made it, with the attributes the
+ * accounts store, before the batch was queued; the worker has no reason to refuse a run halfway.
+ */
+export async function resolvePipeline(
+  nameOrFile: string,
+  options: ParseOptions = { checkFields: false },
+): Promise<PipelineDefinition> {
+  return (await loadPipeline(nameOrFile, options)).definition;
 }

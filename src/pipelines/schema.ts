@@ -200,11 +200,25 @@ const foreach = z
 
 export const step = z.discriminatedUnion('kind', [waterfall, ai, http, formula, foreach]);
 
+const attributeName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'must be a snake_case field name such as course_type');
+
 export const pipelineSchema = z
   .object({
     $schema: z.string().optional(),
     name: id,
     description: z.string().optional(),
+    attributes: z
+      .object({
+        account: z.array(attributeName).optional(),
+        contact: z.array(attributeName).optional(),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'attributes the pipeline reads that no step writes (e.g. columns an import kept as attributes); any other unknown field is an error',
+      ),
     steps: z.array(step).min(1),
   })
   .strict();

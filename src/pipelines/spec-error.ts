@@ -6,6 +6,8 @@ export class SpecError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** Where in the string at `path` the problem is (0-based), when known: moves the reported column. */
+    readonly offset?: number,
   ) {
     super(message);
   }
@@ -25,7 +27,7 @@ export function at<T>(path: readonly (string | number)[], source: string, fn: ()
   } catch (err) {
     if (err instanceof ExpressionError) {
       const near = source.slice(err.offset, err.offset + 20);
-      throw new SpecError(path, `${err.message}${near ? ` near "${near}"` : ''} in "${source}"`);
+      throw new SpecError(path, `${err.message}${near ? ` near "${near}"` : ''} in "${source}"`, err.offset);
     }
     if (err instanceof JsonPathError) throw new SpecError(path, err.message);
     throw err;

@@ -89,6 +89,12 @@ export interface OperationDefinition<I extends z.ZodType = z.ZodType, O extends 
   output: O;
   /** Price of one call that finds something, in USD, for forecasts (the result's costUsd is what is charged). */
   priceUsd: number;
+  /**
+   * The most one call with this input can cost, in USD, at the prices in `env` (plan overrides such
+   * as `SLUICE_HUNTER_USD_PER_CREDIT`, an LLM's max tokens × the model's price): what budgets reserve
+   * before the call. Default `priceUsd`.
+   */
+  maxPriceUsd?: (input: z.infer<I>, env: Readonly<Record<string, string | undefined>>) => number;
   /** Cache TTL for found results. Default 30 days. */
   cacheTtlMs?: number;
   /** Cache TTL for not-found results. Default 7 days. */
@@ -98,8 +104,18 @@ export interface OperationDefinition<I extends z.ZodType = z.ZodType, O extends 
   /** Attempts before giving up on retryable errors. Default 4. */
   maxAttempts?: number;
   timeoutMs?: number;
-  /** The part of the input that identifies the lookup (cache and coalescing key). Default: the whole input. */
+  /**
+   * The part of the input that identifies the lookup (cache and coalescing key). Default: the whole
+   * input. Leave out what must never be stored (headers, secrets): the key input is stored in
+   * `cache_entries.input`.
+   */
   cacheKey?: (input: z.infer<I>) => unknown;
+  /**
+   * Fields of the key input the API treats as case-insensitive (`domain`, `email`, dotted for nested
+   * ones: `known.email`; `''` for a bare-string key): trimmed and lowercased in the key. Every other
+   * string (URLs, bodies, prompts, names) is keyed exactly as sent (src/cache/cache-key.ts).
+   */
+  caseInsensitive?: readonly string[];
   run(ctx: OperationContext, input: z.infer<I>): Promise<OperationResult<z.infer<O>>>;
 }
 

@@ -1,7 +1,6 @@
-import { parseWhere } from '../engine/selection.ts';
-import { COLUMN_FIELDS } from './record-fields.ts';
+import { FILTER_COLUMNS, parseWhere, whereSql } from '../engine/selection.ts';
 
-const CONTACT_COLUMNS = new Set<string>(['id', 'account_id', ...COLUMN_FIELDS.contact]);
+const CONTACT_COLUMNS = new Set<string>(FILTER_COLUMNS.contact);
 
 /**
  * SQL conditions on `contacts` for a `--where` filter (the grammar of selection.ts, applied to contact
@@ -12,14 +11,5 @@ export function contactFilterSql(where: string | undefined, params: unknown[]): 
     params.push(v);
     return `$${params.length}`;
   };
-  const clauses: string[] = [];
-  for (const c of where ? parseWhere(where) : []) {
-    const expr = CONTACT_COLUMNS.has(c.field) ? `${c.field}::text` : `(attributes ->> ${p(c.field)})`;
-    if (c.op === 'empty') clauses.push(`coalesce(${expr}, '') = ''`);
-    else if (c.op === 'not_empty') clauses.push(`coalesce(${expr}, '') <> ''`);
-    else if (c.op === '=') clauses.push(`lower(${expr}) = lower(${p(c.value)})`);
-    else if (c.op === '!=') clauses.push(`lower(coalesce(${expr}, '')) <> lower(${p(c.value)})`);
-    else clauses.push(`${expr} ILIKE ${p(`%${c.value}%`)}`);
-  }
-  return clauses;
+  return where ? [whereSql(parseWhere(where), CONTACT_COLUMNS, p)] : [];
 }

@@ -20,6 +20,13 @@ import { generateWorld, type World, type WorldOptions } from './world.ts';
  */
 export const SANDBOX_BANNER = 'sandbox: simulated providers, no real data';
 
+/**
+ * The outbound-edge policy for code that talks to servers the sandbox runs on 127.0.0.1 (its fakes,
+ * `sluice serve --sandbox`'s webhook receivers): loopback admitted, every other internal address still
+ * refused. The one opt-in to loopback outside tests (docs/security.md); nothing else sets it.
+ */
+export const SANDBOX_OUTBOUND = { allowLoopback: true } as const;
+
 export interface SandboxOptions {
   /** World and fake-behaviour seed. Default 1. */
   seed?: number;

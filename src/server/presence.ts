@@ -7,16 +7,22 @@ export const PRESENCE_INTERVAL_MS = 10_000;
 
 /**
  * Records this process in `worker_presence` and refreshes it every 10 s until `stop()` (which removes
- * it). A SIGKILLed process simply stops being seen. Failures are retried on the next tick.
+ * it). A SIGKILLed process simply stops being seen. Failures are retried on the next tick. `runs` is
+ * how many runs it works at once (0: a `sluice serve --workers 0`, alive but not working the queue).
  */
-export function startPresence(db: Db, kind: 'serve' | 'worker', onError?: (err: unknown) => void) {
+export function startPresence(
+  db: Db,
+  kind: 'serve' | 'worker',
+  runs: number,
+  onError?: (err: unknown) => void,
+) {
   const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const beat = () =>
     db
       .query(
-        `INSERT INTO worker_presence (id, kind, host, pid) VALUES ($1, $2, $3, $4)
+        `INSERT INTO worker_presence (id, kind, host, pid, runs) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET seen_at = now()`,
-        [id, kind, hostname(), process.pid],
+        [id, kind, hostname(), process.pid, runs],
       )
       .then(() => {})
       .catch((err: unknown) => onError?.(err));

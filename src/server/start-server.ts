@@ -99,7 +99,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
           onError: onError('worker'),
         })
       : undefined;
-  const presence = startPresence(db, 'serve', onError('presence'));
+  const presence = startPresence(db, 'serve', workers, onError('presence'));
   const metrics = new HttpMetrics();
   const app = createApp(
     {

@@ -23,6 +23,9 @@ const OPS: Record<SyncMode, { create: boolean; update: boolean; archive: boolean
 
 export const modeOps = (mode: SyncMode) => OPS[mode];
 
+/** Where the snapshot's `remote` keeps the owner the CRM reported (webhooks, polls). */
+export const REMOTE_OWNER = '__owner';
+
 const blank = (v: unknown) => v === null || v === undefined || v === '';
 export const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
@@ -42,10 +45,13 @@ export function changedFields(
   fields: CompiledField[],
   mapped: MappedRecord,
   snap: Snapshot,
+  blocked?: ReadonlySet<string>,
 ): Record<string, unknown> {
   const send: Record<string, unknown> = {};
   for (const f of fields) {
     if (f.rule === 'never') continue;
+    // an open conflict: neither side's value is sent until someone resolves it
+    if (blocked?.has(`${mapped.entityType}:${mapped.entityId}:${f.to}`)) continue;
     const v = mapped.fields[f.to] ?? null;
     const known = f.to in snap.remote ? snap.remote[f.to] : snap.sent[f.to];
     if (v === null) {
@@ -67,6 +73,7 @@ export function planRecord(
   mapped: MappedRecord,
   snap: Snapshot | undefined,
   parentRemoteId?: string,
+  blocked?: ReadonlySet<string>,
 ): Planned {
   const ops = OPS[def.spec.mode];
   if (snap?.status === 'permanent' && snap.failedHash === mapped.hash)
@@ -85,8 +92,12 @@ export function planRecord(
     return { op: 'create', mapped, send: createFields(def.fields, mapped) };
   }
   if (!ops.update) return { op: 'unchanged', mapped };
-  const send = changedFields(def.fields, mapped, snap);
-  const ownerMoved = (mapped.route.owner ?? null) !== (snap.route.owner ?? null);
+  const send = changedFields(def.fields, mapped, snap, blocked);
+  // reps win on owner: routing moves a record only while its owner is still the one we routed it to
+  const crmOwner = snap.remote[REMOTE_OWNER];
+  const ownerMoved =
+    (mapped.route.owner ?? null) !== (snap.route.owner ?? null) &&
+    (crmOwner === undefined || crmOwner === null || crmOwner === (snap.route.owner ?? null));
   const parentMoved = parentRemoteId !== undefined && parentRemoteId !== snap.route.parent;
   if (Object.keys(send).length === 0 && !ownerMoved && !parentMoved && !snap.archived)
     return { op: 'unchanged', mapped };

@@ -6,6 +6,7 @@ import { loadScopes, type MappedRecord, mapParent, mapRecord, selected } from '.
 import { beginCreate, markUnknown, openCreates, settleCreates } from './outbox.ts';
 import { modeOps, type Planned, planRecord } from './plan-sync.ts';
 import { sendBatch } from './send-batch.ts';
+import { openConflictFields } from './sync-conflicts.ts';
 import {
   emptyCounts,
   finishSyncRun,
@@ -60,6 +61,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const scopes = (await loadScopes(db, def, options.ids)).filter((s) => selected(def, s));
   const snaps = await loadSnapshots(db, def.name);
   const open = await openCreates(db, def.name);
+  const blocked = await openConflictFields(db, def.name);
   const parents = new Map<number, MappedRecord>();
   for (const s of scopes) {
     const p = mapParent(def, s);
@@ -76,7 +78,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const parentRemote = (m: MappedRecord) =>
     m.parentId !== undefined ? (snaps.get(`account:${m.parentId}`)?.remoteId ?? undefined) : undefined;
   let plans = mapped.map((m) =>
-    planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m)),
+    planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m), blocked),
   );
   const inSelection = new Set(mapped.map((m) => `${m.entityType}:${m.entityId}`));
   const archives = modeOps(def.spec.mode).archive
@@ -143,7 +145,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       });
       for (const f of found) snaps.set(`${f.entityType}:${f.entityId}`, f);
       plans = mapped.map((m) =>
-        planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m)),
+        planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m), blocked),
       );
     }
 
@@ -198,7 +200,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     await send(parentPlans, true);
     if (parentPlans.length)
       plans = mapped.map((m) =>
-        planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m)),
+        planRecord(def, m, snaps.get(`${m.entityType}:${m.entityId}`), parentRemote(m), blocked),
       );
     await send(plans, false);
 

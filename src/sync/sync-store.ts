@@ -72,6 +72,20 @@ export async function snapshotByRemoteId(
   return r.rows[0] ? toSnapshot(r.rows[0]) : undefined;
 }
 
+/** The snapshot of one record. */
+export async function snapshotOf(
+  db: Queryable,
+  syncName: string,
+  entityType: string,
+  entityId: number,
+): Promise<Snapshot | undefined> {
+  const r = await db.query<Row>(
+    'SELECT * FROM sync_records WHERE sync_name = $1 AND entity_type = $2 AND entity_id = $3',
+    [syncName, entityType, entityId],
+  );
+  return r.rows[0] ? toSnapshot(r.rows[0]) : undefined;
+}
+
 /** Writes snapshots (whole rows, computed by the caller) in one statement. */
 export async function saveSnapshots(
   db: Queryable,

@@ -2,8 +2,10 @@
 
 export function usd(n: number | null | undefined, digits = 2): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '-';
-  const d = n !== 0 && Math.abs(n) < 0.01 ? 4 : digits;
-  return `$${n.toFixed(d)}`;
+  // Whole cents as cents; sub-cent prices (a lookup often costs $0.017) with up to 4 decimals.
+  const cents = Math.abs(n * 100 - Math.round(n * 100)) < 1e-6;
+  if (cents || Math.abs(n) >= 100) return `$${n.toFixed(digits)}`;
+  return `$${n.toFixed(4).replace(/0{1,2}$/, '')}`;
 }
 
 export function int(n: number | null | undefined): string {

@@ -54,10 +54,10 @@ export function Live(p: { id: string; src: string; every?: number; children: Chi
   );
 }
 
-/** A one-line result of an action, shown on the page it redirected to (`?done=…` / `?error=…`). */
+/** A one-line result of an action, shown on the page it redirected to (`?notice=…` / `?alert=…`). */
 export function Flash(p: { c: Context }) {
-  const done = p.c.req.query('done');
-  const error = p.c.req.query('error');
+  const done = p.c.req.query('notice');
+  const error = p.c.req.query('alert');
   return (
     <>
       {done ? (

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Standard Webhooks signing (standardwebhooks.com): `webhook-signature: v1,<base64 HMAC-SHA256 of
@@ -24,4 +24,40 @@ export function signatureHeaders(
     'webhook-timestamp': String(timestampSeconds),
     'webhook-signature': `v1,${signature}`,
   };
+}
+
+/**
+ * Checks a Standard Webhooks signature (for `sluice webhooks receive`, a local debugging receiver;
+ * production receivers use a Standard Webhooks library). Undefined when valid, else why not: a header
+ * missing, a timestamp more than `toleranceSeconds` away (replays), or no `v1,` signature matching.
+ */
+export function signatureProblem(
+  secret: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  body: string,
+  toleranceSeconds = 300,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string | undefined {
+  const one = (name: string) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const id = one('webhook-id');
+  const ts = one('webhook-timestamp');
+  const sigs = one('webhook-signature');
+  if (!id || !ts || !sigs) return 'webhook-id, webhook-timestamp or webhook-signature header missing';
+  const t = Number(ts);
+  if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds)
+    return `webhook-timestamp ${ts} is more than ${toleranceSeconds} s away from now`;
+  const expected = Buffer.from(
+    signatureHeaders(secret, id, body, t)['webhook-signature']!.slice(3),
+    'base64',
+  );
+  for (const part of sigs.split(' ')) {
+    const [version, value] = part.split(',', 2);
+    if (version !== 'v1' || !value) continue;
+    const given = Buffer.from(value, 'base64');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return undefined;
+  }
+  return 'no v1 signature matches this secret';
 }

@@ -235,6 +235,8 @@ export function fakeProvider(options: FakeProviderOptions = {}): ProviderDefinit
         input: z.object({ q: z.string().min(1) }),
         output: z.object({ q: z.string(), value: z.string() }),
         priceUsd: price,
+        // The fake's queries are case-insensitive (like a domain): `B ` and `b` are one lookup.
+        caseInsensitive: ['q'],
         limits: options.opLimits,
         maxAttempts: options.maxAttempts,
         cacheTtlMs: options.cacheTtlMs,

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createGateway } from '../../src/gateway/create-gateway.ts';
+import { recordValueOutcome } from '../../src/learning/value-outcomes.ts';
 import { emailPattern } from '../../src/providers/email-pattern/index.ts';
 import { createOperationContext } from '../../src/providers/http.ts';
+import { type FieldObservation, type FieldSource, writeFieldValues } from '../../src/records/field-values.ts';
 import { describeEachBackend, openTestDb, type TestDb } from '../helpers/backends.ts';
 
 const op = emailPattern.operations['infer-email'];
@@ -15,12 +18,23 @@ describeEachBackend('email-pattern inferrer', (backend) => {
   const infer = (input: unknown) =>
     op.run(createOperationContext(emailPattern, { env: {}, services: { db } }), op.input.parse(input));
 
-  async function contact(first: string, last: string, email: string) {
-    await db.query('INSERT INTO contacts (first_name, last_name, email) VALUES ($1, $2, $3)', [
-      first,
-      last,
-      email,
+  /** A stored contact whose email came from `source` (an import by default: vouched-for evidence). */
+  async function contact(
+    first: string,
+    last: string,
+    email: string,
+    source: FieldSource = 'import',
+    extra: Partial<FieldObservation> = {},
+  ): Promise<number> {
+    const r = await db.query<{ id: number }>(
+      'INSERT INTO contacts (first_name, last_name) VALUES ($1, $2) RETURNING id::int AS id',
+      [first, last],
+    );
+    const id = r.rows[0]!.id;
+    await writeFieldValues(db, [
+      { entityType: 'contact', entityId: id, field: 'email', value: email, source, ...extra },
     ]);
+    return id;
   }
 
   it('learns the domain’s pattern from stored contacts and proposes the address, for free', async () => {
@@ -72,5 +86,86 @@ describeEachBackend('email-pattern inferrer', (backend) => {
       found: false,
       costUsd: 0,
     });
+  });
+
+  it('counts only imported and verified emails: never its own guesses or a run’s unverified finds', async () => {
+    // Two guesses stored by an earlier run ({first}.{last}), one import ({f}{last}).
+    await contact('Ann', 'Bell', 'ann.bell@c-golf.com', 'provider', {
+      provider: 'email-pattern',
+      operation: 'infer-email',
+    });
+    await contact('Bob', 'Cole', 'bob.cole@c-golf.com', 'provider', {
+      provider: 'hunter',
+      operation: 'email-finder',
+    });
+    await contact('Cy', 'Dunn', 'cdunn@c-golf.com');
+    let r = await infer({ domain: 'c-golf.com', first_name: 'Tom', last_name: 'Reed' });
+    expect(r.found && r.output).toMatchObject({
+      email: 'treed@c-golf.com',
+      evidence: { matches: 1, total: 1 },
+    });
+    // A checker's `verified` verdict makes a found email evidence; a later `bounced` one takes it back.
+    const di = await contact('Di', 'Egan', 'degan@c-golf.com', 'provider', {
+      provider: 'hunter',
+      operation: 'email-finder',
+    });
+    await recordValueOutcome(db, {
+      entityType: 'contact',
+      entityId: di,
+      field: 'email',
+      value: 'degan@c-golf.com',
+      outcome: 'verified',
+      source: 'verifier',
+    });
+    r = await infer({ domain: 'c-golf.com', first_name: 'Tom', last_name: 'Reed' });
+    expect(r.found && r.output.evidence).toEqual({ matches: 2, total: 2 });
+    await recordValueOutcome(db, {
+      entityType: 'contact',
+      entityId: di,
+      field: 'email',
+      value: 'degan@c-golf.com',
+      outcome: 'bounced',
+      source: 'outreach',
+    });
+    r = await infer({ domain: 'c-golf.com', first_name: 'Tom', last_name: 'Reed' });
+    expect(r.found && r.output.evidence).toEqual({ matches: 1, total: 1 });
+  });
+
+  it('is not cached: through the gateway, an answer follows the evidence stored when it is asked', async () => {
+    const gateway = createGateway({
+      db,
+      providers: (id) => (id === 'email-pattern' ? emailPattern : undefined),
+      services: { db },
+    });
+    const ask = () =>
+      gateway.call({
+        provider: 'email-pattern',
+        operation: 'infer-email',
+        input: { domain: 'd-golf.com', first_name: 'Tom', last_name: 'Reed' },
+      });
+    await contact('Ann', 'Bell', 'abell@d-golf.com');
+    expect(await ask()).toMatchObject({ found: true, cached: false, output: { email: 'treed@d-golf.com' } });
+    await contact('Bob', 'Cole', 'bob.cole@d-golf.com');
+    await contact('Cy', 'Dunn', 'cy.dunn@d-golf.com');
+    expect(await ask()).toMatchObject({
+      found: true,
+      cached: false,
+      output: { email: 'tom.reed@d-golf.com' },
+    });
+    const stored = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM cache_entries WHERE provider = 'email-pattern'`,
+    );
+    expect(stored.rows[0]!.n).toBe(0);
+  });
+
+  it('looks the domain up through an index, not a scan of every contact', async () => {
+    const plan = await db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const r = await tx.query<Record<string, string>>(
+        `EXPLAIN SELECT id FROM contacts WHERE email IS NOT NULL AND lower(split_part(email, '@', 2)) = 'a.com'`,
+      );
+      return r.rows.map((row) => Object.values(row)[0]).join('\n');
+    });
+    expect(plan).toContain('contacts_email_domain_idx');
   });
 });

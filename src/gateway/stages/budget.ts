@@ -23,12 +23,12 @@ export const budget: Stage = async (ctx, next) => {
   for (const cap of ctx.account.dailyCaps) {
     const scope = dailyScope(cap.id, pf.nowMs);
     await ensureDailyCap(gw.db, scope, cap.usd);
-    let over = await reserveBudget(gw.db, [scope], price);
+    let over = await reserveBudget(gw.db, [scope], price, hold.attemptId);
     if (over === 'missing') {
       // The row was deleted under us (e.g. by hand): recreate it, a cap is never silently skipped.
       forgetDailyCaps(gw.db);
       await ensureDailyCap(gw.db, scope, cap.usd);
-      over = await reserveBudget(gw.db, [scope], price);
+      over = await reserveBudget(gw.db, [scope], price, hold.attemptId);
     }
     if (over && over !== 'missing') {
       await refuse(

@@ -5,9 +5,10 @@ import type { Stage } from '../call-context.ts';
 /**
  * Cache lookup and cross-process coalescing, in one statement per try (src/cache/preflight.ts): a hit
  * answers the call; on a miss this caller either claims the in-flight marker (it is the leader: the
- * rest of the order runs, with the batch's reservation taken in the same statement) or another
- * process is making this exact call, and it polls until that one's cache entry appears or its marker
- * goes (then it claims it).
+ * rest of the order runs, with the batch's reservation and the call's durable attempt row written in
+ * the same statement) or another process is making this exact call, and it polls until that one's
+ * cache entry appears or its marker goes (then it claims it). The leader's marker and attempt row
+ * are renewed (lease.ts) until the call ends, so a slow call is never taken over while its owner lives.
  */
 export const cache: Stage = async (ctx, next) => {
   const { gw, req } = ctx;
@@ -30,6 +31,7 @@ export const cache: Stage = async (ctx, next) => {
       batchScope: req.batchId === undefined ? null : batchScope(req.batchId),
       reserveUsd: ctx.priceUsd,
       healthKey: ctx.account.healthKey,
+      attempt: { cache: ctx.cacheLabel, leaseMs: gw.inflightTtlMs, durable: gw.singleProcess },
     });
     if (pf.hit) {
       ctx.answer = { ...pf.hit, confidence: pf.hit.confidence ?? undefined, cached: true };
@@ -40,11 +42,19 @@ export const cache: Stage = async (ctx, next) => {
       ctx.preflight = pf;
       ctx.hold.marker = !gw.singleProcess;
       // The preflight reserved the price in the batch's budget, or refused to (nothing reserved).
+      ctx.hold.attemptId = pf.attemptId;
       if (pf.batchLimitUsd !== null && req.batchId !== undefined) {
         ctx.hold.budgetScopes.push(batchScope(req.batchId));
         if (pf.batchReserved) ctx.hold.reservedUsd = ctx.priceUsd;
       }
-      return next();
+      // Marker and attempt row are renewed while the call runs: they lapse only if this owner dies.
+      const leased = ctx.hold.marker || ctx.hold.attemptId !== null;
+      if (leased) gw.lease.enter();
+      try {
+        return await next();
+      } finally {
+        if (leased) gw.lease.leave();
+      }
     }
     // Another process is making this exact call: wait for its cache entry (or its marker to go).
     if (hitLabel === 'hit') {

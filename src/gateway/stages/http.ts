@@ -1,4 +1,4 @@
-import { CriticalError, NotFoundError } from '../../errors.ts';
+import { CriticalError, NotFoundError, SluiceError } from '../../errors.ts';
 import type { OperationResult } from '../../providers/define-provider.ts';
 import { createOperationContext } from '../../providers/http.ts';
 import type { CallContext, CheckedResult, Stage } from '../call-context.ts';
@@ -6,7 +6,8 @@ import type { CallContext, CheckedResult, Stage } from '../call-context.ts';
 /**
  * One request: the operation's `run` with an OperationContext bound to the provider (base URL, auth,
  * timeout, error mapping in src/providers/http.ts), then its result checked against the output schema.
- * A 404 (NotFoundError) is a real "nothing found". Sets `ctx.result`, or throws for the ledger stage.
+ * A 404 (NotFoundError) is a real "nothing found". Sets `ctx.result`, or throws for the ledger stage;
+ * an error that comes after a billed response sets `ctx.billedUsd` (recorded as that attempt's cost).
  */
 export const http: Stage = async (ctx) => {
   const { gw, target } = ctx;
@@ -32,7 +33,12 @@ export const http: Stage = async (ctx) => {
   try {
     res = await target.op.run(opContext, ctx.input);
   } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
+    if (!(err instanceof NotFoundError)) {
+      // An error about a response the provider billed (an LLM answer that broke its schema).
+      const billed = err instanceof SluiceError ? err.billedUsd : undefined;
+      if (billed !== undefined && Number.isFinite(billed) && billed > 0) ctx.billedUsd = billed;
+      throw err;
+    }
     res = { found: false, costUsd: 0 };
   } finally {
     ctx.latencyMs = gw.clock.now() - t0;

@@ -1,6 +1,6 @@
 import type { CallOutcome } from '../../engine/gateway-types.ts';
 import type { ContactView, FieldWrite, StepContext, StepOutput } from '../../engine/pipeline-types.ts';
-import { type Expr, evaluate } from '../expression.ts';
+import { type Expr, evaluate, fieldRefs, truthy } from '../expression.ts';
 
 /**
  * What compiled steps share: the scope a step sees (the account, the contact inside `foreach`),
@@ -17,6 +17,19 @@ export interface Forecast {
   provider: string;
   operation: string;
   callsPerRecord: number;
+  /** Set by per-record forecasts: the call depends on a value an earlier step writes. */
+  undecided?: boolean;
+}
+
+/**
+ * Decides an expression from stored values: true/false when every field it reads is an account field
+ * no earlier step writes, else undefined (it depends on what the run writes first).
+ */
+export function decide(expr: Expr, scope: Scope, written: ReadonlySet<string>): boolean | undefined {
+  for (const r of fieldRefs(expr)) {
+    if (r.root !== 'account' || r.field === undefined || written.has(r.field)) return undefined;
+  }
+  return truthy(evaluate(expr, scopeVars(scope)));
 }
 
 /** A step after compilation: runs against a scope (the account, or one contact inside `foreach`). */
@@ -25,6 +38,8 @@ export interface CompiledStep {
   required: boolean;
   run(ctx: StepContext, scope: Scope): Promise<StepOutput>;
   forecast(): Forecast[];
+  /** The calls of one record given its stored values; default: forecast(). */
+  forecastFor?(scope: Scope, written: ReadonlySet<string>): Forecast[];
 }
 
 /** Where a field of a pipeline file lands: `contact.email`, `account.segment`, or unprefixed. */
@@ -137,8 +152,10 @@ export function mergeForecasts(lists: Forecast[][], times = 1): Forecast[] {
   for (const f of lists.flat()) {
     const key = `${f.provider}/${f.operation}`;
     const cur = byKey.get(key);
-    if (cur) cur.callsPerRecord += f.callsPerRecord * times;
-    else byKey.set(key, { ...f, callsPerRecord: f.callsPerRecord * times });
+    if (cur) {
+      cur.callsPerRecord += f.callsPerRecord * times;
+      if (f.undecided) cur.undecided = true;
+    } else byKey.set(key, { ...f, callsPerRecord: f.callsPerRecord * times });
   }
   return [...byKey.values()];
 }

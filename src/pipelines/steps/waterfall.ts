@@ -1,9 +1,10 @@
 import type { CallOutcome } from '../../engine/gateway-types.ts';
 import type { FieldWrite, StepContext, StepError, StepOutput } from '../../engine/pipeline-types.ts';
 import { errorClassOf, isCallFailure } from '../../errors.ts';
-import { type Expr, evaluate, parseExpression, truthy } from '../expression.ts';
+import { type Expr, evaluate, type FieldRef, fieldRefs, parseExpression, truthy } from '../expression.ts';
 import type { WaterfallSpec } from '../schema.ts';
 import { at, SpecError } from '../spec-error.ts';
+import { Template, type TemplateTree } from '../template.ts';
 import { buildInput, type CompiledCall, callGateway, compileCall } from './call.ts';
 import {
   applyMapping,
@@ -16,7 +17,9 @@ import {
   type CompiledStep,
   type ConfidenceSpec,
   currentValue,
+  decide,
   type FieldTarget,
+  type Forecast,
   isBlank,
   makeWrite,
   mergeForecasts,
@@ -221,22 +224,65 @@ export function compileWaterfall(
     return { status: allSkipped ? 'skipped' : 'not_found', writes, data };
   }
 
+  /**
+   * The calls of one record from its stored values: none when every field is filled (without
+   * `overwrite`); per provider none when its `when` is false or a required input is empty. Values an
+   * earlier step writes cannot be decided: those calls are counted, marked undecided. The validator is
+   * counted once per provider that may answer.
+   */
+  function forecastFor(scope: Scope, written: ReadonlySet<string>): Forecast[] {
+    if (inForeach) return staticForecast();
+    if (!spec.overwrite && targets.every((t) => t.entity === 'account' && !isBlank(currentValue(scope, t))))
+      return [];
+    const out: Forecast[] = [];
+    const vars = scopeVars(scope);
+    for (const p of providers) {
+      const decided = p.when ? decide(p.when, scope, written) : true;
+      if (decided === false) continue;
+      const reads = Object.values(p.call.input).flatMap(treeRefs);
+      const dependsOnRun = reads.some(
+        (r) => r.root !== 'account' || r.field === undefined || written.has(r.field),
+      );
+      if (!dependsOnRun && !buildInput(p.call, vars).ok) continue;
+      const undecided = decided === undefined || dependsOnRun;
+      out.push({ provider: p.call.provider, operation: p.call.operation, callsPerRecord: 1, undecided });
+      if (validator)
+        out.push({
+          provider: validator.call.provider,
+          operation: validator.call.operation,
+          callsPerRecord: 1,
+          undecided,
+        });
+    }
+    return out;
+  }
+  const staticForecast = () =>
+    mergeForecasts([
+      providers.map((p) => ({ provider: p.call.provider, operation: p.call.operation, callsPerRecord: 1 })),
+      validator
+        ? [
+            {
+              provider: validator.call.provider,
+              operation: validator.call.operation,
+              callsPerRecord: providers.length,
+            },
+          ]
+        : [],
+    ]);
+
   return {
     id: spec.id,
     required: spec.required ?? false,
     run,
-    forecast: () =>
-      mergeForecasts([
-        providers.map((p) => ({ provider: p.call.provider, operation: p.call.operation, callsPerRecord: 1 })),
-        validator
-          ? [
-              {
-                provider: validator.call.provider,
-                operation: validator.call.operation,
-                callsPerRecord: providers.length,
-              },
-            ]
-          : [],
-      ]),
+    forecast: staticForecast,
+    forecastFor,
   };
+}
+
+/** The fields a template tree reads. */
+function treeRefs(t: TemplateTree): FieldRef[] {
+  if (t instanceof Template) return t.parts.flatMap((x) => (typeof x === 'string' ? [] : fieldRefs(x)));
+  if (Array.isArray(t)) return t.flatMap(treeRefs);
+  if (t && typeof t === 'object') return Object.values(t).flatMap(treeRefs);
+  return [];
 }

@@ -127,6 +127,9 @@ const peopleMatch = defineOperation({
     ),
   }),
   priceUsd: APOLLO_USD_PER_CREDIT,
+  // Emails and domains are case-insensitive; names, titles and LinkedIn URLs are keyed as sent.
+  caseInsensitive: ['email', 'domain'],
+  maxPriceUsd: (_input, env) => numberSetting({ env }, PRICE_SETTING, APOLLO_USD_PER_CREDIT),
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'POST',
@@ -202,6 +205,7 @@ const organizationsEnrich = defineOperation({
     state: z.string().nullable(),
   }),
   priceUsd: APOLLO_USD_PER_CREDIT,
+  maxPriceUsd: (_input, env) => numberSetting({ env }, PRICE_SETTING, APOLLO_USD_PER_CREDIT),
   cacheKey: (input) => normalizeDomain(input.domain) ?? input.domain.toLowerCase(),
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain) ?? input.domain.toLowerCase();
@@ -264,6 +268,7 @@ const peopleSearch = defineOperation({
     ),
   }),
   priceUsd: 0,
+  caseInsensitive: ['domain'],
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'POST',

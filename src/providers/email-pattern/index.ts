@@ -5,10 +5,39 @@ import { normalizeDomain, normalizeEmail } from '../normalize-output.ts';
 
 /**
  * The free email-pattern inferrer: learns how a domain builds addresses (`{first}.{last}@`,
- * `{f}{last}@`...) from emails Sluice already knows there (the contacts table, through
- * `services.db`, plus `known` emails passed in, e.g. from a staff page) and proposes the address of a
- * new person with a confidence from how consistent the evidence is. No HTTP, cost 0.
+ * `{f}{last}@`...) from emails Sluice knows to be real there, and proposes the address of a new person
+ * with a confidence from how consistent the evidence is. No HTTP, cost 0.
+ *
+ * Evidence is honest: only addresses somebody vouches for count, never a guess (this inferrer's, or a
+ * run's unverified finds), or "two matches, skip the paid check" could be self-made:
+ * - stored contacts (through `services.db`) whose current email was imported or entered by a person
+ *   (field_values source import, api, crm, manual) or judged `verified` by a checker (value_outcomes),
+ *   and not judged `bounced` since; an expression index on the email's domain serves the lookup
+ *   (migration 0022);
+ * - `known` emails the caller passes in, which it vouches for (a domain's own staff page: in
+ *   golf-courses, `people_with_email(contacts, 'email_published')`).
+ * The answer depends on the database, so it is not cached (TTL 0): a cached guess would outlive the
+ * evidence it came from. It is free and local, so caching would save nothing.
  */
+/** field_values sources whose email is a person's or a system of record's, not a guess. */
+export const VOUCHED_SOURCES = ['import', 'api', 'crm', 'manual'] as const;
+
+const EVIDENCE_SQL = `
+SELECT c.first_name, c.last_name, c.email
+  FROM contacts c
+ WHERE c.email IS NOT NULL AND c.first_name IS NOT NULL AND c.last_name IS NOT NULL
+   AND lower(split_part(c.email, '@', 2)) = $1
+   AND (EXISTS (SELECT 1 FROM field_values f
+                 WHERE f.entity_type = 'contact' AND f.entity_id = c.id AND f.field = 'email'
+                   AND f.source = ANY($2::text[]) AND lower(f.value #>> '{}') = lower(c.email))
+        OR EXISTS (SELECT 1 FROM value_outcomes o
+                    WHERE o.entity_type = 'contact' AND o.entity_id = c.id AND o.field = 'email'
+                      AND o.outcome = 'verified' AND lower(o.value #>> '{}') = lower(c.email)))
+   AND NOT EXISTS (SELECT 1 FROM value_outcomes o
+                    WHERE o.entity_type = 'contact' AND o.entity_id = c.id AND o.field = 'email'
+                      AND o.outcome = 'bounced' AND lower(o.value #>> '{}') = lower(c.email))
+ ORDER BY c.id
+ LIMIT 500`;
 export const PATTERNS = [
   '{first}.{last}',
   '{f}{last}',
@@ -61,7 +90,7 @@ const inferEmail = defineOperation({
     domain: z.string().min(1),
     first_name: z.string().min(1),
     last_name: z.string().min(1),
-    /** Extra evidence not yet stored (e.g. emails on the staff page). */
+    /** Extra evidence not yet stored, vouched for by the caller (e.g. emails on the domain's staff page). */
     known: z.array(known).optional(),
   }),
   output: z.object({
@@ -72,9 +101,10 @@ const inferEmail = defineOperation({
     candidates: z.array(z.object({ email: z.string(), pattern: z.string(), confidence: z.number() })),
   }),
   priceUsd: 0,
-  // Evidence grows as contacts are enriched: recompute after a day rather than a month.
-  cacheTtlMs: 86_400_000,
-  notFoundTtlMs: 3_600_000,
+  caseInsensitive: ['domain', 'known.email'],
+  // Not cached: the answer depends on the evidence stored when it is asked (see above).
+  cacheTtlMs: 0,
+  notFoundTtlMs: 0,
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain);
     if (!domain) throw new CriticalError(`email-pattern: ${JSON.stringify(input.domain)} is not a domain`);
@@ -86,11 +116,8 @@ const inferEmail = defineOperation({
     );
     if (ctx.services.db) {
       const rows = await ctx.services.db.query<{ first_name: string; last_name: string; email: string }>(
-        `SELECT first_name, last_name, email FROM contacts
-          WHERE email IS NOT NULL AND first_name IS NOT NULL AND last_name IS NOT NULL
-            AND lower(split_part(email, '@', 2)) = $1
-          LIMIT 500`,
-        [domain],
+        EVIDENCE_SQL,
+        [domain, VOUCHED_SOURCES],
       );
       evidence.push(...rows.rows);
     }
@@ -145,6 +172,6 @@ export const emailPattern = defineProvider({
   limits: [],
   concurrency: 16,
   free: true,
-  probe: async () => 'built in (reads the contacts table; no network)',
+  probe: async () => 'built in (reads imported and verified contacts; no network)',
   operations: { 'infer-email': inferEmail },
 });

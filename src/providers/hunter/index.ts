@@ -22,6 +22,9 @@ import { numberSetting } from '../settings.ts';
  */
 export const HUNTER_USD_PER_CREDIT = 0.0245;
 const PRICE_SETTING = 'SLUICE_HUNTER_USD_PER_CREDIT';
+/** USD per credit at the user's plan (budgets reserve at this price). */
+const credit = (env: Readonly<Record<string, string | undefined>>) =>
+  numberSetting({ env }, PRICE_SETTING, HUNTER_USD_PER_CREDIT);
 /** Identity used by error mapping and body parsing (the definition object is declared last). */
 const hunterRef = { id: 'hunter', auth: { envVar: 'HUNTER_API_KEY', required: true } } as const;
 
@@ -92,6 +95,8 @@ const emailFinder = defineOperation({
     sources: z.number(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
+  maxPriceUsd: (_input, env) => credit(env),
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'GET',
@@ -178,6 +183,9 @@ const domainSearch = defineOperation({
     ),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT,
+  caseInsensitive: ['domain'],
+  // 1 credit per 10 emails returned
+  maxPriceUsd: (input, env) => Math.max(1, Math.ceil((input.limit ?? 10) / 10)) * credit(env),
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain) ?? input.domain.toLowerCase();
     const res = await ctx.request({
@@ -244,6 +252,7 @@ const emailVerifier = defineOperation({
     accept_all: z.boolean().nullable(),
   }),
   priceUsd: HUNTER_USD_PER_CREDIT * 0.5,
+  maxPriceUsd: (_input, env) => 0.5 * credit(env),
   // Its own windows, on top of the account's 15/s + 500/min (Hunter does not say whether the
   // verifier's calls count there too: counted, so neither can be exceeded).
   limits: [

@@ -14,7 +14,7 @@ import {
 import { defineOperation, defineProvider, type OperationContext } from '../define-provider.ts';
 import { parseRetryAfter } from '../http.ts';
 import { PERPLEXITY_LIMITS } from '../perplexity/index.ts';
-import { costOf } from './prices.ts';
+import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, estimateTokens, maxCostOf } from './prices.ts';
 
 /**
  * LLM calls through the AI SDK. Model ids are `vendor:model` (`anthropic:claude-sonnet-4-5`,
@@ -94,8 +94,11 @@ function mapAiError(err: unknown, modelId: string): Error {
     return new CriticalError(what, { cause: err });
   }
   if (NoObjectGeneratedError.isInstance(err)) {
+    // The model answered (and the vendor bills its tokens), but not with JSON matching the schema.
+    const usage = { inputTokens: err.usage?.inputTokens ?? 0, outputTokens: err.usage?.outputTokens ?? 0 };
     return new CriticalError(`${modelId} did not return JSON matching the schema: ${err.message}`, {
       cause: err,
+      billedUsd: costOf(modelId, usage),
     });
   }
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) return err;
@@ -123,6 +126,7 @@ const generate = defineOperation({
     output_tokens: z.number(),
   }),
   priceUsd: 0.01,
+  maxPriceUsd: (input) => maxCostOf(input.model, estimateTokens(input), input.max_tokens),
   timeoutMs: 120_000,
   async run(ctx, input) {
     const model = ctx.services.languageModel
@@ -135,7 +139,8 @@ const generate = defineOperation({
       prompt: input.prompt,
       system: input.system,
       temperature: input.temperature,
-      maxOutputTokens: input.max_tokens,
+      // Always bounded, so the budget reservation (maxCostOf) is a real upper bound.
+      maxOutputTokens: input.max_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
       maxRetries: 0,
       abortSignal: AbortSignal.any([ctx.signal, timeout]),
     };

@@ -55,3 +55,26 @@ export function costOf(
   const fee = p.requestFeePer1k ? p.requestFeePer1k[searchContextSize] / 1000 : 0;
   return Math.round((tokens + fee) * 1e8) / 1e8;
 }
+
+/** Output tokens an LLM call may use when the step sets no `max_tokens` (sent as the call's limit). */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+/**
+ * An upper estimate of a prompt's input tokens: one per 3 characters of prompt, system text and
+ * schema (real tokenizers average about 4), plus a little for the message framing.
+ */
+export function estimateTokens(input: { prompt: string; system?: string; schema?: unknown }): number {
+  const chars =
+    input.prompt.length +
+    (input.system?.length ?? 0) +
+    (input.schema ? JSON.stringify(input.schema).length : 0);
+  return Math.ceil(chars / 3) + 16;
+}
+
+/**
+ * The most a call can cost: its input at the model's input price and `maxOutputTokens` (default
+ * DEFAULT_MAX_OUTPUT_TOKENS) at its output price, plus the request fee. What budgets reserve.
+ */
+export function maxCostOf(modelId: string, inputTokens: number, maxOutputTokens?: number): number {
+  return costOf(modelId, { inputTokens, outputTokens: maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS });
+}

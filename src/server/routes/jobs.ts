@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { upsertRecords } from '../../import/upsert-records.ts';
 import { getJob, startJob } from '../../jobs/job-store.ts';
+import { OutboundNetworkError } from '../../net/outbound-error.ts';
 import { usStateCode } from '../../normalize/us-state.ts';
 import { callbackUrlProblem, checkCallbackUrl } from '../../webhooks/send-webhook.ts';
 import { ensureEndpoint } from '../../webhooks/webhook-store.ts';
@@ -84,6 +85,14 @@ async function callbackEndpoint(s: ServerServices, url: string | undefined) {
   try {
     await checkCallbackUrl(url, s.callbacks);
   } catch (err) {
+    // refused, or no such domain: the URL is wrong. The resolver itself failing is not an answer: 503.
+    if (err instanceof OutboundNetworkError && err.reason !== 'unknown_host')
+      throw new ApiProblem(
+        503,
+        'Service Unavailable',
+        `callback_url: could not be checked now (${err.message}); try again`,
+        { headers: { 'retry-after': '5' } },
+      );
     throw new ApiProblem(422, 'Unprocessable Content', `callback_url: ${(err as Error).message}`, {
       slug: 'callback-url',
     });

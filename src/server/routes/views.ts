@@ -67,11 +67,11 @@ export function registerViewRoutes(app: OpenAPIHono<ServerEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      try {
-        return c.json({ ...(await batchProgress(c.get('services').db, id)) }, 200);
-      } catch {
-        throw notFound(`batch ${id}`);
-      }
+      const db = c.get('services').db;
+      // only a missing row is a 404: a database failure stays an error (503), never "not found"
+      const exists = await db.query('SELECT 1 FROM batches WHERE id = $1', [id]);
+      if (exists.rows.length === 0) throw notFound(`batch ${id}`);
+      return c.json({ ...(await batchProgress(db, id)) }, 200);
     },
   );
 

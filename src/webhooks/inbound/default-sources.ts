@@ -1,12 +1,16 @@
+import { clickupSyncSource, hubspotSyncSource } from '../../sync/crm-hooks.ts';
 import { InboundRegistry } from './inbound-registry.ts';
 import { genericSource, rb2bSource } from './record-sources.ts';
 import { clickupSource, hubspotSource } from './signed-sources.ts';
 
-/** The registry `sluice serve` starts with: RB2B, ClickUp, HubSpot and the generic signed source. */
+/**
+ * The registry `sluice serve` starts with: RB2B, ClickUp, HubSpot and the generic signed source. The
+ * ClickUp and HubSpot events are processed by the CRM sync (src/sync/crm-hooks.ts: two-way fields).
+ */
 export function defaultInboundRegistry(): InboundRegistry {
   return new InboundRegistry()
     .register(rb2bSource)
-    .register(clickupSource)
-    .register(hubspotSource)
+    .register(clickupSyncSource(clickupSource))
+    .register(hubspotSyncSource(hubspotSource))
     .register(genericSource);
 }

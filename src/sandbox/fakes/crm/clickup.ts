@@ -48,6 +48,10 @@ export interface ClickUpFake {
   tasksIn(path: string): FakeTask[];
   /** Resolves when every webhook sent so far has been answered. */
   settled(): Promise<void>;
+  /** The workspace's tasks as JSON (the demo keeps them between runs). */
+  saveState(): unknown;
+  /** Puts saved tasks back (webhook subscriptions are not kept: their endpoints change). */
+  restoreState(state: unknown): void;
 }
 
 export interface ClickUpFakeOptions {
@@ -71,7 +75,8 @@ export function createClickUpFake(options: ClickUpFakeOptions = {}): ClickUpFake
   const hooks = new Map<string, WebhookTarget>();
   const nextTask = idMaker('86');
   const nextHook = idMaker('wh');
-  let historyId = 2_800_763_136_700_363_640n;
+  // unique across fake instances (a restarted sandbox must not reuse ids: they are dedupe keys)
+  let historyId = 2_800_000_000_000_000_000n + BigInt(Date.now()) * 1_000n;
   const inFlight = new Set<Promise<unknown>>();
   const app = new Hono();
   const listById = (id: string) => lists.find((l) => l.id === id);
@@ -235,8 +240,10 @@ export function createClickUpFake(options: ClickUpFakeOptions = {}): ClickUpFake
     if (!body || typeof body.name !== 'string' || body.name.trim() === '')
       return err(c, 400, 'Task name invalid', 'INPUT_005');
     const now = Date.now();
+    let id = nextTask();
+    while (tasks.has(id)) id = nextTask(); // restored tasks keep their ids
     const t: FakeTask = {
-      id: nextTask(),
+      id,
       name: body.name,
       markdown_description: String(body.markdown_description ?? body.description ?? ''),
       status: typeof body.status === 'string' ? body.status : 'to do',
@@ -434,6 +441,17 @@ export function createClickUpFake(options: ClickUpFakeOptions = {}): ClickUpFake
     },
     async settled() {
       while (inFlight.size) await Promise.all([...inFlight]);
+    },
+    saveState() {
+      return { tasks: [...tasks.values()].map((t) => ({ ...t, custom: [...t.custom] })) };
+    },
+    restoreState(state) {
+      const saved = (state as { tasks?: (Omit<FakeTask, 'custom'> & { custom: [string, unknown][] })[] })
+        ?.tasks;
+      for (const t of saved ?? []) {
+        if (!listById(t.listId)) continue;
+        tasks.set(t.id, { ...t, custom: new Map(t.custom) });
+      }
     },
   };
 }

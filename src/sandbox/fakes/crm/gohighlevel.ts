@@ -67,6 +67,8 @@ export interface GoHighLevelFakeOptions {
   apiKey?: string;
   /** Requests per 10 s. Default 100. */
   per10s?: number;
+  /** The burst window, ms (tests shorten it). Default 10 000. */
+  windowMs?: number;
   /** Requests per day. Default 200,000. */
   perDay?: number;
   latencyMs?: number;
@@ -91,7 +93,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
   const locationId = 've9EPM428h8vShlRW1KT';
   const stats = newStats();
   const faults = noFaults();
-  const window = new RollingWindow(options.per10s ?? 100, 10_000);
+  const window = new RollingWindow(options.per10s ?? 100, options.windowMs ?? 10_000);
   const daily = new RollingWindow(options.perDay ?? 200_000, 86_400_000);
   const contacts = new Map<string, GhlContact>();
   const nextId = idMaker('seD4', 9_100_000_000);
@@ -131,7 +133,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     const w = day.allowed ? window.take() : day;
     c.header('X-RateLimit-Limit-Daily', String(daily.limit));
     c.header('X-RateLimit-Daily-Remaining', String(day.remaining));
-    c.header('X-RateLimit-Interval-Milliseconds', '10000');
+    c.header('X-RateLimit-Interval-Milliseconds', String(window.windowMs));
     c.header('X-RateLimit-Max', String(window.limit));
     c.header('X-RateLimit-Remaining', String(w.remaining));
     if (!w.allowed) {

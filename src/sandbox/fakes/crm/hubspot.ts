@@ -5,7 +5,6 @@ import {
   type CrmFakeStats,
   type CrmFaults,
   deliver,
-  idMaker,
   newStats,
   noFaults,
   RollingWindow,
@@ -60,6 +59,8 @@ export interface HubSpotFakeOptions {
   apiKey?: string;
   /** Requests per 10 s. Default 190 (Professional). */
   per10s?: number;
+  /** The rolling window, ms (tests shorten it). Default 10 000. */
+  windowMs?: number;
   /** Search requests per second. Default 5. */
   searchPerSecond?: number;
   /** How long a write takes to reach search, ms. Default 2 000. */
@@ -111,11 +112,16 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   const appId = '4242001';
   const stats = newStats();
   const faults = noFaults();
-  const window = new RollingWindow(options.per10s ?? 190, 10_000);
+  const window = new RollingWindow(options.per10s ?? 190, options.windowMs ?? 10_000);
   const searchWindow = new RollingWindow(options.searchPerSecond ?? 5, 1_000);
   const lag = options.searchLagMs ?? 2_000;
   const objects = { contacts: new Map<string, Obj>(), companies: new Map<string, Obj>() };
-  const nextId = idMaker('', 51_200_000_000);
+  // HubSpot object ids are numeric strings (webhooks carry them as numbers)
+  let lastId = 51_200_000_000;
+  const nextId = () => {
+    lastId += 7_919;
+    return String(lastId);
+  };
   const hooks: WebhookTarget[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const app = new Hono();
@@ -138,7 +144,7 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     const search = c.req.path.endsWith('/search');
     const w = (search ? searchWindow : window).take();
     if (!search) {
-      c.header('X-HubSpot-RateLimit-Interval-Milliseconds', '10000');
+      c.header('X-HubSpot-RateLimit-Interval-Milliseconds', String(window.windowMs));
       c.header('X-HubSpot-RateLimit-Max', String(window.limit));
       c.header('X-HubSpot-RateLimit-Remaining', String(w.remaining));
     }

@@ -1,0 +1,146 @@
+import type { DestinationSession, RemoteRecord } from '../crm/define-destination.ts';
+import type { Db } from '../db/db.ts';
+import { upsertRecords } from '../import/upsert-records.ts';
+import type { CompiledField, SyncDefinition } from './compile-sync.ts';
+import { type ConnectOptions, connectDestination } from './connect.ts';
+import { REMOTE_OWNER } from './plan-sync.ts';
+import { loadSnapshots, type Snapshot, saveSnapshots } from './sync-store.ts';
+
+/**
+ * `sluice crm pull <sync>`: imports the CRM's existing records into Sluice so reads are local. Every
+ * record of the sync's object is read (in bounded windows, oldest change first) and mapped back
+ * through the definition's plain fields (`{{contact.email}}` → email, `local:` fields) and created or
+ * merged exactly as an import would (the importer's normalisation and dedupe: email, domain). Each
+ * pulled record is linked to its remote id (the remote-id map), so the next sync updates it instead
+ * of creating a duplicate. Records Sluice wrote itself, or already linked, are skipped.
+ */
+export interface PullReport {
+  read: number;
+  created: number;
+  merged: number;
+  linked: number;
+  skipped: number;
+  rejected: { remoteId: string; error: string }[];
+  requests: number;
+}
+
+/** Remote field → local field of every plainly mapped field of the definition. */
+export function reverseMapping(
+  fields: CompiledField[],
+): Map<string, { entity: 'contact' | 'account'; field: string }> {
+  const out = new Map<string, { entity: 'contact' | 'account'; field: string }>();
+  for (const f of fields) {
+    const m = /^\{\{\s*(contact|account)\.([a-z_][a-z0-9_]*)\s*\}\}$/.exec(f.value?.source.trim() ?? '');
+    if (m) out.set(f.to, { entity: m[1] as 'contact' | 'account', field: m[2]! });
+    else if (f.local) out.set(f.to, f.local);
+  }
+  return out;
+}
+
+function value(rec: RemoteRecord, to: string): unknown {
+  const k = to in rec.fields ? to : Object.keys(rec.fields).find((x) => x.toLowerCase() === to.toLowerCase());
+  return k ? rec.fields[k]?.value : undefined;
+}
+
+export async function pullCrm(
+  options: ConnectOptions & { db: Db; def: SyncDefinition; session?: DestinationSession },
+): Promise<PullReport> {
+  const { db, def } = options;
+  const stats = options.stats ?? { requests: 0, throttled: 0 };
+  const report: PullReport = {
+    read: 0,
+    created: 0,
+    merged: 0,
+    linked: 0,
+    skipped: 0,
+    rejected: [],
+    requests: 0,
+  };
+  const mapping = reverseMapping(def.fields);
+  const session = options.session ?? (await connectDestination(def, { ...options, stats }));
+  const snaps = await loadSnapshots(db, def.name);
+  const linked = new Set([...snaps.values()].map((s) => s.remoteId).filter(Boolean));
+  const kind = def.entity === 'contact' ? 'contacts' : 'accounts';
+  let since = new Date(0);
+  for (let windows = 0; windows < 1_000; windows++) {
+    let cursor: string | undefined;
+    let newest = since;
+    let seen = 0;
+    do {
+      const page = await session.changes(since, cursor);
+      cursor = page.next;
+      seen += page.records.length;
+      const fresh = page.records.filter((r) => {
+        if (r.updatedAt > newest) newest = r.updatedAt;
+        const ours = linked.has(r.remoteId) || (r.key?.startsWith('sluice:') ?? false);
+        if (ours) report.skipped++;
+        return !ours && !r.archived;
+      });
+      report.read += page.records.length;
+      if (fresh.length === 0) continue;
+      const rows = fresh.map((r) => {
+        const row: Record<string, unknown> = {};
+        const account: Record<string, unknown> = {};
+        for (const [to, local] of mapping) {
+          const v = value(r, to);
+          if (v === undefined || v === null || v === '') continue;
+          if (local.entity === def.entity) row[local.field] = v;
+          else account[local.field] = v;
+        }
+        if (kind === 'contacts' && Object.keys(account).length) row.account = account;
+        return row;
+      });
+      const results = await upsertRecords(db, kind, rows, {
+        source: 'import',
+        origin: `crm:${def.destination}`,
+      });
+      const links: Snapshot[] = [];
+      for (const res of results) {
+        const rec = fresh[res.index]!;
+        if ('error' in res) {
+          report.rejected.push({ remoteId: rec.remoteId, error: res.error });
+          continue;
+        }
+        if (res.outcome === 'inserted') report.created++;
+        else report.merged++;
+        const prev = snaps.get(`${def.entity}:${res.id}`);
+        // a Sluice record already linked to another remote record: the CRM holds a duplicate
+        if (prev?.remoteId && prev.remoteId !== rec.remoteId) {
+          report.rejected.push({
+            remoteId: rec.remoteId,
+            error: `a duplicate in ${def.destination} of ${prev.remoteId} (both are ${def.entity} ${res.id}); merge them there`,
+          });
+          continue;
+        }
+        const remote: Record<string, unknown> = Object.fromEntries(
+          def.fields.map((f) => [f.to, value(rec, f.to) ?? null]),
+        );
+        // a rep already owns it: routing must not reassign it (plan-sync.ts)
+        remote[REMOTE_OWNER] = (rec.fields.owner ?? rec.fields.assignee)?.value ?? null;
+        const snap: Snapshot = {
+          entityType: def.entity,
+          entityId: res.id,
+          remoteId: rec.remoteId,
+          route: {},
+          sent: {},
+          remote,
+          sentHash: null,
+          status: 'ok',
+          error: null,
+          failedHash: null,
+          failures: 0,
+          archived: false,
+        };
+        links.push(snap);
+        snaps.set(`${def.entity}:${res.id}`, snap);
+        linked.add(rec.remoteId);
+      }
+      await saveSnapshots(db, def.name, def.destination, links);
+      report.linked += links.length;
+    } while (cursor);
+    if (seen < 10_000 || newest.getTime() <= since.getTime()) break;
+    since = newest;
+  }
+  report.requests = stats.requests;
+  return report;
+}
