@@ -13,7 +13,9 @@ async function seed(h: ServerHarness) {
       VALUES (1, 'golf-courses', 1, 'enriched', now(), 0.04, 2, NULL, NULL, 0),
              (1, 'golf-courses', 2, 'failed', now(), 0.01, 1, 'retryable', 'hunter: 502 after 3 attempts', 1),
              (1, 'golf-courses', 3, 'failed', now(), 0.01, 1, 'retryable', 'hunter: 502 after 3 attempts', 1);
-    INSERT INTO run_steps (run_id, step_key, status, output) VALUES (2, 'email', 'failed', '{}'), (3, 'email', 'failed', '{}');
+    INSERT INTO run_steps (run_id, step_key, status, output)
+      SELECT id, 'email', 'failed', '{"data": {"errors": [{"step": "email", "provider": "hunter", "operation": "email-finder", "errorClass": "retryable", "message": "502"}]}}'
+        FROM runs WHERE id IN (2, 3);
   `);
   await h.db.query(
     `INSERT INTO ledger (created_at, provider, operation, run_id, batch_id, attempt, cache, status, http_status, cost_usd, saved_usd, latency_ms, error_class, error)

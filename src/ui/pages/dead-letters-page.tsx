@@ -35,7 +35,7 @@ export function DeadLetters(p: { groups: DeadGroup[]; runs: DeadRun[]; csrf: str
           <tr>
             <th>error class</th>
             <th>failed step</th>
-            <th>provider of the last failed call</th>
+            <th>provider of the failed call</th>
             <th class="num">runs</th>
             <th class="num">redrive forecast</th>
             <th>example</th>

@@ -97,7 +97,15 @@ export function RecordsTable(p: { type: EntityType; page: RecordsPage }) {
                   </a>
                 ) : (
                   <span class="muted">none</span>
-                )}
+                )}{' '}
+                {type === 'account' ? (
+                  <a
+                    href={`/start/forecast?scope=where&where=${encodeURIComponent(`id=${r.id}`)}`}
+                    title="re-enrich this record: the forecast cost is shown before anything runs"
+                  >
+                    re-enrich
+                  </a>
+                ) : null}
               </td>
             </tr>
           );

@@ -6,7 +6,7 @@ import { providersFor } from './start-work.ts';
 /**
  * The dead letters as the dashboard groups them: runs a redrive would take (failed, or partial with
  * failed calls; the engine's rule in src/engine/dead-letter.ts) by error class, failed step and the
- * provider of their last failed call, each group with what its redrive is expected to cost.
+ * provider of the failed call its failed step recorded (a leaf step first, as `sluice dlq show`), each group with what its redrive is expected to cost.
  * Runs discarded here (error class `discarded`) are left out.
  */
 const DEAD = `(r.state = 'failed' OR (r.state = 'partial' AND r.failed_calls > 0)) AND r.error_class IS DISTINCT FROM 'discarded'`;
@@ -26,13 +26,13 @@ export interface DeadGroup {
 export async function deadGroups(db: Queryable, sandbox: boolean): Promise<DeadGroup[]> {
   const r = await db.query<Omit<DeadGroup, 'forecastUsd'>>(
     `SELECT coalesce(r.error_class, 'unknown') AS "errorClass", coalesce(fs.step_key, '-') AS step,
-            coalesce(le.provider, '-') AS provider, coalesce(le.operation, '') AS operation, count(*)::int AS runs,
+            coalesce(fs.errors -> 0 ->> 'provider', '-') AS provider, coalesce(fs.errors -> 0 ->> 'operation', '') AS operation,
+            count(*)::int AS runs,
             (array_agg(r.id ORDER BY r.id))[1:1000] AS ids, min(r.error) AS example
        FROM runs r
-       LEFT JOIN LATERAL (SELECT s.step_key FROM run_steps s WHERE s.run_id = r.id AND s.status = 'failed'
+       LEFT JOIN LATERAL (SELECT s.step_key, s.output -> 'data' -> 'errors' AS errors FROM run_steps s
+                           WHERE s.run_id = r.id AND s.status = 'failed'
                            ORDER BY (s.step_key LIKE '%/%') DESC, s.step_key LIMIT 1) fs ON true
-       LEFT JOIN LATERAL (SELECT l.provider, l.operation FROM ledger l WHERE l.run_id = r.id AND l.status = 'error'
-                           ORDER BY l.id DESC LIMIT 1) le ON true
       WHERE ${DEAD}
       GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC LIMIT 100`,
   );

@@ -55,20 +55,22 @@ export async function readSpend(
   }
   const filter = o.batch ? 'batch_id = $1' : `hour >= date_trunc('day', now()) - make_interval(days => $1)`;
   const param = o.batch ?? (o.days ?? 31) - 1;
+  // Pipelines come from the batches table: fold by batch first, then name each batch's pipeline.
   const group =
     by === 'day'
       ? `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
       : by === 'provider'
         ? 'provider'
-        : by === 'batch'
-          ? `batch_id::text`
-          : `coalesce((SELECT b.pipeline FROM batches b WHERE b.id = facts.batch_id), '(no batch)')`;
-  const r = await db.query<{ key: string; requests: number; cost: number; saved: number }>(
-    `SELECT ${group} AS key, sum(requests)::int AS requests, sum(cost_usd)::float8 AS cost,
-            sum(saved_usd)::float8 AS saved
-       FROM ${LEDGER_FACTS} WHERE ${filter} GROUP BY 1 ORDER BY ${by === 'day' ? '1 DESC' : '3 DESC'} LIMIT 500`,
-    [param],
-  );
+        : 'batch_id';
+  const sums = `SELECT ${group} AS key, sum(requests)::int AS requests, sum(cost_usd)::float8 AS cost,
+                       sum(saved_usd)::float8 AS saved FROM ${LEDGER_FACTS} WHERE ${filter} GROUP BY 1`;
+  const sql =
+    by === 'pipeline'
+      ? `SELECT coalesce(b.pipeline, '(no batch)') AS key, sum(x.requests)::int AS requests, sum(x.cost)::float8 AS cost,
+                sum(x.saved)::float8 AS saved
+           FROM (${sums}) x LEFT JOIN batches b ON b.id = x.key GROUP BY 1 ORDER BY 3 DESC LIMIT 500`
+      : `SELECT key::text AS key, requests, cost, saved FROM (${sums}) x ORDER BY ${by === 'day' ? '1 DESC' : '3 DESC'} LIMIT 500`;
+  const r = await db.query<{ key: string; requests: number; cost: number; saved: number }>(sql, [param]);
   return r.rows.map((x) => ({
     key: by === 'batch' && x.key === '0' ? '(no batch)' : x.key,
     ...(by === 'batch' && x.key !== '0' ? { href: `/spend?batch=${x.key}` } : {}),
