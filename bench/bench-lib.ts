@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { batchProgress, createBatch, settleBatch } from '../src/engine/batch.ts';
-import { createGateway } from '../src/engine/gateway.ts';
+import { createGateway, type GatewayOptions } from '../src/engine/gateway.ts';
 import type { PipelineDefinition } from '../src/engine/pipeline-types.ts';
 import { openRunQueue } from '../src/engine/run-queue.ts';
 import { startWorker } from '../src/engine/worker-loop.ts';
+import type { ProviderDefinition } from '../src/providers/define-provider.ts';
 import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
 import type { FakeApiStats } from '../test/helpers/fake-limited-server.ts';
 import { fakeProvider } from '../test/helpers/fake-providers.ts';
@@ -22,7 +23,15 @@ export interface FakeServer {
 
 /** Starts bench/fake-server-child.ts and waits for its URL. */
 export async function startFakeServerProcess(
-  spec: Record<string, { ratePerSecond?: number; latencyMs?: number; notFoundEvery?: number }>,
+  spec: Record<
+    string,
+    {
+      ratePerSecond?: number;
+      latencyMs?: number;
+      notFoundEvery?: number;
+      windows?: { limit: number; windowMs: number }[];
+    }
+  >,
 ): Promise<FakeServer> {
   const script = fileURLToPath(new URL('./fake-server-child.ts', import.meta.url));
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -81,19 +90,26 @@ export interface InProcessOptions {
   pipeline: PipelineDefinition;
   concurrency: number;
   limitMarginMs?: number;
+  /** Provider definitions to use instead of `fakeProvider(id, rate)` for `apis`. */
+  providers?: Map<string, ProviderDefinition>;
+  /** Gateway options to add (e.g. `onLimitedSend`). */
+  gateway?: Partial<GatewayOptions>;
 }
 
 /** Enqueues a batch over every account and works it in this process; returns the wall time. */
 export async function runInProcess(o: InProcessOptions) {
   const queue = await openRunQueue(o.db, { retryDelaySeconds: 1 });
-  const providers = new Map(
-    Object.entries(o.apis).map(([id, rate]) => [id, fakeProvider(id, rate ? { ratePerSecond: rate } : {})]),
-  );
+  const providers =
+    o.providers ??
+    new Map(
+      Object.entries(o.apis).map(([id, rate]) => [id, fakeProvider(id, rate ? { ratePerSecond: rate } : {})]),
+    );
   const gateway = createGateway({
     db: o.db,
     providers: (id) => providers.get(id),
     baseUrl: () => o.fakeUrl,
     ...(o.limitMarginMs !== undefined ? { limitMarginMs: o.limitMarginMs } : {}),
+    ...o.gateway,
   });
   // warm fetch up: the first connection is slow and would skew the first window
   await fetch(`${o.fakeUrl}/__stats`).then((r) => r.text());
@@ -115,5 +131,5 @@ export async function runInProcess(o: InProcessOptions) {
   const wallMs = performance.now() - t0;
   const progress = await batchProgress(o.db, batch.id);
   await queue.stop();
-  return { wallMs, progress, counts };
+  return { wallMs, progress, counts, startedAt: performance.timeOrigin + t0, gateway };
 }

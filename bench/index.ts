@@ -6,7 +6,12 @@
  *
  *   npm run bench                                   # full sizes (a few minutes)
  *   npm run bench -- --records 400 --overhead-records 2000 --cache-records 300
- *   npm run bench -- --only saturation,overhead     # scenarios: saturation, workers, overhead, cache
+ *   npm run bench -- --only saturation,overhead     # scenarios: saturation, workers, overhead, cache, two-window
+ *   npm run bench -- --only two-window --two-window-calls 240,1500 --two-window-margin-ms 40
+ *
+ * Every scenario also prints a reference measured in the same run on the same database (raw INSERT
+ * round trips/s and pg-boss send/fetch/complete jobs/s, bench/reference.ts) and the ratio of each
+ * per-second figure to it: machines of one kind differ by 2× and more.
  *
  * Server Postgres scenarios need DATABASE_URL or TEST_DATABASE_URL; without it they print null.
  */
@@ -17,6 +22,8 @@ import { spawnWorker } from '../test/helpers/child-worker.ts';
 import type { FakeApiStats } from '../test/helpers/fake-limited-server.ts';
 import { chainPipeline, waterfallPipeline } from '../test/helpers/fake-pipelines.ts';
 import { PG_URL, runInProcess, scenarioDb, seedAccounts, startFakeServerProcess } from './bench-lib.ts';
+import { againstReference, describeReference, measureReference, type Reference } from './reference.ts';
+import { describeTwoWindow, twoWindow } from './two-window.ts';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,6 +44,27 @@ const RATE_B = 5;
 /** Every 5th account is unknown to A, so B gets 20% of the records: A is the binding limit. */
 const NOT_FOUND_EVERY = 5;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/** The same-run reference per backend, measured once, on a scenario database (bench/reference.ts). */
+const references = new Map<string, Reference>();
+async function reference(backend: 'pglite' | 'postgres', parallel: number): Promise<Reference> {
+  const key = `${backend}:${parallel}`;
+  const known = references.get(key);
+  if (known) return known;
+  log(`reference: INSERT round trips and pg-boss jobs on ${backend}, ${parallel} at a time…`);
+  const s = await scenarioDb(backend);
+  try {
+    const ref = await measureReference(s.db, parallel);
+    references.set(key, ref);
+    const tag = backend === 'postgres' ? 'pg' : 'pglite';
+    results[`ref_insert_per_s_${tag}_x${parallel}`] = Math.round(ref.insertPerS);
+    results[`ref_boss_jobs_per_s_${tag}_x${parallel}`] = Math.round(ref.bossJobsPerS);
+    details.push([`reference (${backend}, ${parallel} at a time)`, describeReference(ref)]);
+    return ref;
+  } finally {
+    await s.cleanup();
+  }
+}
 
 const results: Record<string, number | null> = {
   saturation_ratio: null,
@@ -104,10 +132,11 @@ for (const backend of ['pglite', 'postgres'] as const) {
     const sat = saturation(st);
     const throttled = st.a!.throttled + st.b!.throttled;
     results[backend === 'pglite' ? 'saturation_ratio' : 'saturation_ratio_pg_1_process'] = sat.ratio;
+    const ref = await reference(backend, 40);
     results.throttled_responses = (results.throttled_responses ?? 0) + throttled;
     details.push([
       `saturation (1 process, ${backend})`,
-      `${st.a!.requests} A + ${st.b!.requests} B calls; binding ${sat.binding} at ${sat.rate}/s; batch wall ${(r.wallMs / 1000).toFixed(1)} s (ideal ${ideal.toFixed(1)} s); ` +
+      `${st.a!.requests} A + ${st.b!.requests} B calls; binding ${sat.binding} at ${sat.rate}/s${againstReference(sat.rate, ref)}; batch wall ${(r.wallMs / 1000).toFixed(1)} s (ideal ${ideal.toFixed(1)} s); ` +
         `max/s A ${st.a!.maxPerSecond} B ${st.b!.maxPerSecond}; throttled ${throttled}; ` +
         `runs enriched ${r.progress.enriched} partial ${r.progress.partial} failed ${r.progress.failed}`,
     ]);
@@ -147,6 +176,7 @@ if (enabled('workers')) {
       const ideal = theoreticalSeconds(st.a!.requests, st.b!.requests);
       const sat = saturation(st);
       results.saturation_ratio_3_workers = sat.ratio;
+      const ref = await reference('postgres', 15);
       const throttled = st.a!.throttled + st.b!.throttled;
       results.throttled_responses = (results.throttled_responses ?? 0) + throttled;
       const perWorker = workers.map(
@@ -154,7 +184,7 @@ if (enabled('workers')) {
       );
       details.push([
         'saturation (3 workers, Postgres)',
-        `${st.a!.requests} A + ${st.b!.requests} B calls; binding ${sat.binding} at ${sat.rate}/s; batch wall ${wall.toFixed(1)} s (ideal ${ideal.toFixed(1)} s); ` +
+        `${st.a!.requests} A + ${st.b!.requests} B calls; binding ${sat.binding} at ${sat.rate}/s${againstReference(sat.rate, ref)}; batch wall ${wall.toFixed(1)} s (ideal ${ideal.toFixed(1)} s); ` +
           `max/s A ${st.a!.maxPerSecond} B ${st.b!.maxPerSecond}; throttled ${throttled}; runs per worker ${perWorker.join('/')}`,
       ]);
     } finally {
@@ -184,11 +214,15 @@ if (enabled('overhead')) {
       });
       const calls = r.progress.calls;
       const perSecond = round(calls / (r.wallMs / 1000), 0);
-      results[backend === 'postgres' ? 'overhead_calls_per_s_pg' : 'overhead_calls_per_s_pglite'] = perSecond;
+      const tag = backend === 'postgres' ? 'pg' : 'pglite';
+      results[`overhead_calls_per_s_${tag}`] = perSecond;
+      const ref = await reference(backend, backend === 'postgres' ? 64 : 32);
+      results[`overhead_calls_per_insert_${tag}`] = round(perSecond / ref.insertPerS, 3);
+      results[`overhead_calls_per_boss_job_${tag}`] = round(perSecond / ref.bossJobsPerS, 3);
       details.push([
         `overhead (${backend})`,
-        `${calls} calls (${r.progress.enriched} runs enriched) in ${(r.wallMs / 1000).toFixed(1)} s = ${perSecond} calls/s, ` +
-          `${round(r.progress.enriched / (r.wallMs / 1000), 0)} runs/s`,
+        `${calls} calls (${r.progress.enriched} runs enriched) in ${(r.wallMs / 1000).toFixed(1)} s = ${perSecond} calls/s${againstReference(perSecond, ref)}, ` +
+          `${round(r.progress.enriched / (r.wallMs / 1000), 0)} runs/s${againstReference(r.progress.enriched / (r.wallMs / 1000), ref)}`,
       ]);
     } finally {
       await s.cleanup();
@@ -215,10 +249,12 @@ if (enabled('cache')) {
       const first = (await server.stats()).c!.requests;
       const second = await runInProcess(opts);
       results.rerun_paid_calls = (await server.stats()).c!.requests - first;
+      const ref = await reference('pglite', 32);
+      const hitsPerS = second.progress.calls / (second.wallMs / 1000);
       details.push([
         'cache: re-run',
         `first run ${first} paid calls; second run ${results.rerun_paid_calls} paid, ${second.progress.cacheHits} cache hits, ` +
-          `${second.progress.enriched} runs enriched`,
+          `${second.progress.enriched} runs enriched, ${round(hitsPerS, 0)} calls/s${againstReference(hitsPerS, ref)}`,
       ]);
     } finally {
       await s.cleanup();
@@ -252,6 +288,36 @@ if (enabled('cache')) {
   }
 }
 
+const TWO_WINDOW_CALLS = (() => {
+  const i = process.argv.indexOf('--two-window-calls');
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',').map(Number) : [240, 1500];
+})();
+const TWO_WINDOW_MARGIN_MS = flag('two-window-margin-ms', 40);
+if (enabled('two-window')) {
+  for (const backend of ['pglite', 'postgres'] as const) {
+    if (backend === 'postgres' && !PG_URL) {
+      log('two-window on server Postgres: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
+      continue;
+    }
+    const tag = backend === 'postgres' ? 'pg' : 'pglite';
+    const ref = await reference(backend, 64);
+    for (const calls of TWO_WINDOW_CALLS) {
+      log(`two-window: ${calls} calls at 15/s + 500/min, one process on ${backend}…`);
+      const t = await twoWindow(backend, calls, { marginMs: TWO_WINDOW_MARGIN_MS, concurrency: 64 });
+      results[`two_window_ratio_${calls}_${tag}`] = t.ratio;
+      results[`two_window_over_limit_${calls}_${tag}`] = t.throttled;
+      results[`two_window_max_15s_${calls}_${tag}`] = t.windows[0]!.seen;
+      results[`two_window_max_500min_${calls}_${tag}`] = t.windows[1]!.seen;
+      results[`two_window_offset_spread_ms_${calls}_${tag}`] = round(t.offsetMs.max - t.offsetMs.min, 1);
+      const rate = t.requests / t.spanS;
+      details.push([
+        `two-window ${calls} (${backend})`,
+        `${describeTwoWindow(t)}; ${round(rate, 2)} calls/s${againstReference(rate, ref)}`,
+      ]);
+    }
+  }
+}
+
 function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
@@ -270,6 +336,12 @@ const targets: Record<string, string> = {
   rerun_paid_calls: '0',
   duplicate_input_paid_calls: '= unique_keys',
 };
+for (const k of Object.keys(results)) {
+  if (k.startsWith('two_window_ratio_')) targets[k] = '>= 0.95';
+  if (k.startsWith('two_window_over_limit_')) targets[k] = '0';
+  if (k.startsWith('two_window_max_15s_')) targets[k] = '<= 15';
+  if (k.startsWith('two_window_max_500min_')) targets[k] = '<= 500';
+}
 for (const [k, v] of Object.entries(results)) {
   process.stdout.write(
     `${k.padEnd(keyWidth)}  ${String(v ?? 'n/a').padStart(8)}  ${targets[k] ? `target ${targets[k]}` : ''}\n`,

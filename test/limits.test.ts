@@ -3,29 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { InfrastructureError, RetryableError, ThrottledError } from '../src/errors.ts';
 import { listLedger } from '../src/ledger/ledger-query.ts';
+import { busiestWindow } from '../src/limits/limit-spec.ts';
+import { bookRate, limitWindows } from '../src/limits/sliding-window.ts';
 import type { RateLimitSpec } from '../src/providers/define-provider.ts';
-import { describeEachBackend, TEST_DATABASE_URL } from './helpers/backends.ts';
-import { type FakeServer, fakeEnv, fakeProvider, startFakeServerProcess } from './helpers/fake-provider.ts';
+import { describeEachBackend, TEST_DATABASE_URL, type TestDb } from './helpers/backends.ts';
+import { fakeEnv, fakeProvider, startFakeServerProcess } from './helpers/fake-provider.ts';
 import { type GatewayFixture, gatewayFixture, sharedGatewayDb } from './helpers/gateway-setup.ts';
 
 const call = (q: string) => ({ provider: 'fake', operation: 'lookup', input: { q } });
-
-/** Achieved calls/s between the first and the last request the fake server received. */
-function measuredRate(server: Pick<FakeServer, 'requests'>): number {
-  const at = server.requests.map((r) => r.at);
-  return ((at.length - 1) / (Math.max(...at) - Math.min(...at))) * 1000;
-}
-
-/** Most requests the server saw in any window of `windowMs` (its own sliding-window count). */
-function busiestWindow(server: Pick<FakeServer, 'requests'>, windowMs: number): number {
-  const at = server.requests.map((r) => r.at).sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; i < at.length; i++) {
-    while (at[i]! - at[j]! >= windowMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 async function runAll<T>(n: number, parallel: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -49,11 +34,14 @@ describeEachBackend('limits', (backend) => {
     fx = undefined;
   });
 
-  it('never exceeds any of several declared windows, and runs close to the binding one', async () => {
+  it('never exceeds any of several declared windows, and fills them (bursts, no even spacing)', async () => {
     const limits: RateLimitSpec[] = [{ limit: 10, windowMs: 1_000 }];
     const opLimits: RateLimitSpec[] = [{ limit: 20, windowMs: 2_500 }];
     // The provider's clock must not share this process's event loop (PGlite runs in it).
     const remote = await startFakeServerProcess({ limits: [...limits, ...opLimits] });
+    // A warm connection: a process's first request to a host (connect, cold code) can arrive hundreds
+    // of ms after it left on a loaded machine, more than the gateway's coldStartMs allows for.
+    for (let i = 0; i < 3; i++) await fetch(`${remote.url}/health`).then((r) => r.text());
     try {
       fx = await gatewayFixture(
         sharedDb(),
@@ -62,33 +50,48 @@ describeEachBackend('limits', (backend) => {
         {
           maxWaitMs: 10_000,
           env: fakeEnv(remote),
+          // Room for a loaded machine (the fake stamps arrivals when its handler runs); the test is about
+          // the window property, not speed.
+          limitMarginMs: 250,
         },
       );
       const other = await fx.otherWorker();
-      const outcomes = await runAll(24, 12, (i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`)));
+      const outcomes = await runAll(30, 15, (i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`)));
       expect(outcomes.every((o) => o.found)).toBe(true);
       const seen = await remote.stats();
+      const at = seen.requests.map((r) => r.at);
       expect(seen.throttled).toBe(0);
-      expect(busiestWindow(seen, 1_000)).toBeLessThanOrEqual(10);
-      expect(busiestWindow(seen, 2_500)).toBeLessThanOrEqual(20);
-      // The binding window is 20 per 2.5 s = 8/s: evenly spaced calls get close to it.
-      const rate = measuredRate(seen);
-      expect(rate).toBeGreaterThan(8 * 0.85);
-      expect(rate).toBeLessThanOrEqual(8.05);
-      expect(busiestWindow(seen, 2_500)).toBeGreaterThanOrEqual(18);
+      expect(busiestWindow(at, 1_000)).toBeLessThanOrEqual(10);
+      expect(busiestWindow(at, 2_500)).toBeLessThanOrEqual(20);
+      // A sliding window lets a full window go at once: the first 10 calls leave together, and the
+      // busiest 2.5 s holds all 20 the longer window allows (an evenly spacing limiter sends 8/s).
+      // Each place given up by a late wake-up (counted, never sent) may leave one short.
+      const wasted = fx.gateway.stats.rebooked + other.stats.rebooked;
+      expect(busiestWindow(at, 1_000)).toBeGreaterThanOrEqual(10 - wasted);
+      expect(busiestWindow(at, 2_500)).toBeGreaterThanOrEqual(20 - wasted);
     } finally {
       await remote.close();
     }
   });
 
   it('a throttle holds back every call of the provider, including calls already booked', async () => {
-    fx = await gatewayFixture(sharedDb(), fakeProvider({ limits: [{ limit: 20, windowMs: 1_000 }] }));
-    fx.server.inject({ status: 429, retryAfterS: 1 });
+    fx = await gatewayFixture(
+      sharedDb(),
+      fakeProvider({ limits: [{ limit: 2, windowMs: 1_000 }] }),
+      {},
+      { coldStartMs: 0 },
+    );
+    fx.server.inject({ status: 429, retryAfterS: 2 });
     const other = await fx.otherWorker();
     await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? other : fx!.gateway).call(call(`k${i}`))));
-    const [first, ...rest] = fx.server.requests;
+    // The window's two places go at once (the first answers 429, Retry-After 2 s; the second may
+    // leave before that answer is back); the calls booked 1 s and 2 s later, in both workers, wait
+    // for the pause, and so does the retry: nothing leaves during it.
+    const [first, ...rest] = [...fx.server.requests].sort((a, b) => a.at - b.at);
     expect(rest).toHaveLength(6);
-    for (const r of rest) expect(r.at - first!.at).toBeGreaterThanOrEqual(950);
+    const duringPause = rest.filter((r) => r.at - first!.at >= 100 && r.at - first!.at < 1_950);
+    expect(duringPause).toEqual([]);
+    expect(rest.filter((r) => r.at - first!.at >= 1_950).length).toBeGreaterThanOrEqual(5);
     expect(fx.server.throttled).toBe(0);
   });
 
@@ -105,19 +108,17 @@ describeEachBackend('limits', (backend) => {
     const refused = results
       .filter((r) => r.status === 'rejected')
       .map((r) => (r as PromiseRejectedResult).reason);
-    // Places are 520 ms apart: the first one or two calls fit in 700 ms (how many depends on how fast
-    // this machine books them), the rest are refused without booking anything.
-    const fulfilled = results.filter((r) => r.status === 'fulfilled').length;
-    expect(fulfilled).toBeGreaterThanOrEqual(1);
-    expect(fulfilled).toBeLessThanOrEqual(2);
-    expect(refused).toHaveLength(5 - fulfilled);
+    // The window holds 2: those go at once; the third place is 1 s (plus the margin) after the first.
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(refused).toHaveLength(3);
     for (const err of refused) {
       expect(err).toBeInstanceOf(ThrottledError);
       expect((err as ThrottledError).retryAfterMs).toBeGreaterThan(700);
     }
-    expect(fx.server.requests).toHaveLength(fulfilled);
-    // The refused calls booked nothing: the next place is right after the granted ones (had they
-    // booked, it would be more than 1.5 s away and this call would be refused too).
+    expect(fx.server.requests).toHaveLength(2);
+    // The refused calls booked nothing: 400 ms on, the next place is at most 640 ms away (had they
+    // booked, it would be 2 s away or more and this call would be refused too).
+    await new Promise((r) => setTimeout(r, 400));
     expect(await fx.gateway.call(call('later'))).toMatchObject({ found: true });
   });
 
@@ -181,7 +182,18 @@ describeEachBackend('limits across processes', (backend) => {
         const children = ['p1', 'p2', 'p3'].map((prefix) => {
           const p = spawn(
             process.execPath,
-            ['--import', 'tsx', child, url, schema, fx.server.url, JSON.stringify(limits), prefix, '16'],
+            [
+              '--import',
+              'tsx',
+              child,
+              url,
+              schema,
+              fx.server.url,
+              JSON.stringify(limits),
+              prefix,
+              '16',
+              '250',
+            ],
             { stdio: ['pipe', 'pipe', 'pipe'] },
           );
           let out = '';
@@ -215,14 +227,152 @@ describeEachBackend('limits across processes', (backend) => {
         ]);
         expect(fx.server.requests).toHaveLength(48);
         expect(fx.server.throttled).toBe(0);
-        expect(busiestWindow(fx.server, 1_000)).toBeLessThanOrEqual(20);
-        expect(busiestWindow(fx.server, 2_500)).toBeLessThanOrEqual(40);
-        // Not trivially slow either: the shared limit was used (without coordination, three
-        // processes would each send at the full rate and be throttled).
-        expect(busiestWindow(fx.server, 2_500)).toBeGreaterThanOrEqual(34);
+        const at = fx.server.requests.map((r) => r.at);
+        expect(busiestWindow(at, 1_000)).toBeLessThanOrEqual(20);
+        expect(busiestWindow(at, 2_500)).toBeLessThanOrEqual(40);
+        // Not trivially slow either: the shared windows were filled (without coordination, three
+        // processes would each send at the full rate and be throttled); a few places may be given up
+        // by late wake-ups on a loaded machine.
+        expect(busiestWindow(at, 2_500)).toBeGreaterThanOrEqual(36);
       } finally {
         await fx.close();
       }
+    },
+  );
+});
+
+describeEachBackend('sliding-window limiter', (backend) => {
+  const sharedDb = sharedGatewayDb(backend);
+  const windows = limitWindows(
+    'acct',
+    'op',
+    [
+      { limit: 5, windowMs: 400 },
+      { limit: 12, windowMs: 3_000 },
+    ],
+    undefined,
+    0,
+  );
+
+  it('books at most N in any W of every window, and fills each window (a burst of N at once)', async () => {
+    const db = sharedDb();
+    const booked = await Promise.all(
+      Array.from({ length: 40 }, () => bookRate(db, windows, { maxWaitMs: 60_000 })),
+    );
+    const at = booked.map((b) => b.atMs!);
+    expect(booked.every((b) => b.granted)).toBe(true);
+    expect(busiestWindow(at, 400)).toBe(5);
+    expect(busiestWindow(at, 3_000)).toBe(12);
+    // The fastest schedule: each place is the earliest both windows allow after the one before.
+    const sorted = [...at].sort((a, b) => a - b);
+    for (let k = 12; k < sorted.length; k++) {
+      expect(sorted[k]! - sorted[k - 12]!).toBeGreaterThanOrEqual(3_000);
+      expect(sorted[k]! - sorted[k - 5]!).toBeGreaterThanOrEqual(400);
+    }
+  });
+
+  it('keeps the property when a window is made smaller or larger (config change)', async () => {
+    const db = sharedDb();
+    const first = await Promise.all(
+      Array.from({ length: 8 }, () => bookRate(db, windows, { maxWaitMs: 60_000 })),
+    );
+    const smaller = limitWindows(
+      'acct',
+      'op',
+      [
+        { limit: 3, windowMs: 400 },
+        { limit: 12, windowMs: 3_000 },
+      ],
+      [],
+      0,
+    );
+    const second = await Promise.all(
+      Array.from({ length: 6 }, () => bookRate(db, smaller, { maxWaitMs: 60_000 })),
+    );
+    const larger = limitWindows(
+      'acct',
+      'op',
+      [
+        { limit: 7, windowMs: 400 },
+        { limit: 14, windowMs: 3_000 },
+      ],
+      [],
+      0,
+    );
+    const third = await Promise.all(
+      Array.from({ length: 6 }, () => bookRate(db, larger, { maxWaitMs: 60_000 })),
+    );
+    const times = (bs: { atMs: number | null }[]) => bs.map((b) => b.atMs!);
+    // When a place is booked, the limit then in force holds over the window ending at it, counting
+    // every place booked before under the old limit too.
+    const endingAt = (all: number[], t: number, w: number) => all.filter((x) => x > t - w && x <= t).length;
+    const upToSecond = [...times(first), ...times(second)];
+    for (const t of times(second)) {
+      expect(endingAt(upToSecond, t, 400)).toBeLessThanOrEqual(3);
+      expect(endingAt(upToSecond, t, 3_000)).toBeLessThanOrEqual(12);
+    }
+    const all = [...upToSecond, ...times(third)];
+    for (const t of times(third)) {
+      expect(endingAt(all, t, 400)).toBeLessThanOrEqual(7);
+      expect(endingAt(all, t, 3_000)).toBeLessThanOrEqual(14);
+    }
+  });
+
+  it('a place too far away books nothing', async () => {
+    const db = sharedDb();
+    const w = limitWindows('acct2', 'op', [{ limit: 2, windowMs: 10_000 }], undefined, 0);
+    const [a, b, c] = [
+      await bookRate(db, w, { maxWaitMs: 1_000 }),
+      await bookRate(db, w, { maxWaitMs: 1_000 }),
+      await bookRate(db, w, { maxWaitMs: 1_000 }),
+    ];
+    expect([a!.granted, b!.granted, c!.granted]).toEqual([true, true, false]);
+    expect(c!.waitMs).toBeGreaterThan(9_000);
+    const ring = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM rate_log WHERE key LIKE 'acct2:%'",
+    );
+    expect(ring.rows[0]!.n).toBe(2);
+  });
+
+  it.skipIf(backend !== 'postgres' || !TEST_DATABASE_URL)(
+    'two processes booking at once never put N+1 in any W',
+    async () => {
+      const db = sharedDb() as TestDb;
+      const child = fileURLToPath(new URL('./helpers/book-rate-child.ts', import.meta.url));
+      const { url, schema } = db.connection!;
+      const p = spawn(
+        process.execPath,
+        ['--import', 'tsx', child, url, schema, JSON.stringify(windows), '20'],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      const ready = new Promise<void>((resolve) =>
+        p.stdout.on('data', (d) => {
+          out += d;
+          if (out.startsWith('ready\n')) resolve();
+        }),
+      );
+      const done = new Promise<number[]>((resolve, reject) =>
+        p.on('exit', (code) =>
+          code === 0
+            ? resolve(JSON.parse(out.slice('ready\n'.length)))
+            : reject(new Error(`child exited ${code}: ${err}`)),
+        ),
+      );
+      await ready;
+      p.stdin.end('go\n');
+      const mine = await Promise.all(
+        Array.from({ length: 20 }, () => bookRate(db, windows, { maxWaitMs: 600_000 })),
+      );
+      const theirs = await done;
+      const at = [...mine.map((b) => b.atMs!), ...theirs];
+      expect(at).toHaveLength(40);
+      expect(busiestWindow(at, 400)).toBe(5);
+      expect(busiestWindow(at, 3_000)).toBe(12);
     },
   );
 });

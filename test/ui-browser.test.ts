@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import type { Db } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { openServeEngine } from '../src/server/serve-engine.ts';
 import { type RunningServer, startServer } from '../src/server/start-server.ts';
+import { enqueueDelivery, ensureEndpoint } from '../src/webhooks/webhook-store.ts';
+import { startReceiver } from './helpers/callback-receiver.ts';
 
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core), once, on PGlite: log in,
@@ -71,6 +73,7 @@ describe('dashboard in chromium', () => {
       requests.push(r.url());
     });
     page = await context.newPage();
+    page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') failures.push(`console: ${m.text()}`);
@@ -107,6 +110,118 @@ describe('dashboard in chromium', () => {
     expect(session?.httpOnly).toBe(true);
     expect(session?.secure).toBe(true);
     expect(session?.sameSite).toBe('Strict');
+  });
+
+  it('uploads a CSV, sees the rejected line, forecasts, starts a sandbox batch and watches it finish', async () => {
+    const csv = join(profile, 'courses.csv');
+    const lines = readFileSync(join(process.cwd(), 'data/virginia-golf-courses.csv'), 'utf8').split('\n');
+    writeFileSync(csv, `${lines.slice(0, 7).join('\n')}\nToo Many Columns Golf,tmc.example,1,2,3,4,5\n`);
+    await page.click('nav a[href="/start"]');
+    await page.setInputFiles('#upload input[type=file]', csv);
+    await page.click('#upload button[type=submit]');
+    await page.waitForSelector('#import-summary');
+    await expect(page.locator('#import-summary').textContent()).resolves.toContain('6 new');
+    await expect(page.locator('#rejected').textContent()).resolves.toMatch(/8/);
+    await shot('start-import');
+    await page.fill('#choose input[name=budget]', '5');
+    await page.click('#choose button[type=submit]');
+    await page.waitForSelector('#forecast');
+    await expect(page.locator('#forecast').textContent()).resolves.toContain('6 records');
+    await shot('start-forecast');
+    await page.click('#start button[type=submit]');
+    await page.waitForURL(/\/batches\/\d+/);
+    // the batch page follows live (htmx polling) until every run is done
+    await page.locator('#batch-live', { hasText: '6/6 done' }).waitFor({ timeout: 45_000 });
+    await page.locator('#batch-live .big', { hasText: /^done$/ }).waitFor();
+    await shot('batch');
+  });
+
+  it("opens a cell's lineage in the drawer and edits the value by hand", async () => {
+    await page.click('nav a[href="/records"]');
+    await shot('records');
+    const cell = page.locator('#records tbody tr').first().locator('td[data-status] a').nth(3); // phone
+    await cell.click();
+    await page.locator('#drawer .lineage').waitFor();
+    await expect(page.locator('#drawer').textContent()).resolves.toContain('current');
+    await shot('lineage');
+    await page.fill('#edit-value input[name=value]', '+1 540 555 0123');
+    await page.click('#edit-value button[type=submit]');
+    await page.locator('.notice', { hasText: 'set by hand' }).waitFor();
+    await expect(page.locator('#lineage').textContent()).resolves.toContain('+1 540 555 0123 ✓ current');
+    await expect(page.locator('#lineage').textContent()).resolves.toContain(
+      'a manual edit beats every other source',
+    );
+  });
+
+  it('redrives a dead letter', async () => {
+    await db.query(
+      `UPDATE runs SET state = 'failed', error_class = 'retryable', error = 'simulated outage' WHERE id = (SELECT min(id) FROM runs)`,
+    );
+    await page.click('nav a[href="/dead-letters"]');
+    await expect(page.locator('#dead-groups').textContent()).resolves.toContain('retryable');
+    await shot('dead-letters');
+    await page.locator('#dead-groups button', { hasText: 'Redrive' }).first().click();
+    await page.locator('.notice', { hasText: 'queued again' }).waitFor();
+    // the worker runs it again (its memoized steps answer) and it leaves the dead letters
+    await expect
+      .poll(
+        async () =>
+          (await db.query<{ state: string }>('SELECT state FROM runs WHERE id = (SELECT min(id) FROM runs)'))
+            .rows[0]!.state,
+        {
+          timeout: 20_000,
+        },
+      )
+      .not.toMatch(/failed|queued|running/);
+    await page.reload();
+    await expect(page.locator('#dead-groups').textContent()).resolves.toContain('no dead letters');
+  });
+
+  it('replays a failed delivery, which then succeeds', async () => {
+    const receiver = await startReceiver([200]);
+    try {
+      const { endpoint, secret } = await ensureEndpoint(db, receiver.url);
+      receiver.setSecret(secret!);
+      const d = await enqueueDelivery(db, {
+        endpointId: endpoint.id,
+        eventType: 'job.completed',
+        payload: { ok: true },
+      });
+      await db.query(
+        `UPDATE webhook_deliveries SET state = 'failed', attempts = 8, last_status = 500, next_attempt_at = now() + interval '1 day', finished_at = now() WHERE id = $1`,
+        [d.id],
+      );
+      await page.click('nav a[href="/deliveries"]');
+      await shot('deliveries');
+      await page
+        .locator(`#deliveries tr:has(a[href="/deliveries/${d.id}"]) button`, { hasText: 'Replay' })
+        .click();
+      await page.waitForURL(new RegExp(`/deliveries/${d.id}`));
+      await page.locator('#delivery-live .s-succeeded').first().waitFor({ timeout: 20_000 });
+      await expect(page.locator('#attempts').textContent()).resolves.toContain('HTTP 200');
+      await shot('delivery');
+      expect(receiver.received.length).toBe(1);
+      expect(receiver.received[0]!.verified).toEqual({ ok: true });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('opens every other page', async () => {
+    for (const [path, name] of [
+      ['/runs', 'runs'],
+      ['/runs?state=enriched', 'runs-filtered'],
+      ['/spend?by=provider', 'spend'],
+      ['/providers', 'providers'],
+      ['/batches', 'batches'],
+    ] as const) {
+      await page.goto(`${server.url}${path}`);
+      await page.locator('main h1').waitFor();
+      await shot(name);
+    }
+    await page.goto(`${server.url}/runs/1`);
+    await expect(page.locator('#timeline').textContent()).resolves.toContain('call');
+    await shot('run');
   });
 
   it('made no request to any other address, and no page error', () => {

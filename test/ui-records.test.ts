@@ -123,3 +123,28 @@ describeEachBackend('dashboard records and lineage', (backend) => {
     expect((await readOnly.post('/records/account/1/fields/phone', { value: '1' })).status).toBe(403);
   });
 });
+
+describeEachBackend('dashboard: re-enrich one record', (backend) => {
+  let h: ServerHarness;
+  beforeAll(async () => {
+    h = await openServerHarness(backend);
+    await h.db.exec(
+      `INSERT INTO accounts (name, website) VALUES ('Pine Hills Golf', 'https://pinehills.example'), ('Oak Links', NULL)`,
+    );
+  });
+  afterAll(() => h.close());
+
+  it('shows the forecast for just that record before anything runs', async () => {
+    const ui = uiClient(h.app);
+    await ui.login(h.writeKey);
+    const page = await ui.get('/records?type=account');
+    const link = /href="(\/start\/forecast\?scope=where&amp;where=id%3D1)"/
+      .exec(page.html)![1]!
+      .replaceAll('&amp;', '&');
+    const forecast = await ui.get(link);
+    expect(forecast.status).toBe(200);
+    expect(forecast.html).toContain('1 records');
+    expect(forecast.html).toContain('Start 1 runs');
+    expect((await h.db.query('SELECT 1 FROM batches')).rows).toHaveLength(0);
+  });
+});

@@ -32,6 +32,8 @@ export interface PreflightParams {
    * (nothing reserved) when spent + reserved + price would exceed the budget.
    */
   reserveUsd: number;
+  /** provider_state row whose health is read (the call's account). Default `provider`. */
+  healthKey?: string;
   /**
    * The leader writes its durable attempt row (call_attempts) in the same statement, before any
    * request: price `reserveUsd`, the batch reservation when taken, leased for `leaseMs`. Omitted for
@@ -95,10 +97,10 @@ WITH hit AS (
     ? `, att AS (
   INSERT INTO call_attempts (owner, provider, operation, cache_key, run_id, batch_id, cache, price_usd,
                              budget_scopes, reserved_usd, lease_ms, lease_until)
-  SELECT $5, $2, $3, $1, $7, $8, $13, $12::numeric,
+  SELECT $5, $2, $3, $1, $7, $8, $14, $12::numeric,
          CASE WHEN EXISTS (SELECT 1 FROM res) THEN ARRAY[$11::text] ELSE '{}'::text[] END,
          CASE WHEN EXISTS (SELECT 1 FROM res) THEN $12::numeric ELSE 0 END,
-         $14::int, now() + $14::int * interval '1 millisecond'
+         $15::int, now() + $15::int * interval '1 millisecond'
   WHERE EXISTS (SELECT 1 FROM claim)
   RETURNING id
 )`
@@ -123,7 +125,7 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        ${durable ? 'NULL' : "set_config('synchronous_commit', 'off', true)"} AS async_commit
 FROM (SELECT 1) AS one
 LEFT JOIN hit h ON true
-LEFT JOIN provider_state s ON s.provider = $2
+LEFT JOIN provider_state s ON s.provider = coalesce($13::text, $2)
 LEFT JOIN budgets b ON b.scope = $11`;
 
 const SQL = new Map<string, string>();
@@ -170,6 +172,7 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     p.freshAfterMs,
     p.batchScope,
     p.reserveUsd,
+    p.healthKey ?? null,
   ];
   if (attempt) params.push(p.attempt!.cache, Math.round(p.attempt!.leaseMs));
   const text = statement(p.claim !== false, attempt, attempt && p.attempt!.durable === true);

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts';
 import { ConfigError, RetryableError, ThrottledError } from '../errors.ts';
 import { backoffDelay } from '../limits/backoff.ts';
 import { Semaphore } from '../limits/concurrency.ts';
-import { acquireRate, limitWindows } from '../limits/gcra.ts';
+import { acquireRate, limitWindows } from '../limits/sliding-window.ts';
 import type { HttpRequest, HttpResponse, ProviderDefinition } from '../providers/define-provider.ts';
 import { createOperationContext } from '../providers/http.ts';
 import type { DestinationClient, DestinationDefinition } from './define-destination.ts';

@@ -9,8 +9,8 @@ import { providers as registry } from '../providers/registry.ts';
  * - `llm`: a new Anthropic/OpenAI/Perplexity account allows about 50 requests a minute; the demo's
  *   ~1 800 AI calls would take over half an hour at that rate.
  * - `perplexity` (the website lookup): tier 0 is 50/min; the sandbox's fake allows 500/min.
- * - `apollo`: only the per-minute window is declared; the hourly 2 000/h alone would allow one call
- *   per 1.8 s (the gateway spaces calls evenly in every window). The fake enforces all three windows.
+ * - `apollo`: only the per-minute window is declared (the hourly 2 000/h would bind only after ten
+ *   minutes of calls at 200/min, which a demo never reaches). The fake enforces all three windows.
  * Hunter, Jina and the website fetcher keep their real limits, which their fakes enforce.
  */
 export const SANDBOX_LIMITS: Readonly<Record<string, { limits: RateLimitSpec[]; concurrency?: number }>> = {
@@ -44,7 +44,12 @@ export function sandboxProviders(): (id: string) => ProviderDefinition | undefin
   const byId = new Map<string, ProviderDefinition>();
   for (const p of registry) {
     const s = SANDBOX_LIMITS[p.id];
-    byId.set(p.id, s ? { ...p, limits: s.limits, concurrency: s.concurrency ?? p.concurrency } : p);
+    // The raised limit replaces the per-vendor account defaults too (llm: Anthropic and OpenAI; its
+    // Perplexity models count against the perplexity account, raised above).
+    byId.set(
+      p.id,
+      s ? { ...p, limits: s.limits, accounts: undefined, concurrency: s.concurrency ?? p.concurrency } : p,
+    );
   }
   return (id) => byId.get(id);
 }

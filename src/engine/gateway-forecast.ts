@@ -1,6 +1,6 @@
 import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Queryable } from '../db/db.ts';
-import { limitWindows, maxRatePerSecond } from '../limits/gcra.ts';
+import { limitWindows, maxRatePerSecond } from '../limits/sliding-window.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Preflight } from '../cache/preflight.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
-import type { LimitWindow } from '../limits/gcra.ts';
+import type { DbClock, LimitWindow } from '../limits/sliding-window.ts';
 import type { OperationDefinition, ProviderDefinition } from '../providers/define-provider.ts';
 import type { Clock, GatewayOptions } from './gateway-options.ts';
 import type { CallRequest } from './gateway-types.ts';
@@ -29,7 +29,7 @@ export interface Account {
   windows: LimitWindow[];
   /** Daily caps that apply, as [budget scope prefix id, cap USD, env var]. */
   dailyCaps: { id: string; usd: number; envVar: string }[];
-  /** provider_state row of this call: the provider, or `http:<host>` for the generic http provider. */
+  /** provider_state row of this call (circuit, pause, quota): the account, so `http:<host>` per host. */
   healthKey: string;
 }
 
@@ -90,6 +90,8 @@ export interface GatewayState {
   pauses: Map<string, number>;
   /** Accounts this process has called once (cold first connection). */
   warm: Set<string>;
+  /** Database clock − this process's clock: places booked on the database clock are slept until here. */
+  dbClock: DbClock;
   stats: { rebooked: number };
   /** Renews this owner's markers and attempt rows while it has calls in flight (lease.ts). */
   lease: LeaseKeeper;

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { operationCacheKey } from '../cache/cache-key.ts';
 import type { Db } from '../db/db.ts';
 import type { Semaphore } from '../limits/concurrency.ts';
+import { DbClock } from '../limits/sliding-window.ts';
 import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import type { CallContext, GatewayState, LeaderOutcome, Stage } from './call-context.ts';
 import { compose } from './compose.ts';
@@ -75,6 +76,7 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     coldStartMs: options.coldStartMs ?? 100,
     pauses: new Map(),
     warm: new Set(),
+    dbClock: new DbClock(db, () => (options.clock ?? systemClock).now()),
     stats: { rebooked: 0 },
     lease: leaseKeeper(db, owner, inflightTtlMs, options.logger, db.backend !== 'pglite'),
     inflight: shared.inflight,
@@ -85,8 +87,9 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
 
   async function call(req: CallRequest, signal?: AbortSignal): Promise<CallOutcome> {
     const started = gw.clock.now();
-    const { target, account } = resolve(req);
+    const target = resolve.target(req);
     const input = validateInput(target, req.input);
+    const account = resolve.account(target, input);
     const { key, normalized } = operationCacheKey(target.provider.id, target.operationId, target.op, input);
     const ctx: CallContext = {
       gw,

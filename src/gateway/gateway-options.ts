@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.ts';
 import { ConfigError } from '../errors.ts';
+import type { LimitsConfig } from '../limits/account-limits.ts';
 import type { BackoffOptions } from '../limits/backoff.ts';
 import type { Logger } from '../logger.ts';
 import type { OperationServices, ProviderDefinition } from '../providers/define-provider.ts';
@@ -73,8 +74,17 @@ export interface GatewayOptions {
   inflightTtlMs?: number;
   /** Back-off between retries of retryable errors. Default base 250 ms, cap 5 000 ms. */
   backoff?: BackoffOptions;
+  /**
+   * Rate limits per account, replacing the definitions' (plans differ): key an account id (`hunter`,
+   * `anthropic`, `http` for every host) or `<account>.<operation>` for an operation's own windows;
+   * value a list or the written form `15/s,500/min`. Env `SLUICE_<ID>_LIMITS` is used when a key is
+   * absent (src/limits/account-limits.ts).
+   */
+  limits?: LimitsConfig;
   /** Safety margin added to every rate-limit window (absorbs network jitter and late timers). Default 40 ms. */
   limitMarginMs?: number;
+  /** Called when a rate-limited call is about to be sent (bench: booked place vs the provider's arrival). */
+  onLimitedSend?: (e: { account: string; input: unknown; bookedAtMs: number; sentAtMs: number }) => void;
   /** Extra room booked after a process's first call to a rate-limited provider (cold connection). Default 100 ms. */
   coldStartMs?: number;
   /** Default attempts per call when the operation sets none. Default 4. */

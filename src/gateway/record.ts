@@ -21,6 +21,7 @@ export type RecordParts = Omit<
   | 'attemptId'
   | 'failureThreshold'
   | 'cooldownMs'
+  | 'healthKey'
 >;
 
 export async function record(ctx: CallContext, parts: RecordParts): Promise<AttemptRecorded> {
@@ -39,6 +40,7 @@ export async function record(ctx: CallContext, parts: RecordParts): Promise<Atte
     attemptId: hold.attemptId,
     failureThreshold: gw.failureThreshold,
     cooldownMs: gw.cooldownMs,
+    healthKey: ctx.account.healthKey,
     ...parts,
   });
   // The slot went back with this record; never release it twice (it may be someone else's by then).

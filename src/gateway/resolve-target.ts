@@ -1,19 +1,32 @@
 import { CriticalError } from '../errors.ts';
+import { accountFamily, limitsOf } from '../limits/account-limits.ts';
 import { hasConcurrencyCap, Semaphore } from '../limits/concurrency.ts';
-import { limitWindows } from '../limits/gcra.ts';
+import { limitsFromEnv } from '../limits/limit-spec.ts';
+import { limitWindows } from '../limits/sliding-window.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { Account, GatewayState, Target } from './call-context.ts';
-import { dailyCapEnvVar, dailyCapOf } from './gateway-options.ts';
+import { dailyCapEnvVar, dailyCapOf, type GatewayOptions } from './gateway-options.ts';
 import type { CallRequest } from './gateway-types.ts';
 
 /**
- * Resolves what a call is about, once per provider operation and process: the definition, the
- * semaphore of its concurrency cap, and the account it counts against (limiter windows, daily caps,
- * health). Unknown providers, operations and invalid inputs are CriticalErrors naming what to fix.
+ * Resolves what a call is about, once per provider operation and process: the definition and the
+ * semaphore of its concurrency cap; then, from the validated input, the account it counts against
+ * (limiter windows, daily caps, health), once per account. Unknown providers, operations and invalid
+ * inputs are CriticalErrors naming what to fix.
  */
-export function targetResolver(gw: GatewayState, sems: Map<string, Semaphore>) {
-  const targets = new Map<string, { target: Target; account: Account }>();
+/** What resolution needs of the gateway: its options, environment and limit margin. */
+export interface ResolveDeps {
+  options: Pick<GatewayOptions, 'providers' | 'limits' | 'dailyCapsUsd'>;
+  env: GatewayState['env'];
+  marginMs: number;
+}
+
+export function targetResolver(gw: ResolveDeps, sems: Map<string, Semaphore>) {
+  const targets = new Map<string, Target>();
+  const accounts = new Map<string, Account>();
+  // A bad SLUICE_*_LIMITS stops the program here, at start, naming the variable.
+  const envLimits = limitsFromEnv(gw.env);
 
   function semaphore(provider: ProviderDefinition): Semaphore {
     const id = `${provider.id}:${provider.concurrency}`;
@@ -25,7 +38,7 @@ export function targetResolver(gw: GatewayState, sems: Map<string, Semaphore>) {
     return s;
   }
 
-  function resolve(req: CallRequest): { target: Target; account: Account } {
+  function target(req: CallRequest): Target {
     const id = `${req.provider}\u0000${req.operation}`;
     const known = targets.get(id);
     if (known) return known;
@@ -37,26 +50,56 @@ export function targetResolver(gw: GatewayState, sems: Map<string, Semaphore>) {
         `provider "${req.provider}" has no operation "${req.operation}" (it has: ${Object.keys(provider.operations).join(', ')})`,
       );
     }
-    const target: Target = {
+    const resolved: Target = {
       provider,
       operationId: req.operation,
       op,
       name: `${provider.id}.${req.operation}`,
       sem: hasConcurrencyCap(provider.concurrency) ? semaphore(provider) : undefined,
     };
-    const usd = dailyCapOf(provider.id, gw.options.dailyCapsUsd, gw.env);
-    const account: Account = {
-      id: provider.id,
-      windows: limitWindows(provider.id, req.operation, provider.limits, op.limits, gw.marginMs),
-      dailyCaps: usd === undefined ? [] : [{ id: provider.id, usd, envVar: dailyCapEnvVar(provider.id) }],
-      healthKey: provider.id,
-    };
-    const resolved = { target, account };
     targets.set(id, resolved);
     return resolved;
   }
 
-  return resolve;
+  /** The account a call of `t` with this (validated) input counts against: limits, caps, health. */
+  function account(t: Target, input: unknown): Account {
+    const accountId = t.provider.accountOf?.(t.operationId, input) ?? t.provider.id;
+    const id = `${t.provider.id}\u0000${t.operationId}\u0000${accountId}`;
+    const known = accounts.get(id);
+    if (known) return known;
+    const limits = limitsOf(
+      { accountId, operationId: t.operationId, provider: t.provider, op: t.op },
+      { config: gw.options.limits, env: envLimits, providers: gw.options.providers },
+    );
+    // Daily caps: the account's (shared by every provider reaching it), and the provider's own.
+    const capIds = [...new Set([accountFamily(accountId), t.provider.id])];
+    const dailyCaps = capIds.flatMap((capId) => {
+      const usd = dailyCapOf(capId, gw.options.dailyCapsUsd, gw.env);
+      return usd === undefined ? [] : [{ id: capId, usd, envVar: dailyCapEnvVar(capId) }];
+    });
+    const resolved: Account = {
+      id: accountId,
+      windows: limitWindows(accountId, t.operationId, limits.account, limits.operation, gw.marginMs),
+      dailyCaps,
+      healthKey: accountId,
+    };
+    accounts.set(id, resolved);
+    return resolved;
+  }
+
+  return { target, account };
+}
+
+/**
+ * The account a call would count against (its limiter windows, daily caps, health key), without a
+ * gateway: for tests and for commands that show the limits in force.
+ */
+export function resolveAccountFor(
+  options: ResolveDeps['options'] & { env?: GatewayState['env']; marginMs?: number },
+  req: Pick<CallRequest, 'provider' | 'operation' | 'input'>,
+): Account {
+  const r = targetResolver({ options, env: options.env ?? {}, marginMs: options.marginMs ?? 0 }, new Map());
+  return r.account(r.target(req as CallRequest), req.input);
 }
 
 export function validateInput(target: Target, input: unknown): unknown {

@@ -57,6 +57,8 @@ export interface AttemptRecord {
   delayMs?: number;
   failureThreshold: number;
   cooldownMs: number;
+  /** provider_state row the health change applies to (the call's account). Default `provider`. */
+  healthKey?: string;
   /** Rate-limiter keys to push back on `pause`. */
   limiterKeys?: readonly string[];
   /**
@@ -90,6 +92,7 @@ class Params {
 function build(r: AttemptRecord): { text: string; values: unknown[] } {
   const p = new Params();
   const provider = p.lazy(r.provider, 'text');
+  const healthKey = r.healthKey === undefined ? provider : p.lazy(r.healthKey, 'text');
   const operation = p.lazy(r.operation, 'text');
   const key = p.lazy(r.cacheKey, 'text');
   const owner = p.lazy(r.owner, 'text');
@@ -160,7 +163,7 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
     const cooldown = p.add(r.cooldownMs, 'float8');
     ctes.push(`health AS (
   INSERT INTO provider_state AS s (provider, failures, open_until, last_error)
-  VALUES (${provider()}, 1, CASE WHEN ${threshold} <= 1 THEN now() + ${cooldown} * interval '1 millisecond' END, ${errorText()})
+  VALUES (${healthKey()}, 1, CASE WHEN ${threshold} <= 1 THEN now() + ${cooldown} * interval '1 millisecond' END, ${errorText()})
   ON CONFLICT (provider) DO UPDATE SET failures = s.failures + 1,
     open_until = CASE WHEN s.failures + 1 >= ${threshold} THEN now() + ${cooldown} * interval '1 millisecond'
                       ELSE s.open_until END,
@@ -173,7 +176,7 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
     const merge =
       r.health === 'pause' ? 'greatest(s.paused_until, EXCLUDED.paused_until)' : 'EXCLUDED.exhausted_until';
     ctes.push(`health AS (
-  INSERT INTO provider_state AS s (provider, ${column}, last_error) VALUES (${provider()}, ${until}, ${errorText()})
+  INSERT INTO provider_state AS s (provider, ${column}, last_error) VALUES (${healthKey()}, ${until}, ${errorText()})
   ON CONFLICT (provider) DO UPDATE SET ${column} = ${merge}, last_error = EXCLUDED.last_error, updated_at = now())`);
     if (r.health === 'pause' && (r.limiterKeys?.length ?? 0) > 0) {
       // A throttle also pushes the provider's rate limiters back, for every process.
@@ -184,7 +187,7 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
   } else if (r.health === 'reset') {
     ctes.push(`reset AS (
   UPDATE provider_state SET failures = 0, open_until = NULL, updated_at = now()
-  WHERE provider = ${provider()} AND (failures > 0 OR open_until IS NOT NULL))`);
+  WHERE provider = ${healthKey()} AND (failures > 0 OR open_until IS NOT NULL))`);
   }
   const asyncCommit =
     r.durable === false ? ", set_config('synchronous_commit', 'off', true) AS async_commit" : '';

@@ -100,6 +100,15 @@ export const httpProvider = defineProvider({
   id: 'http',
   name: 'HTTP (generic, for http steps)',
   baseUrl: '',
+  // Every host is its own account: its own 20/s (SLUICE_HTTP_LIMITS for all hosts) and its own
+  // circuit, so one endpoint failing defers only the http steps calling that host.
+  accountOf: (_operation, input) => {
+    try {
+      return `http:${new URL((input as { url: string }).url).host.toLowerCase()}`;
+    } catch {
+      return 'http';
+    }
+  },
   limits: [{ limit: 20, windowMs: 1000, label: '20/s' }],
   concurrency: 8,
   free: true,

@@ -6,7 +6,7 @@ import type { SluiceError } from '../errors.ts';
  * output are inferred from its zod schemas. Definitions are registered explicitly in registry.ts.
  */
 
-/** A rate-limit window: at most `limit` calls per `windowMs`, spaced evenly (GCRA). */
+/** A rate limit as providers state it: at most `limit` calls in any `windowMs` (a sliding window). */
 export interface RateLimitSpec {
   limit: number;
   windowMs: number;
@@ -129,8 +129,24 @@ export interface ProviderDefinition {
   baseUrl: string;
   /** How the key is sent. */
   applyAuth?: (req: HttpRequest, apiKey: string) => HttpRequest;
-  /** Provider-wide limits shared by all operations (several windows at once). */
+  /**
+   * Limits of the provider's account, shared by every operation the provider counts together
+   * (several windows at once, e.g. 15/s + 500/min). Overridable per plan by `SLUICE_<ID>_LIMITS`.
+   */
   limits: RateLimitSpec[];
+  /**
+   * The account a call counts against, when it is not the provider's own (`id`): its limits, daily
+   * cap and health (circuit, throttle pause) are the account's. The LLM provider answers the model's
+   * vendor (`anthropic`, `openai`, `perplexity`, the last shared with the `perplexity` provider); the
+   * generic http provider answers `http:<host>` (one limiter and one circuit per host).
+   */
+  accountOf?: (operationId: string, input: unknown) => string;
+  /**
+   * Default limits of accounts `accountOf` can answer that no provider definition owns (the LLM
+   * vendors other than Perplexity). An account that is also a provider's id takes that provider's
+   * `limits`; one without either takes this provider's `limits`.
+   */
+  accounts?: Record<string, { limits: RateLimitSpec[] }>;
   /** Max calls in flight at once, across all processes. */
   concurrency: number;
   /** Maps a non-2xx response to a Sluice error (the one place for this provider's throttle signals). */

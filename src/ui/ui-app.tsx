@@ -13,8 +13,13 @@ import { foldSoon } from './queries/ledger-rollup.ts';
 import { readOverview } from './queries/overview.ts';
 import { Flash, Live, PAGE_HEADERS, renderFragment, renderPage, wantsFragment } from './render.tsx';
 import { registerBatchRoutes } from './routes/batch-routes.tsx';
+import { registerDeadLetterRoutes } from './routes/dead-letter-routes.tsx';
+import { registerDeliveryRoutes } from './routes/delivery-routes.tsx';
+import { registerProviderRoutes } from './routes/provider-routes.tsx';
 import { registerRecordRoutes } from './routes/record-routes.tsx';
 import { registerRunRoutes } from './routes/run-routes.tsx';
+import { registerSpendRoutes } from './routes/spend-routes.tsx';
+import { registerStartRoutes } from './routes/start-routes.tsx';
 import {
   createSession,
   deleteSession,
@@ -137,6 +142,11 @@ export function createUi(): Hono<UiEnv> {
   registerBatchRoutes(ui);
   registerRunRoutes(ui);
   registerRecordRoutes(ui);
+  registerStartRoutes(ui);
+  registerDeadLetterRoutes(ui);
+  registerDeliveryRoutes(ui);
+  registerSpendRoutes(ui);
+  registerProviderRoutes(ui);
   return ui;
 }
 

@@ -5,6 +5,11 @@ import type { AddressInfo } from 'node:net';
 export interface FakeApiSpec {
   /** Requests allowed in any 1 s window; past it the server answers 429 (counted as throttled). */
   ratePerSecond?: number;
+  /**
+   * Sliding windows counted the way providers count: at most `limit` requests in any `windowMs`
+   * (every request received counts, like Hunter's); past any of them the server answers 429.
+   */
+  windows?: { limit: number; windowMs: number }[];
   /** Answer delay in ms. Default 0. */
   latencyMs?: number;
   /** Queries answering 404 (nothing found), decided by this predicate. Default none. */
@@ -25,6 +30,10 @@ export interface FakeApiStats {
   lastAt: number | null;
   /** Accepted requests per second since the first one (index = second). */
   perSecond: number[];
+  /** Every accepted request with its arrival, epoch ms (sub-ms), when the spec has `windows`. */
+  arrivals: { q: string; at: number }[];
+  /** Most requests seen in any window of each spec window (`windowMs` → count), accepted ones. */
+  maxInWindow: Record<string, number>;
 }
 
 /**
@@ -35,6 +44,7 @@ export interface FakeApiStats {
 export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) {
   const stats: Record<string, FakeApiStats> = {};
   const recent: Record<string, number[]> = {};
+  const logs: Record<string, { limit: number; windowMs: number; times: number[] }[]> = {};
   for (const id of Object.keys(apis)) {
     stats[id] = {
       requests: 0,
@@ -44,8 +54,11 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
       firstAt: null,
       lastAt: null,
       perSecond: [],
+      arrivals: [],
+      maxInWindow: {},
     };
     recent[id] = [];
+    logs[id] = (apis[id]!.windows ?? []).map((w) => ({ ...w, times: [] as number[] }));
   }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -73,6 +86,22 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
         .end('{"error":"rate limited"}');
       return;
     }
+    let over = false;
+    for (const log of logs[id]!) {
+      while (log.times.length > 0 && log.times[0]! <= now - log.windowMs) log.times.shift();
+      if (log.times.length >= log.limit) over = true;
+    }
+    if (over) {
+      s.throttled += 1;
+      res
+        .writeHead(429, { 'content-type': 'application/json' })
+        .end('{"error":"rate limited (sliding window)"}');
+      return;
+    }
+    for (const log of logs[id]!) {
+      log.times.push(now);
+      s.maxInWindow[log.windowMs] = Math.max(s.maxInWindow[log.windowMs] ?? 0, log.times.length);
+    }
     window.push(now);
     s.requests += 1;
     s.firstAt ??= now;
@@ -82,6 +111,7 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
     s.maxPerSecond = Math.max(s.maxPerSecond, window.length);
     const q = url.searchParams.get('q') ?? '';
     s.perQuery[q] = (s.perQuery[q] ?? 0) + 1;
+    if (logs[id]!.length > 0) s.arrivals.push({ q, at: performance.timeOrigin + now });
     const answer = () => {
       const status = spec.failWith?.(q);
       if (status)

@@ -3,6 +3,7 @@ import {
   defineOperation,
   defineProvider,
   type ProviderDefinition,
+  type RateLimitSpec,
 } from '../../src/providers/define-provider.ts';
 
 /**
@@ -11,15 +12,17 @@ import {
  */
 export function fakeProvider(
   id: string,
-  options: { ratePerSecond?: number; priceUsd?: number; concurrency?: number },
+  options: { ratePerSecond?: number; limits?: RateLimitSpec[]; priceUsd?: number; concurrency?: number },
 ): ProviderDefinition {
   return defineProvider({
     id,
     name: `Fake ${id}`,
     baseUrl: 'http://127.0.0.1:1',
-    limits: options.ratePerSecond
-      ? [{ limit: options.ratePerSecond, windowMs: 1000, label: `${options.ratePerSecond}/s` }]
-      : [],
+    limits:
+      options.limits ??
+      (options.ratePerSecond
+        ? [{ limit: options.ratePerSecond, windowMs: 1000, label: `${options.ratePerSecond}/s` }]
+        : []),
     concurrency: options.concurrency ?? 0,
     operations: {
       lookup: defineOperation({

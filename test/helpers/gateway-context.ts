@@ -1,6 +1,7 @@
 import type { Db } from '../../src/db/db.ts';
 import type { CallContext, GatewayState } from '../../src/gateway/call-context.ts';
 import { systemClock } from '../../src/gateway/gateway-options.ts';
+import { DbClock } from '../../src/limits/sliding-window.ts';
 import type { ProviderDefinition } from '../../src/providers/define-provider.ts';
 
 /**
@@ -30,6 +31,7 @@ export function stageContext(
     coldStartMs: 0,
     pauses: new Map(),
     warm: new Set(),
+    dbClock: new DbClock(db, () => Date.now()),
     stats: { rebooked: 0 },
     lease: { enter() {}, leave() {}, renewals: 0 },
     inflight: new Map(),

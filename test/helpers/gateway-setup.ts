@@ -33,7 +33,7 @@ export function sharedGatewayDb(backend: DbBackend): () => TestDb {
   });
   afterEach(async () => {
     await db?.exec(
-      'TRUNCATE cache_entries, cache_inflight, ledger, budgets, rate_limits, concurrency_slots, provider_state, call_attempts RESTART IDENTITY',
+      'TRUNCATE cache_entries, cache_inflight, ledger, budgets, rate_limits, rate_log, concurrency_slots, provider_state, call_attempts RESTART IDENTITY',
     );
   });
   afterAll(async () => {

@@ -30,6 +30,7 @@ export const cache: Stage = async (ctx, next) => {
       freshAfterMs,
       batchScope: req.batchId === undefined ? null : batchScope(req.batchId),
       reserveUsd: ctx.priceUsd,
+      healthKey: ctx.account.healthKey,
       attempt: { cache: ctx.cacheLabel, leaseMs: gw.inflightTtlMs, durable: gw.singleProcess },
     });
     if (pf.hit) {

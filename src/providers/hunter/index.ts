@@ -97,10 +97,6 @@ const emailFinder = defineOperation({
   priceUsd: HUNTER_USD_PER_CREDIT,
   caseInsensitive: ['domain'],
   maxPriceUsd: (_input, env) => credit(env),
-  limits: [
-    { limit: 15, windowMs: 1000, label: '15/s' },
-    { limit: 500, windowMs: 60_000, label: '500/min' },
-  ],
   async run(ctx, input) {
     const res = await ctx.request({
       method: 'GET',
@@ -190,10 +186,6 @@ const domainSearch = defineOperation({
   caseInsensitive: ['domain'],
   // 1 credit per 10 emails returned
   maxPriceUsd: (input, env) => Math.max(1, Math.ceil((input.limit ?? 10) / 10)) * credit(env),
-  limits: [
-    { limit: 15, windowMs: 1000, label: '15/s' },
-    { limit: 500, windowMs: 60_000, label: '500/min' },
-  ],
   async run(ctx, input) {
     const domain = normalizeDomain(input.domain) ?? input.domain.toLowerCase();
     const res = await ctx.request({
@@ -261,6 +253,8 @@ const emailVerifier = defineOperation({
   }),
   priceUsd: HUNTER_USD_PER_CREDIT * 0.5,
   maxPriceUsd: (_input, env) => 0.5 * credit(env),
+  // Its own windows, on top of the account's 15/s + 500/min (Hunter does not say whether the
+  // verifier's calls count there too: counted, so neither can be exceeded).
   limits: [
     { limit: 10, windowMs: 1000, label: '10/s' },
     { limit: 300, windowMs: 60_000, label: '300/min' },
@@ -315,8 +309,11 @@ export const hunter = defineProvider({
   auth: { envVar: 'HUNTER_API_KEY', required: true },
   baseUrl: 'https://api.hunter.io/v2',
   applyAuth: (req, apiKey) => ({ ...req, headers: { ...req.headers, 'X-API-KEY': apiKey } }),
-  // The per-operation windows are the documented ones; the provider-wide cap is the larger pair.
-  limits: [],
+  // Per API key: email-finder and domain-search (and the verifier) count together.
+  limits: [
+    { limit: 15, windowMs: 1000, label: '15/s' },
+    { limit: 500, windowMs: 60_000, label: '500/min' },
+  ],
   concurrency: 10,
   mapError: mapHunterError,
   // GET /account is free and needs a valid key.

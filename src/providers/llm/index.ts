@@ -13,6 +13,7 @@ import {
 } from '../../errors.ts';
 import { defineOperation, defineProvider, type OperationContext } from '../define-provider.ts';
 import { parseRetryAfter } from '../http.ts';
+import { PERPLEXITY_LIMITS } from '../perplexity/index.ts';
 import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, estimateTokens, maxCostOf } from './prices.ts';
 
 /**
@@ -189,6 +190,19 @@ export const llm = defineProvider({
   name: 'LLMs via the AI SDK (Anthropic, OpenAI, Perplexity)',
   // Keys depend on the model (see LLM_VENDORS); checked per model by checkModelCredentials.
   baseUrl: '',
+  // Each vendor is its own account (limits, daily cap, circuit); `perplexity` is the same account as
+  // the perplexity provider's, so both count against one limiter and one daily cap.
+  accountOf: (_operation, input) => {
+    const model = (input as { model?: unknown }).model;
+    return typeof model === 'string' ? (/^(anthropic|openai|perplexity):/.exec(model)?.[1] ?? 'llm') : 'llm';
+  },
+  // Defaults are the vendors' entry tiers (Anthropic tier 1: 50 RPM; OpenAI tier 1: 500 RPM); set
+  // SLUICE_ANTHROPIC_LIMITS / SLUICE_OPENAI_LIMITS for yours.
+  accounts: {
+    anthropic: { limits: [{ limit: 50, windowMs: 60_000, label: '50/min' }] },
+    openai: { limits: [{ limit: 500, windowMs: 60_000, label: '500/min' }] },
+    perplexity: { limits: PERPLEXITY_LIMITS },
+  },
   limits: [{ limit: 50, windowMs: 60_000, label: '50/min' }],
   concurrency: 5,
   operations: { generate },

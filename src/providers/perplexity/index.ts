@@ -114,14 +114,19 @@ const chat = defineOperation({
   },
 });
 
+/**
+ * Perplexity's account limits (tier 0 is about 50 requests per minute for sonar models), shared with
+ * the llm provider's `perplexity:` models: one account, one limiter, one daily cap.
+ */
+export const PERPLEXITY_LIMITS = [{ limit: 50, windowMs: 60_000, label: '50/min' }];
+
 export const perplexity = defineProvider({
   id: 'perplexity',
   name: 'Perplexity Sonar',
   auth: { envVar: 'PERPLEXITY_API_KEY', required: true },
   baseUrl: 'https://api.perplexity.ai',
   applyAuth: (req, apiKey) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${apiKey}` } }),
-  // Tier 0 is about 50 requests per minute for sonar models.
-  limits: [{ limit: 50, windowMs: 60_000, label: '50/min' }],
+  limits: PERPLEXITY_LIMITS,
   concurrency: 5,
   mapError: mapPerplexityError,
   // Perplexity has no free endpoint: the smallest sonar call (1 output token, ~$0.005).

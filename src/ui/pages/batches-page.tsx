@@ -192,7 +192,7 @@ export function BatchActions(p: { b: BatchRow; csrf: string; state: BatchState }
           confirm="Stop this batch?"
         />
       ) : null}{' '}
-      {b.status !== 'running' || p.state.queued > 0 ? (
+      {b.status === 'stopped' || p.state.queued > 0 ? (
         <Action action={`/batches/${b.id}/resume`} csrf={p.csrf} label="Resume">
           <label>
             budget USD{' '}

@@ -97,7 +97,15 @@ export function RecordsTable(p: { type: EntityType; page: RecordsPage }) {
                   </a>
                 ) : (
                   <span class="muted">none</span>
-                )}
+                )}{' '}
+                {type === 'account' ? (
+                  <a
+                    href={`/start/forecast?scope=where&where=${encodeURIComponent(`id=${r.id}`)}`}
+                    title="re-enrich this record: the forecast cost is shown before anything runs"
+                  >
+                    re-enrich
+                  </a>
+                ) : null}
               </td>
             </tr>
           );
@@ -140,9 +148,9 @@ export function LineageDrawer(p: {
   return (
     <div class="lineage" id="lineage">
       <p>
-        <a href="#" data-close-drawer="1">
+        <button type="button" data-close-drawer="1">
           close ✕
-        </a>
+        </button>
       </p>
       <h2>
         {p.name} · {p.field}

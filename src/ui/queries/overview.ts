@@ -18,15 +18,16 @@ export interface Overview {
 
 /** Everything the overview shows, from indexed ranges and the ledger's pre-aggregate. */
 export async function readOverview(db: Db): Promise<Overview> {
-  const health = await readHealth(db);
-  const states = await db.query<{ state: string; n: number }>(
+  // Independent reads: on server Postgres they run at once (PGlite queues them).
+  const healthQ = readHealth(db);
+  const statesQ = db.query<{ state: string; n: number }>(
     'SELECT state, count(*)::int AS n FROM runs GROUP BY state',
   );
-  const runs = await db.query<{ hour: Date; n: number }>(
+  const runsQ = db.query<{ hour: Date; n: number }>(
     `SELECT date_trunc('hour', finished_at) AS hour, count(*)::int AS n FROM runs
       WHERE finished_at > now() - interval '24 hours' GROUP BY 1`,
   );
-  const ledger = await db.query<{
+  const ledgerQ = db.query<{
     hour: Date;
     requests: number;
     cost: number;
@@ -39,17 +40,17 @@ export async function readOverview(db: Db): Promise<Overview> {
             sum(rows) FILTER (WHERE cache IN ('miss', 'refresh') AND status <> 'refused')::int AS misses
        FROM ${LEDGER_FACTS} WHERE hour >= date_trunc('month', now()) - interval '1 day' GROUP BY hour`,
   );
-  const all = await db.query<{ hits: number; misses: number; saved: number }>(
+  const allQ = db.query<{ hits: number; misses: number; saved: number }>(
     `SELECT coalesce(sum(rows) FILTER (WHERE cache IN ('hit', 'coalesced')), 0)::int AS hits,
             coalesce(sum(rows) FILTER (WHERE cache IN ('miss', 'refresh') AND status <> 'refused'), 0)::int AS misses,
             coalesce(sum(saved_usd), 0)::float8 AS saved FROM ${LEDGER_FACTS}`,
   );
   // Daily provider caps are budgets of scope provider:<id>:<UTC day> (src/limits/budget.ts).
-  const caps = await db.query<{ cap: number | null; spent: number | null }>(
+  const capsQ = db.query<{ cap: number | null; spent: number | null }>(
     `SELECT sum(limit_usd)::float8 AS cap, sum(spent_usd)::float8 AS spent FROM budgets
       WHERE scope LIKE 'provider:%:' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   );
-  const hooks = await db.query<{
+  const hooksQ = db.query<{
     pending: number;
     failed: number;
     succeeded: number;
@@ -66,6 +67,17 @@ export async function readOverview(db: Db): Promise<Overview> {
             (SELECT count(*) FROM hook_events WHERE received_at > now() - interval '24 hours' AND state = 'failed')::int AS hfailed,
             (SELECT count(*) FROM hook_events WHERE received_at > now() - interval '24 hours' AND state = 'processed')::int AS hprocessed`,
   );
+  const syncsQ = syncStatus(db);
+  const [health, states, runs, ledger, all, caps, hooks, syncs] = await Promise.all([
+    healthQ,
+    statesQ,
+    runsQ,
+    ledgerQ,
+    allQ,
+    capsQ,
+    hooksQ,
+    syncsQ,
+  ]);
   const now = Date.now();
   const dayStart = Date.UTC(
     new Date(now).getUTCFullYear(),
@@ -123,6 +135,6 @@ export async function readOverview(db: Db): Promise<Overview> {
       disabledEndpoints: h.disabled,
     },
     inbound: { pending: h.hpending, failed24h: h.hfailed, processed24h: h.hprocessed },
-    syncs: await syncStatus(db),
+    syncs,
   };
 }

@@ -194,7 +194,7 @@ export function cellStatus(
     const at = provenance ? new Date(provenance.observedAt).getTime() : now;
     return now - at > STALE_DAYS * 86_400_000 ? 'stale' : 'found';
   }
-  if (!run || !run.finished) return 'not_run';
+  if (!run?.finished) return 'not_run';
   if (run.state === 'failed' || (run.state === 'partial' && run.failedCalls > 0)) return 'error';
   return 'not_found';
 }

@@ -128,7 +128,8 @@ export async function listRuns(
   const params: unknown[] = [];
   const where = runFilterSql(f, params);
   const n = params.length;
-  const rows = await db.query<RunListRow>(
+  // The page and the count are independent: on server Postgres they run at once (PGlite queues them).
+  const rowsQuery = db.query<RunListRow>(
     `SELECT r.id, r.batch_id AS "batchId", r.pipeline, r.account_id AS "accountId", a.name AS "accountName", r.state,
             r.attempts, r.error_class AS "errorClass", r.error, r.calls, r.cache_hits AS "cacheHits",
             r.cost_usd::float8 AS "costUsd", r.created_at AS "createdAt", r.finished_at AS "finishedAt"
@@ -136,10 +137,11 @@ export async function listRuns(
       WHERE ${where} AND r.id < $${n + 1} ORDER BY r.id DESC LIMIT $${n + 2}`,
     [...params, o.before ?? Number.MAX_SAFE_INTEGER, o.limit],
   );
-  const count = await db.query<{ n: number }>(
+  const countQuery = db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM runs r JOIN accounts a ON a.id = r.account_id WHERE ${where} LIMIT ${CAP + 1}) x`,
     params,
   );
+  const [rows, count] = await Promise.all([rowsQuery, countQuery]);
   const matching = count.rows[0]!.n;
   return { rows: rows.rows, matching: Math.min(matching, CAP), capped: matching > CAP };
 }

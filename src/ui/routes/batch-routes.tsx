@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import type { Hono } from 'hono';
-import { batchProgress, resumeBatch } from '../../engine/batch.ts';
+import { batchProgress, resumeBatch, settleBatch } from '../../engine/batch.ts';
 import { redriveBatch } from '../../engine/dead-letter.ts';
 import { stopBatch } from '../../engine/run-store.ts';
 import { batchScope, getBudget } from '../../limits/budget.ts';
@@ -44,6 +44,8 @@ export function registerBatchRoutes(ui: Hono<UiEnv>): void {
     const db = c.get('services').db;
     foldSoon(db);
     const id = positiveInt(c.req.param('id'), 'batch id');
+    // A batch reopened by a redrive has no job watching it any more: settle it here once nothing is open.
+    await settleBatch(db, id);
     const batch = await readBatch(db, id);
     if (!batch) throw new UiError(404, `batch ${id} does not exist`);
     const [progress, budget, breakdown, state] = [
