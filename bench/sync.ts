@@ -1,5 +1,5 @@
 /**
- * `npm run bench:sync [-- --contacts N] [--per-account K] [--database-url URL]`
+ * `npm run bench:sync [-- --contacts N] [--per-account K] [--concurrency C] [--database-url URL]`
  *
  * Syncs N enriched golf-course contacts (default 10,000, K = 4 per course) to the HubSpot fake at
  * HubSpot's real limits (190 requests per rolling 10 s; the fake refuses anything over), with the
@@ -95,7 +95,13 @@ try {
     const def = await loadSync('golf-courses-hubspot');
     const env = { HUBSPOT_ACCESS_TOKEN: fake.apiKey };
     const started = Date.now();
-    const first = await runSync({ db, def, env, baseUrl: server.url });
+    const first = await runSync({
+      db,
+      def,
+      env,
+      baseUrl: server.url,
+      ...(arg('concurrency') ? { concurrency: Number(arg('concurrency')) } : {}),
+    });
     const wall = (Date.now() - started) / 1000;
     const a = fake.stats.arrivals;
     const spanMs = a.length > 1 ? a[a.length - 1]! - a[0]! : 0;

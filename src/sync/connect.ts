@@ -13,7 +13,7 @@ export interface ConnectOptions {
   fetch?: typeof fetch;
   /** Counts requests (every one, throttled ones included). */
   stats?: { requests: number; throttled: number };
-  /** Batches in flight at once. Default 8 (the limiter spaces them anyway). */
+  /** Batches in flight at once. Default 16 (the limiter spaces them; each waits for its place). */
   concurrency?: number;
   timeoutMs?: number;
 }

@@ -195,7 +195,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
           progress();
         }
       };
-      await Promise.all(Array.from({ length: Math.min(batches.length, options.concurrency ?? 8) }, worker));
+      await Promise.all(Array.from({ length: Math.min(batches.length, options.concurrency ?? 16) }, worker));
     };
     await send(parentPlans, true);
     if (parentPlans.length)
