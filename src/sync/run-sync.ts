@@ -1,5 +1,5 @@
 import type { DestinationSession, RemoteWrite, RowResult } from '../crm/define-destination.ts';
-import type { Db } from '../db/db.ts';
+import type { Db, Queryable } from '../db/db.ts';
 import type { SyncDefinition } from './compile-sync.ts';
 import { type ConnectOptions, connectDestination } from './connect.ts';
 import { loadScopes, type MappedRecord, mapParent, mapRecord, selected } from './map-records.ts';
@@ -189,8 +189,13 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       let next = 0;
       const worker = async () => {
         for (let b = batches[next++]; b; b = batches[next++]) {
-          const results = await sendWork(db, def, b, write, outboxed);
-          await recordResults(db, def, b, results, snaps, counts, report);
+          const { results, settle } = await sendWork(db, def, b, write, outboxed);
+          // the outbox is settled in the same transaction as the snapshots: a crash between the two
+          // would leave a create marked done whose remote id no snapshot holds (a second task)
+          await db.transaction(async (tx) => {
+            await settle(tx);
+            await recordResults(tx, def, b, results, snaps, counts, report);
+          });
           done += b.length;
           progress();
         }
@@ -259,7 +264,7 @@ async function sendWork(
   batch: Work[],
   write: (rows: RemoteWrite[]) => Promise<RowResult[]>,
   outboxed: boolean,
-): Promise<RowResult[]> {
+): Promise<{ results: RowResult[]; settle: (tx: Queryable) => Promise<void> }> {
   const creates = outboxed ? batch.filter((w) => w.plan.op === 'create') : [];
   const ids = new Map<string, number>();
   for (const w of creates)
@@ -271,22 +276,20 @@ async function sendWork(
     batch.map((w) => w.write),
     write,
   );
-  if (ids.size) {
-    const unknown: number[] = [];
-    const settled: { id: number; remoteId: string | null }[] = [];
-    for (const r of results) {
-      const id = ids.get(r.key);
-      if (id === undefined) continue;
-      if (r.status === 'ok') settled.push({ id, remoteId: r.remoteId });
-      else if (r.status === 'permanent') settled.push({ id, remoteId: null });
-      else unknown.push(id);
-    }
-    await markUnknown(db, unknown);
-    // settled together with the snapshots (recordResults) would be one transaction more; a crash
-    // between the two only costs one lookup on the next sync
-    await settleCreates(db, settled);
+  const unknown: number[] = [];
+  const settled: { id: number; remoteId: string | null }[] = [];
+  for (const r of results) {
+    const id = ids.get(r.key);
+    if (id === undefined) continue;
+    if (r.status === 'ok') settled.push({ id, remoteId: r.remoteId });
+    else if (r.status === 'permanent') settled.push({ id, remoteId: null });
+    else unknown.push(id);
   }
-  return results;
+  const settle = async (tx: Queryable) => {
+    await markUnknown(tx, unknown);
+    await settleCreates(tx, settled);
+  };
+  return { results, settle };
 }
 
 function blankSnapshot(m: MappedRecord): Snapshot {
@@ -307,7 +310,7 @@ function blankSnapshot(m: MappedRecord): Snapshot {
 }
 
 async function recordResults(
-  db: Db,
+  db: Queryable,
   def: SyncDefinition,
   batch: Work[],
   results: RowResult[],
