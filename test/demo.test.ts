@@ -164,7 +164,8 @@ describe('sluice demo (CLI)', () => {
       );
     const first = await run();
     expect(first.stderr).toContain('sandbox: simulated providers, no real data');
-    expect(first.stderr).toContain('not DATABASE_URL');
+    // --data-dir wins over a DATABASE_URL in the environment, and says so
+    expect(first.stderr).toContain('DATABASE_URL is ignored');
     const report = JSON.parse(first.stdout) as DemoReport;
     checkShape(report);
     expect(report.accounts_enriched).toBe(3);
