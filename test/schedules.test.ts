@@ -4,7 +4,12 @@ import type { Db } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
 import { runSchedule } from '../src/schedules/run-schedule.ts';
-import { applyEntry, installSchedules, openScheduleQueue, SCHEDULES_QUEUE } from '../src/schedules/schedule-queue.ts';
+import {
+  applyEntry,
+  installSchedules,
+  openScheduleQueue,
+  SCHEDULES_QUEUE,
+} from '../src/schedules/schedule-queue.ts';
 import { type ScheduleRunner, startScheduleRunner } from '../src/schedules/schedule-runner.ts';
 import {
   getSchedule,
@@ -108,7 +113,9 @@ describeEachBackend('schedules', (backend) => {
     const boss = bossSchemaFor(db.schema);
     // the last cron pass anyone ran was five hours ago, and the schedule is older than that
     await db.query(`UPDATE "${boss}".version SET cron_on = now() - interval '5 hours 2 minutes'`);
-    await db.query(`UPDATE "${boss}".schedule SET created_on = now() - interval '6 hours' WHERE key = 'hourly'`);
+    await db.query(
+      `UPDATE "${boss}".schedule SET created_on = now() - interval '6 hours' WHERE key = 'hourly'`,
+    );
     runners.push(
       await startScheduleRunner({ services: { db, env: {} }, cronIntervalSeconds: 1, pollMs: 100 }),
     );
@@ -157,7 +164,9 @@ describeEachBackend('schedules', (backend) => {
     const second = await runSchedule({ db, env: {} }, 'slow', { trigger: 'manual' });
     expect(second.state).toBe('skipped');
     // a runner that died: its heartbeat lapsed, so the next firing runs
-    await db.query(`UPDATE schedule_runs SET heartbeat_at = now() - interval '10 minutes' WHERE state = 'running'`);
+    await db.query(
+      `UPDATE schedule_runs SET heartbeat_at = now() - interval '10 minutes' WHERE state = 'running'`,
+    );
     const third = await runSchedule({ db, env: {} }, 'slow', { trigger: 'manual' });
     expect(third.state).toBe('succeeded');
     expect(third.summary).toEqual({ attempted: 0 });
@@ -166,7 +175,11 @@ describeEachBackend('schedules', (backend) => {
       'skipped',
       'abandoned',
     ]);
-    await upsertSchedule(db, { ...probe('broken', '0 3 * * *'), action: 'crm-pull', args: { syncs: ['nope'] } });
+    await upsertSchedule(db, {
+      ...probe('broken', '0 3 * * *'),
+      action: 'crm-pull',
+      args: { syncs: ['nope'] },
+    });
     const failed = await runSchedule({ db, env: {} }, 'broken', { trigger: 'manual' });
     expect(failed.state).toBe('failed');
     expect(failed.error).toMatch(/no built-in sync "nope"/);
