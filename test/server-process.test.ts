@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createApiKey } from '../src/api-keys/api-keys.ts';
+import { listDeliveries } from '../src/webhooks/webhook-store.ts';
 import { backends, describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
 import { type SharedDb, sharedDb } from './helpers/shared-db.ts';
@@ -80,7 +82,10 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
   it.skipIf(backend !== 'pglite')(
     'kill -9 of the server between a job finishing and its callback loses nothing: the restarted server sends it',
     async () => {
-      const key = await createKey();
+      // the key in-process (the CLI's `keys create` is a process of its own: the tests below run it)
+      const setup = await shared.open();
+      const { key } = await createApiKey(setup, { name: 'edge-function', scopes: ['write'] });
+      await setup.close();
       // the first attempt gets no answer: the server is killed while it waits for one
       const receiver = await startReceiver([200], { stall: [0] });
       try {
@@ -138,10 +143,12 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
         // graceful stop on SIGTERM, then the delivery's record: one attempt logged, succeeded
         second.child.kill('SIGTERM');
         expect(await second.exited).toBe(0);
-        const show = sluice(['webhooks', 'list', '--json'], shared.env, cwd);
-        expect(await show.exited).toBe(0);
-        const listed = JSON.parse(show.out()) as { state: string; attempts: number }[];
-        expect(listed).toMatchObject([{ state: 'succeeded', attempts: 2 }]);
+        const after = await shared.open();
+        try {
+          expect(await listDeliveries(after)).toMatchObject([{ state: 'succeeded', attempts: 2 }]);
+        } finally {
+          await after.close();
+        }
         expect(receiver.received).toHaveLength(2);
       } finally {
         await receiver.close();
