@@ -23,9 +23,8 @@ const FEE = /Green fees from \$\d+\./;
 it('segment accuracy measured over the world falls when the pages lie, and when they say less', () => {
   const world = generateWorld(1);
   const model = createSandboxModel(world);
-  const courses = world.courses.filter(
-    (c): c is Company & { course: NonNullable<Company['course']> } =>
-      Boolean(c.website && c.course && FEE.test(renderPage(c, '/')?.html ?? '')),
+  const courses = world.courses.filter((c): c is Company & { course: NonNullable<Company['course']> } =>
+    Boolean(c.website && c.course && FEE.test(renderPage(c, '/')?.html ?? '')),
   );
   expect(courses.length).toBeGreaterThan(150);
 
