@@ -14,7 +14,7 @@ import { runDueSequenceSteps } from '../src/outreach/run-due-steps.ts';
 import { startSequenceFor } from '../src/outreach/start-sequence.ts';
 import { createSendGridFake } from '../src/sandbox/fakes/email/sendgrid.ts';
 import { listen, type RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
-import { describeEachBackend, openTestDb } from './helpers/backends.ts';
+import { backends, describeEachBackend, openTestDb } from './helpers/backends.ts';
 import { emptyOutreachDb, mondayNY, sequenceYaml, servicesFor } from './helpers/outreach-fixtures.ts';
 import { sharedDb } from './helpers/shared-db.ts';
 import { seedGolf } from './helpers/sync-fixtures.ts';
@@ -229,76 +229,81 @@ describeEachBackend('outreach through SendGrid', (backend) => {
     for (const [, ms] of fake.bySendKey()) expect(ms).toHaveLength(1);
   });
 
-  it('kill -9 during a send batch: after a restart nobody is emailed twice and nobody is skipped', async () => {
-    const dir = sharedDb(backend);
-    try {
-      const setupDb = await dir.open();
-      const seeded = await seedGolf(setupDb, 5, 2);
-      const fake = createSendGridFake();
-      fake.faults.holdAnswersAfter = 3;
-      const server = await listen(fake.app);
-      servers.push(server);
-      const env = {
-        SENDGRID_API_KEY: fake.apiKey,
-        SLUICE_SENDGRID_BASE_URL: server.url,
-        SLUICE_SENDGRID_ACTIVITY_LAG_MS: '0',
-      };
-      const yaml = sequenceYaml();
-      const services = servicesFor(setupDb, env, { 'test-seq': yaml });
-      await startSequenceFor(services, seeded.contacts, 'test-seq', mondayNY(9));
-      await setupDb.close();
-      const file = join(mkdtempSync(join(tmpdir(), 'sluice-seq-')), 'seq.yaml');
-      writeFileSync(file, yaml);
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', CHILD, file, mondayNY(10).toISOString(), JSON.stringify(env)],
-        {
-          env: { ...process.env, ...dir.env },
-          stdio: ['pipe', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      let went = false;
-      const exited = new Promise((r) => child.once('exit', r));
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('ready\n') && !went) {
-            went = true;
-            child.stdin.write('go\n');
-          }
-          if ((out.match(/^sent /gm) ?? []).length >= 3) resolve();
+  // one backend proves it (the outbox is the same SQL on both); a PGlite child costs a minute on a busy machine
+  it.skipIf(backend === 'pglite' && backends.includes('postgres'))(
+    'kill -9 during a send batch: after a restart nobody is emailed twice and nobody is skipped',
+    async () => {
+      const dir = sharedDb(backend);
+      try {
+        const setupDb = await dir.open();
+        const seeded = await seedGolf(setupDb, 5, 2);
+        const fake = createSendGridFake();
+        fake.faults.holdAnswersAfter = 3;
+        const server = await listen(fake.app);
+        servers.push(server);
+        const env = {
+          SENDGRID_API_KEY: fake.apiKey,
+          SLUICE_SENDGRID_BASE_URL: server.url,
+          SLUICE_SENDGRID_ACTIVITY_LAG_MS: '0',
+        };
+        const yaml = sequenceYaml();
+        const services = servicesFor(setupDb, env, { 'test-seq': yaml });
+        await startSequenceFor(services, seeded.contacts, 'test-seq', mondayNY(9));
+        await setupDb.close();
+        const file = join(mkdtempSync(join(tmpdir(), 'sluice-seq-')), 'seq.yaml');
+        writeFileSync(file, yaml);
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', CHILD, file, mondayNY(10).toISOString(), JSON.stringify(env)],
+          {
+            env: { ...process.env, ...dir.env },
+            stdio: ['pipe', 'pipe', 'inherit'],
+          },
+        );
+        let out = '';
+        let went = false;
+        const exited = new Promise((r) => child.once('exit', r));
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('ready\n') && !went) {
+              went = true;
+              child.stdin.write('go\n');
+            }
+            if ((out.match(/^sent /gm) ?? []).length >= 3) resolve();
+          });
+          child.once('exit', () => reject(new Error(`child exited early: ${out}`)));
         });
-        child.once('exit', () => reject(new Error(`child exited early: ${out}`)));
-      });
-      // killed while a message is in flight: three confirmed, the fourth accepted but unanswered
-      for (let i = 0; i < 500 && fake.messages.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
-      child.kill('SIGKILL');
-      await exited;
-      const accepted = fake.messages.length;
-      expect(accepted).toBe(4);
-      expect(out.match(/^sent /gm)).toHaveLength(3);
-      fake.faults.holdAnswersAfter = undefined;
-      db = await dir.open();
-      // the dead process's claims are past their lease after 120 s; the restart finds them by lease
-      await db.query(
-        `UPDATE outreach_sends SET claimed_until = now() - interval '1 second' WHERE state = 'pending'`,
-      );
-      await db.query(`UPDATE outreach_enrollments SET claimed_until = NULL`);
-      const after = await runDueSequenceSteps(servicesFor(db, env, { 'test-seq': yaml }), mondayNY(10, 10));
-      expect(after.reconciled).toMatchObject({ sent: 1, resent: 0 });
-      expect(after.sent).toBe(6);
-      const byKey = fake.bySendKey();
-      expect(byKey.size).toBe(10);
-      for (const [, ms] of byKey) expect(ms).toHaveLength(1);
-      const states = await db.query<{ state: string; n: string }>(
-        'SELECT state, count(*)::int AS n FROM outreach_sends GROUP BY state',
-      );
-      expect(states.rows).toEqual([{ state: 'sent', n: 10 }]);
-    } finally {
-      await db?.close();
-      db = undefined;
-      await dir.cleanup();
-    }
-  }, 90_000);
+        // killed while a message is in flight: three confirmed, the fourth accepted but unanswered
+        for (let i = 0; i < 500 && fake.messages.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+        child.kill('SIGKILL');
+        await exited;
+        const accepted = fake.messages.length;
+        expect(accepted).toBe(4);
+        expect(out.match(/^sent /gm)).toHaveLength(3);
+        fake.faults.holdAnswersAfter = undefined;
+        db = await dir.open();
+        // the dead process's claims are past their lease after 120 s; the restart finds them by lease
+        await db.query(
+          `UPDATE outreach_sends SET claimed_until = now() - interval '1 second' WHERE state = 'pending'`,
+        );
+        await db.query(`UPDATE outreach_enrollments SET claimed_until = NULL`);
+        const after = await runDueSequenceSteps(servicesFor(db, env, { 'test-seq': yaml }), mondayNY(10, 10));
+        expect(after.reconciled).toMatchObject({ sent: 1, resent: 0 });
+        expect(after.sent).toBe(6);
+        const byKey = fake.bySendKey();
+        expect(byKey.size).toBe(10);
+        for (const [, ms] of byKey) expect(ms).toHaveLength(1);
+        const states = await db.query<{ state: string; n: string }>(
+          'SELECT state, count(*)::int AS n FROM outreach_sends GROUP BY state',
+        );
+        expect(states.rows).toEqual([{ state: 'sent', n: 10 }]);
+      } finally {
+        await db?.close();
+        db = undefined;
+        await dir.cleanup();
+      }
+    },
+    90_000,
+  );
 });
