@@ -3,6 +3,8 @@ import { ConfigError } from '../errors.ts';
 import { formatPattern, pct, usd } from '../learning/format-pattern.ts';
 import { listPatternRows, patternReport } from '../learning/pattern-stats.ts';
 import { refreshLearning } from '../learning/refresh.ts';
+import { loadEvidence } from '../learning/search/evidence.ts';
+import { type SearchQuery, searchLibrary } from '../learning/search/search.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
 
@@ -64,5 +66,70 @@ export function registerPatterns(program: Command): void {
         if (ctx.out.json) return ctx.out.result(report);
         for (const line of formatPattern(report)) ctx.out.line(line);
       }),
+    );
+
+  cmd
+    .command('search')
+    .description('rank patterns and intelligence entries for a client profile and free text, saying why')
+    .argument('[text...]', 'free text: what the engagement needs')
+    .option('--industry <industry>', 'hard filter: documents for this industry (or for any)')
+    .option('--stage <stage>', 'hard filter: documents for this company stage (or for any)')
+    .option('--category <category>', 'patterns of this category only: enrichment, integration, automation')
+    .option('--kind <kind>', 'pattern or entry only')
+    .option('--limit <n>', 'results to print', '10')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(
+        async (
+          ctx,
+          o: {
+            industry?: string;
+            stage?: string;
+            category?: string;
+            kind?: string;
+            limit: string;
+            json?: boolean;
+          },
+          text: string[],
+        ) => {
+          const limit = Number(o.limit);
+          if (!Number.isInteger(limit) || limit < 1)
+            throw new ConfigError(`--limit must be a positive integer (got "${o.limit}")`, { exitCode: 2 });
+          const categories = ['enrichment', 'integration', 'automation'];
+          if (o.category && !categories.includes(o.category))
+            throw new ConfigError(
+              `--category must be one of ${categories.join(', ')} (got "${o.category}")`,
+              {
+                exitCode: 2,
+              },
+            );
+          if (o.kind && o.kind !== 'pattern' && o.kind !== 'entry')
+            throw new ConfigError(`--kind must be pattern or entry (got "${o.kind}")`, { exitCode: 2 });
+          const db = await ctx.db();
+          await refreshLearning(db);
+          const q: SearchQuery = {
+            text: text.join(' '),
+            limit,
+            ...(o.industry ? { industry: o.industry } : {}),
+            ...(o.stage ? { stage: o.stage } : {}),
+            ...(o.category ? { category: o.category as NonNullable<SearchQuery['category']> } : {}),
+            ...(o.kind ? { kind: o.kind as NonNullable<SearchQuery['kind']> } : {}),
+          };
+          const hits = await searchLibrary(db, q, await loadEvidence(db));
+          if (ctx.out.json) return ctx.out.result({ query: q, hits });
+          if (!hits.length) {
+            ctx.out.line('Nothing fits these filters (documents with no industry or stage listed fit any).');
+            return;
+          }
+          ctx.out.line(
+            table(
+              hits.map((h, i) => [i + 1, h.kind, h.slug, h.score.toFixed(3), h.type, h.title]),
+              ['#', 'kind', 'slug', 'score', 'type', 'title'],
+            ),
+          );
+          ctx.out.line();
+          for (const [i, h] of hits.entries()) ctx.out.line(`${i + 1}. ${h.slug}: ${h.why}`);
+        },
+      ),
     );
 }

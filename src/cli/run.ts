@@ -18,6 +18,7 @@ import { ConfigError } from '../errors.ts';
 import { PipelineFileError } from '../pipelines/load.ts';
 import { loadPipeline, resolvePipeline } from '../pipelines/resolve.ts';
 import { checkCredentialsFor } from '../providers/credentials.ts';
+import { runDueSyncs } from '../sync/sync-schedule.ts';
 import { confirmLargeSelection } from './confirm.ts';
 import { action, warnError } from './context.ts';
 import { type Output, table } from './output.ts';
@@ -220,6 +221,16 @@ export function registerRun(program: Command): void {
           const p = await batchProgress(db, batch.id);
           bar.update(p, counters);
           bar.stop();
+          // Enabled syncs that run after this pipeline (`sluice sync enable`) go now; a server that got
+          // there first holds their lease, and then they are not run twice.
+          const synced =
+            p.status === 'running'
+              ? []
+              : await runDueSyncs(db, {
+                  env: ctx.config.env,
+                  pipeline: pipelineRef ?? pipeline.name,
+                  log: (line) => ctx.out.warn(line),
+                });
           const summary = {
             batch: p.id,
             pipeline: pipeline.name,
@@ -236,6 +247,16 @@ export function registerRun(program: Command): void {
             cacheHits: p.cacheHits,
             costUsd: Number(p.costUsd.toFixed(6)),
             wallSeconds: Number(((Date.now() - started) / 1000).toFixed(2)),
+            ...(synced.length
+              ? {
+                  syncs: synced.map((s) => ({
+                    sync: s.syncName,
+                    reason: s.reason,
+                    ...(s.report ? { counts: s.report.counts } : {}),
+                    ...(s.error ? { error: s.error } : {}),
+                  })),
+                }
+              : {}),
           };
           // Exit code 1 unless every run asked for was done: a failed run, a budget stop or runs left
           // queued all mean the work is not finished (the summary is printed either way).

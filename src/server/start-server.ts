@@ -9,6 +9,7 @@ import { startJobWatcher } from '../jobs/job-watcher.ts';
 import { createOutreachServices } from '../outreach/outreach-services.ts';
 import { startSequenceFor } from '../outreach/start-sequence.ts';
 import type { PollLoop } from '../queue/poll-loop.ts';
+import { startSyncScheduler } from '../sync/sync-schedule.ts';
 import type { TriggerRule } from '../triggers/trigger-config.ts';
 import { setTriggersEnabled, startTriggerFeeder } from '../triggers/trigger-feeder.ts';
 import { startDeliveryWorker } from '../webhooks/delivery-worker.ts';
@@ -39,6 +40,8 @@ export interface StartServerOptions {
   /** Poll interval of the background loops (jobs, deliveries, hooks, triggers), ms. Default 500. */
   pollMs?: number;
   log?: (line: string) => void;
+  /** How often enabled syncs are checked for being due, ms. Default 5000. */
+  syncCheckMs?: number;
   /** Providers answer from the sandbox (`serve --sandbox`): told to the dashboard. Default false. */
   sandbox?: boolean;
 }
@@ -83,6 +86,15 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
   });
   const hookLoop = startHookProcessor(db, hooks, { intervalMs: pollMs, onError: onError('hooks') });
   const loops: PollLoop[] = [deliveries, watcher, hookLoop];
+  // Enabled syncs (`sluice sync enable`) run after their pipeline's batches and on their schedule.
+  loops.push(
+    startSyncScheduler(db, {
+      env: o.env,
+      log,
+      intervalMs: o.syncCheckMs ?? 5000,
+      onError: onError('syncs'),
+    }),
+  );
   if (rules.length > 0)
     loops.push(
       startTriggerFeeder(db, engine.queue, rules, {
