@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
   schedules: async () => (await import('./schedules.ts')).registerSchedules,
+  freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
 
 /** Root options that take a value, so the command name can be found after them. */

@@ -113,6 +113,8 @@ export interface World {
   seed: number;
   /** The year "now" is in the world (tenure is computed against it, so results do not drift). */
   year: number;
+  /** Simulated months since generation (`advanceMonth`, src/sandbox/month-advance.ts); 0 or absent at first. */
+  month?: number;
   companies: Company[];
   courses: Company[];
   byDomain: Map<string, Company>;
