@@ -12,9 +12,10 @@ import type { TriggerRule } from '../triggers/trigger-config.ts';
 import { setTriggersEnabled, startTriggerFeeder } from '../triggers/trigger-feeder.ts';
 import { startDeliveryWorker } from '../webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../webhooks/inbound/default-sources.ts';
-import { startHookProcessor } from '../webhooks/inbound/hook-events.ts';
+import { releaseHookEventClaims, startHookProcessor } from '../webhooks/inbound/hook-events.ts';
 import type { InboundRegistry } from '../webhooks/inbound/inbound-registry.ts';
 import type { CallbackPolicy } from '../webhooks/send-webhook.ts';
+import { releaseDeliveryClaims } from '../webhooks/webhook-store.ts';
 import { createApp } from './app.ts';
 import { HttpMetrics } from './http-metrics.ts';
 import { startPresence } from './presence.ts';
@@ -70,6 +71,12 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       `refusing to listen on ${host}: no API key exists, and this address is reachable from other machines. Create one first with "sluice keys create --name NAME", or bind to 127.0.0.1.`,
       { exitCode: 2 },
     );
+  if (db.backend === 'pglite') {
+    // one process owns an embedded database: any claim still held was left by one that died (kill -9),
+    // so its callbacks and events go out now rather than when their lease lapses (server Postgres: lease)
+    const freed = (await releaseDeliveryClaims(db)) + (await releaseHookEventClaims(db));
+    if (freed > 0) log(`serve: took over ${freed} delivery/event claim(s) left by a process that stopped`);
+  }
   const rules = o.rules ?? [];
   await setTriggersEnabled(db, rules.length > 0);
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
