@@ -47,6 +47,7 @@ export function advanceMonth(world: World): JobChange[] {
       from.people.splice(from.people.indexOf(person), 1);
       world.byEmail.delete(person.email);
       person.previousClubs = [from.name, ...person.previousClubs.filter((c) => c !== from.name)];
+      person.movedFrom = from.id;
       person.companyId = to.id;
       person.startYear = world.year;
       person.tenureYears = 0;

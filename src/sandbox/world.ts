@@ -58,6 +58,8 @@ export interface Person {
    * and `collision` (jsmith2, because a former employee had jsmith) break it. See WORLD_RATES.
    */
   emailKind: 'pattern' | 'nickname' | 'legacy' | 'collision';
+  /** Set by a month advance (month-advance.ts): the company this person left for their current one. */
+  movedFrom?: string;
 }
 
 export interface CourseFacts {

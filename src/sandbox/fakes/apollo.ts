@@ -201,9 +201,9 @@ export function createApolloFake(world: World, options: ApolloFakeOptions = {}):
       slugify(p.firstName) === slugify(first) && slugify(p.lastName) === slugify(last);
     const person = company.people.find(same);
     if (person) return { company, person };
-    // Apollo matches the person, not the job: someone who left the company is matched at their new one
-    // (the old one first in their employment history).
-    const moved = world.people.find((p) => same(p) && p.previousClubs[0] === company.name);
+    // Apollo matches the person, not the job: someone who left the company (a month advance) is matched
+    // at their new one, the old one first in their employment history.
+    const moved = world.people.find((p) => same(p) && p.movedFrom === company.id);
     return moved
       ? { person: moved, company: world.companies.find((c) => c.id === moved.companyId)! }
       : undefined;
