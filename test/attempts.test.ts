@@ -6,6 +6,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { createGateway } from '../src/engine/gateway.ts';
+import { errorClassOf, isDatabaseUnavailable } from '../src/errors.ts';
 import { attemptSummary, listLedger } from '../src/ledger/ledger-query.ts';
 import { reapAttempts, startReaper } from '../src/ledger/reaper.ts';
 import { getBudget, setBatchBudget } from '../src/limits/budget.ts';
@@ -261,6 +262,90 @@ describeEachBackend('durable attempts', (backend) => {
     expect(await again.call(lookup('paid-1', 7))).toMatchObject({ found: true, cached: false });
     expect(await getBudget(d, 'batch:7')).toMatchObject({ spentUsd: 0.1, reservedUsd: 0 });
     expect(await held(d)).toBe(0);
+  });
+
+  it.each([
+    ['before the commit', false],
+    ['after the commit (the answer to it lost)', true],
+  ])(
+    'the database going away while a paid answer is recorded (%s): waited out, recorded once, never paid again',
+    async (_, committed) => {
+      db = await openTestDb(backend);
+      server = await startFakeServer();
+      await setBatchBudget(db, 3, 1);
+      const real = db;
+      // The statement that records the call's outcome fails twice as a terminated connection does
+      // (SQLSTATE 57P01); with `committed`, the first failure comes after it ran (the commit happened,
+      // its answer was lost), so the retry must not record the call a second time.
+      let failures = 0;
+      const flaky = new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== 'query') {
+            const v = Reflect.get(target, prop, receiver);
+            return typeof v === 'function' ? v.bind(target) : v;
+          }
+          return async (text: string, values?: unknown[]) => {
+            if (failures < 2 && /INSERT INTO ledger/.test(text) && /DELETE FROM call_attempts/.test(text)) {
+              failures++;
+              if (committed && failures === 1) await target.query(text, values);
+              throw Object.assign(new Error('terminating connection due to administrator command'), {
+                code: '57P01',
+              });
+            }
+            return target.query(text, values as never);
+          };
+        },
+      }) as Db;
+      const gw = gatewayOn(flaky, server, { databaseWaitMs: 10_000 });
+      expect(await gw.call(lookup('paid-2', 3))).toMatchObject({ found: true, cached: false, costUsd: 0.05 });
+      expect(failures).toBe(2);
+      expect(server.requests.map((r) => r.q)).toEqual(['paid-2']);
+      const ledger = await listLedger(real, { batchId: 3 });
+      expect(ledger.map((l) => [l.status, l.costUsd, l.cache])).toEqual([['found', 0.05, 'miss']]);
+      expect(await getBudget(real, 'batch:3')).toMatchObject({ spentUsd: 0.05, reservedUsd: 0 });
+      expect(await held(real)).toBe(0);
+      // The answer is kept: the same lookup again is a cache hit, not a second paid request.
+      expect(await gatewayOn(real, server).call(lookup('paid-2', 3))).toMatchObject({
+        cached: true,
+        costUsd: 0,
+      });
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it('an outage longer than databaseWaitMs ends the call as infrastructure, and the reaper settles it', async () => {
+    db = await openTestDb(backend);
+    server = await startFakeServer();
+    await setBatchBudget(db, 4, 1);
+    const real = db;
+    let down = true;
+    const flaky = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') {
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        }
+        return async (text: string, values?: unknown[]) => {
+          if (down && /DELETE FROM call_attempts/.test(text))
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          return target.query(text, values as never);
+        };
+      },
+    }) as Db;
+    const gw = gatewayOn(flaky, server, { databaseWaitMs: 600, inflightTtlMs: 300 });
+    const err = await gw.call(lookup('paid-3', 4)).catch((e: unknown) => e);
+    expect(isDatabaseUnavailable(err)).toBe(true);
+    expect(errorClassOf(err)).toBe('infrastructure');
+    down = false;
+    // The call's attempt row is still open: the budget still holds its reservation, nothing is lost
+    // silently. Its owner is alive but no longer renews it; once its lease lapses the reaper settles it
+    // as unknown (price counted as spent).
+    expect(await getBudget(real, 'batch:4')).toMatchObject({ spentUsd: 0, reservedUsd: 0.05 });
+    await new Promise((r) => setTimeout(r, 400));
+    const reaped = await reapAttempts(real, { uptimeMs: 60_000 });
+    expect(reaped).toMatchObject({ attempts: 1 });
+    expect(await getBudget(real, 'batch:4')).toMatchObject({ spentUsd: 0.05, reservedUsd: 0 });
+    expect(await held(real)).toBe(0);
   });
 
   // PGlite is one process per data dir: nothing to coalesce across processes.

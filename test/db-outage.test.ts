@@ -7,8 +7,11 @@ import { batchProgress, createBatch, settleBatch } from '../src/engine/batch.ts'
 import type { RunEngine } from '../src/engine/run-executor.ts';
 import { openRunQueue } from '../src/engine/run-queue.ts';
 import { startWorker } from '../src/engine/worker-loop.ts';
+import { createGateway } from '../src/gateway/create-gateway.ts';
 import type { QueueDriver } from '../src/queue/queue-driver.ts';
 import { TEST_DATABASE_URL } from './helpers/backends.ts';
+import { chainPipeline } from './helpers/fake-pipelines.ts';
+import { fakeEnv, fakeProvider, startFakeServer } from './helpers/fake-provider.ts';
 import { privateClusterUnavailable, startPrivateCluster } from './helpers/pgbouncer.ts';
 import { type Harness, openHarness } from './helpers/run-harness.ts';
 import { basicHandlers, basicPipeline, slug } from './helpers/run-pipelines.ts';
@@ -60,9 +63,11 @@ async function runThrough(
   engine: RunEngine,
   disturb: () => Promise<void>,
   notices: string[],
+  pipeline = 'basic',
+  disturbAfter = 3,
 ) {
   for (const n of ACCOUNTS) await db.query('INSERT INTO accounts (name) VALUES ($1)', [n]);
-  const batch = await createBatch(db, queue, { pipeline: 'basic', selection: {} });
+  const batch = await createBatch(db, queue, { pipeline, selection: {} });
   let enriched = 0;
   const worker = startWorker({
     engine,
@@ -76,7 +81,7 @@ async function runThrough(
     onNotice: (line) => notices.push(line),
     onError: (err) => notices.push(`error: ${(err as Error).message}`),
   });
-  while (enriched < 3) await sleep(20);
+  while (enriched < disturbAfter) await sleep(20);
   await disturb();
   await worker.done;
   return batchProgress(db, batch.id);
@@ -153,6 +158,65 @@ describe.skipIf(noCluster !== undefined)(
       } finally {
         await queue?.stop().catch(() => {});
         await db?.close().catch(() => {});
+        await cluster.stop();
+      }
+    }, 180_000);
+
+    it('through the real gateway: every paid answer in flight is kept, nothing is paid twice', async () => {
+      const cluster = await startPrivateCluster();
+      const server = await startFakeServer({ latencyMs: 250 });
+      let db: Db | undefined;
+      let queue: QueueDriver | undefined;
+      const notices: string[] = [];
+      try {
+        db = await openDb({ databaseUrl: cluster.url });
+        queue = await openRunQueue(db, {
+          heartbeatSeconds: 10,
+          superviseIntervalSeconds: 1,
+          retryDelaySeconds: 0,
+        });
+        const provider = fakeProvider({ priceUsd: 0.01 });
+        const gateway = createGateway({
+          db,
+          providers: (id) => (id === provider.id ? provider : undefined),
+          env: fakeEnv(server),
+        });
+        const pipeline = chainPipeline('fake', 2, 'basic');
+        const engine: RunEngine = {
+          db,
+          queue,
+          gateway,
+          dbDeferMs: 100,
+          resolvePipeline: async () => pipeline,
+        };
+        // Calls are in flight (250 ms each, 4 runs at a time) when the server goes down for 2 s.
+        const p = await runThrough(db, queue, engine, () => cluster.restart(2_000), notices, 'basic', 5);
+        expect(p).toMatchObject({ status: 'done', enriched: ACCOUNTS.length, partial: 0, failed: 0 });
+        expect(notices.some((l) => /database unreachable/.test(l))).toBe(true);
+        // Every lookup was bought once: an answer that came back while the database was down was
+        // recorded when it was back, not thrown away and bought again.
+        const asked = server.requests.map((r) => r.q.toLowerCase());
+        expect(asked).toHaveLength(ACCOUNTS.length * 2);
+        expect(new Set(asked).size).toBe(asked.length);
+        const values = await db.query<{ name: string; s1: string | null; s2: string | null }>(
+          `SELECT name, attributes->>'s1' AS s1, attributes->>'s2' AS s2 FROM accounts ORDER BY name`,
+        );
+        expect(values.rows.filter((r) => r.s1 && r.s2)).toHaveLength(ACCOUNTS.length);
+        const led = await db.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM ledger WHERE attempt > 0 GROUP BY status ORDER BY status`,
+        );
+        expect(led.rows).toEqual([{ status: 'found', n: ACCOUNTS.length * 2 }]);
+        const dup = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM (SELECT entity_type, entity_id, field FROM field_values
+             GROUP BY 1, 2, 3 HAVING count(*) > 1) d`,
+        );
+        expect(dup.rows[0]!.n).toBe(0);
+        const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM call_attempts`);
+        expect(open.rows[0]!.n).toBe(0);
+      } finally {
+        await queue?.stop().catch(() => {});
+        await db?.close().catch(() => {});
+        await server.close();
         await cluster.stop();
       }
     }, 180_000);

@@ -10,6 +10,7 @@ import { action, type CommandContext } from './context.ts';
 import { table } from './output.ts';
 import { parsePositive } from './run-options.ts';
 import { createSyncProgressBar } from './sync-progress.ts';
+import { registerSyncSchedule } from './sync-schedule.ts';
 
 /** `sluice sync`: push records to CRMs under a sync definition (docs/sync.md). */
 export function registerSync(program: Command): void {
@@ -244,6 +245,8 @@ export function registerSync(program: Command): void {
         );
       }),
     );
+
+  registerSyncSchedule(sync);
 }
 
 /** HubSpot names the app behind each change: with HUBSPOT_APP_ID set, our own are echoes at once. */

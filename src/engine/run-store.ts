@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 import type { StepOutput } from './pipeline-types.ts';
 
 /**
@@ -102,7 +103,7 @@ export async function finishRun(
       stats.cacheHits,
       stats.costUsd,
       error?.errorClass ?? null,
-      error?.message ?? null,
+      error ? redactSecrets(error.message) : null,
     ],
   );
   return r.rowCount > 0;
@@ -145,7 +146,7 @@ export async function requeueRun(
       stats.costUsd,
       error?.countFailure ? 1 : 0,
       error?.errorClass ?? null,
-      error?.message ?? null,
+      error ? redactSecrets(error.message) : null,
       error?.throttled ?? false,
       progressed,
     ],

@@ -72,6 +72,11 @@ export interface GatewayOptions {
    * calls of a crashed owner take over, and the reaper settles its attempts, after it. Default 30 000 ms.
    */
   inflightTtlMs?: number;
+  /**
+   * How long the record of a request that was made (the provider may have billed it) waits for an
+   * unreachable database before giving up (src/gateway/record.ts). Default 60 000 ms.
+   */
+  databaseWaitMs?: number;
   /** Back-off between retries of retryable errors. Default base 250 ms, cap 5 000 ms. */
   backoff?: BackoffOptions;
   /**

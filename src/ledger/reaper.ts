@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Db, Queryable } from '../db/db.ts';
+import { attemptsInFlight } from './in-flight.ts';
 
 /**
  * The reaper settles the paid calls whose owner died (docs/gateway.md "Attempts and the reaper").
@@ -12,6 +13,8 @@ import type { Db, Queryable } from '../db/db.ts';
  * "Gone" is decided safely, never by age alone:
  * - an owner on this host whose pid no longer exists is dead (SIGKILL, crash);
  * - on PGlite (one process per data dir, held by a lock file) every owner but this process is dead;
+ * - a row of this process is settled once its lease lapsed and its call is no longer running
+ *   (src/ledger/in-flight.ts): the call ended without recording, because the database was gone;
  * - otherwise an owner is dead when it stopped renewing its lease (src/gateway/lease.ts renews every
  *   third of it) AND this reaper has seen the database reachable for a whole lease: after an outage
  *   every live owner first gets the time to renew. An owner that was only cut off and comes back
@@ -110,7 +113,13 @@ export async function reapAttempts(
     const who = parseOwner(row.owner);
     const ids = row.ids.map(Number);
     const mine = who !== undefined && who.host === host && who.pid === pid;
-    if (mine) continue;
+    if (mine) {
+      // This process: a row whose call is still running is left alone; one left behind by a call
+      // that ended without recording (a database outage) is settled once its lease lapsed (REAP
+      // checks each row's lease).
+      leased.push(...ids.filter((id) => !attemptsInFlight.has(id)));
+      continue;
+    }
     if (backend === 'pglite' || (who !== undefined && who.host === host && !alive(who.pid)))
       certain.push(...ids);
     else if (row.expired && o.uptimeMs >= row.lease_ms) leased.push(...ids);

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 
 /**
  * The one statement that ends an attempt. Its ledger row commits together with everything the
@@ -97,31 +98,9 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
   const key = p.lazy(r.cacheKey, 'text');
   const owner = p.lazy(r.owner, 'text');
   const l = r.ledger;
-  const errorText = p.lazy(l?.error ?? null, 'text');
+  // Error text is stored and shown (dlq show, the dashboard): scrubbed whatever raised it.
+  const errorText = p.lazy(l?.error == null ? null : redactSecrets(l.error), 'text');
   const ctes: string[] = [];
-  if (l) {
-    ctes.push(`led AS (
-  INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, http_status,
-                      cost_usd, saved_usd, latency_ms, error_class, error, cache_key)
-  VALUES (${provider()}, ${operation()}, ${p.add(r.runId, 'bigint')}, ${p.add(r.batchId, 'bigint')},
-          ${p.add(l.attempt, 'int')}, ${p.add(l.cache, 'text')}, ${p.add(l.status, 'text')},
-          ${p.add(l.httpStatus, 'int')}, ${p.add(l.costUsd, 'numeric')}, ${p.add(l.savedUsd ?? 0, 'numeric')},
-          ${p.add(Math.round(l.latencyMs), 'int')}, ${p.add(l.errorClass, 'text')}, ${errorText()}, ${key()}))`);
-  }
-  const c = r.cacheWrite;
-  if (c && c.ttlMs > 0) {
-    ctes.push(`ent AS (
-  INSERT INTO cache_entries (key, provider, operation, input, found, output, cost_usd, confidence, expires_at)
-  VALUES (${key()}, ${provider()}, ${operation()}, ${p.add(JSON.stringify(c.input ?? null), 'jsonb')},
-          ${p.add(c.found, 'boolean')}, ${p.add(JSON.stringify(c.output ?? null), 'jsonb')},
-          ${p.add(c.costUsd, 'numeric')}, ${p.add(c.confidence, 'real')},
-          now() + ${p.add(c.ttlMs, 'float8')} * interval '1 millisecond')
-  ON CONFLICT (key) DO UPDATE SET input = EXCLUDED.input, found = EXCLUDED.found, output = EXCLUDED.output,
-    cost_usd = EXCLUDED.cost_usd, confidence = EXCLUDED.confidence, created_at = now(),
-    expires_at = EXCLUDED.expires_at, last_hit_at = now())`);
-  }
-  if (r.terminal && r.marker !== false)
-    ctes.push(`mark AS (DELETE FROM cache_inflight WHERE key = ${key()} AND owner = ${owner()})`);
   const attemptId = r.attemptId ?? null;
   const settles = attemptId !== null && r.terminal;
   if (settles) {
@@ -137,6 +116,34 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
       `att AS (UPDATE call_attempts SET attempt = attempt + 1 WHERE id = ${p.add(attemptId, 'bigint')})`,
     );
   }
+  // The terminal record of a paid call is fenced by its attempt row: it writes the ledger row and
+  // settles the budgets only if it is the statement that deletes that row. So running it again after
+  // an ambiguous failure (the connection dropped after the commit, src/gateway/record.ts waits the
+  // outage out and retries) records the call once; the cache upsert and the releases are idempotent.
+  const fence = settles ? '\n  WHERE EXISTS (SELECT 1 FROM att)' : '';
+  if (l) {
+    ctes.push(`led AS (
+  INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, http_status,
+                      cost_usd, saved_usd, latency_ms, error_class, error, cache_key)
+  SELECT ${provider()}, ${operation()}, ${p.add(r.runId, 'bigint')}, ${p.add(r.batchId, 'bigint')},
+         ${p.add(l.attempt, 'int')}, ${p.add(l.cache, 'text')}, ${p.add(l.status, 'text')},
+         ${p.add(l.httpStatus, 'int')}, ${p.add(l.costUsd, 'numeric')}, ${p.add(l.savedUsd ?? 0, 'numeric')},
+         ${p.add(Math.round(l.latencyMs), 'int')}, ${p.add(l.errorClass, 'text')}, ${errorText()}, ${key()}${fence})`);
+  }
+  const c = r.cacheWrite;
+  if (c && c.ttlMs > 0) {
+    ctes.push(`ent AS (
+  INSERT INTO cache_entries (key, provider, operation, input, found, output, cost_usd, confidence, expires_at)
+  VALUES (${key()}, ${provider()}, ${operation()}, ${p.add(JSON.stringify(c.input ?? null), 'jsonb')},
+          ${p.add(c.found, 'boolean')}, ${p.add(JSON.stringify(c.output ?? null), 'jsonb')},
+          ${p.add(c.costUsd, 'numeric')}, ${p.add(c.confidence, 'real')},
+          now() + ${p.add(c.ttlMs, 'float8')} * interval '1 millisecond')
+  ON CONFLICT (key) DO UPDATE SET input = EXCLUDED.input, found = EXCLUDED.found, output = EXCLUDED.output,
+    cost_usd = EXCLUDED.cost_usd, confidence = EXCLUDED.confidence, created_at = now(),
+    expires_at = EXCLUDED.expires_at, last_hit_at = now())`);
+  }
+  if (r.terminal && r.marker !== false)
+    ctes.push(`mark AS (DELETE FROM cache_inflight WHERE key = ${key()} AND owner = ${owner()})`);
   const cost = l?.costUsd ?? 0;
   const release = r.terminal ? r.reservedUsd : 0;
   if (r.budgetScopes.length > 0 && (cost > 0 || release > 0 || settles)) {
@@ -149,7 +156,7 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
     ctes.push(`bud AS (
   UPDATE budgets SET spent_usd = spent_usd + ${spent},
                      reserved_usd = greatest(0, reserved_usd - ${released}), updated_at = now()
-  WHERE scope = ANY(${p.add(r.budgetScopes, 'text[]')}))`);
+  WHERE scope = ANY(${p.add(r.budgetScopes, 'text[]')})${fence.replace('WHERE', 'AND')})`);
   }
   if (r.slot !== null) {
     ctes.push(`slot AS (

@@ -7,13 +7,15 @@ import { startWorker, type Worker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
 import { startJobWatcher } from '../jobs/job-watcher.ts';
 import type { PollLoop } from '../queue/poll-loop.ts';
+import { startSyncScheduler } from '../sync/sync-schedule.ts';
 import type { TriggerRule } from '../triggers/trigger-config.ts';
 import { setTriggersEnabled, startTriggerFeeder } from '../triggers/trigger-feeder.ts';
 import { startDeliveryWorker } from '../webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../webhooks/inbound/default-sources.ts';
-import { startHookProcessor } from '../webhooks/inbound/hook-events.ts';
+import { releaseHookEventClaims, startHookProcessor } from '../webhooks/inbound/hook-events.ts';
 import type { InboundRegistry } from '../webhooks/inbound/inbound-registry.ts';
 import type { CallbackPolicy } from '../webhooks/send-webhook.ts';
+import { releaseDeliveryClaims } from '../webhooks/webhook-store.ts';
 import { createApp } from './app.ts';
 import { HttpMetrics } from './http-metrics.ts';
 import { startPresence } from './presence.ts';
@@ -37,6 +39,8 @@ export interface StartServerOptions {
   /** Poll interval of the background loops (jobs, deliveries, hooks, triggers), ms. Default 500. */
   pollMs?: number;
   log?: (line: string) => void;
+  /** How often enabled syncs are checked for being due, ms. Default 5000. */
+  syncCheckMs?: number;
   /** Providers answer from the sandbox (`serve --sandbox`): told to the dashboard. Default false. */
   sandbox?: boolean;
 }
@@ -67,6 +71,12 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       `refusing to listen on ${host}: no API key exists, and this address is reachable from other machines. Create one first with "sluice keys create --name NAME", or bind to 127.0.0.1.`,
       { exitCode: 2 },
     );
+  if (db.backend === 'pglite') {
+    // one process owns an embedded database: any claim still held was left by one that died (kill -9),
+    // so its callbacks and events go out now rather than when their lease lapses (server Postgres: lease)
+    const freed = (await releaseDeliveryClaims(db)) + (await releaseHookEventClaims(db));
+    if (freed > 0) log(`serve: took over ${freed} delivery/event claim(s) left by a process that stopped`);
+  }
   const rules = o.rules ?? [];
   await setTriggersEnabled(db, rules.length > 0);
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
@@ -81,6 +91,15 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
   });
   const hookLoop = startHookProcessor(db, hooks, { intervalMs: pollMs, onError: onError('hooks') });
   const loops: PollLoop[] = [deliveries, watcher, hookLoop];
+  // Enabled syncs (`sluice sync enable`) run after their pipeline's batches and on their schedule.
+  loops.push(
+    startSyncScheduler(db, {
+      env: o.env,
+      log,
+      intervalMs: o.syncCheckMs ?? 5000,
+      onError: onError('syncs'),
+    }),
+  );
   if (rules.length > 0)
     loops.push(
       startTriggerFeeder(db, engine.queue, rules, {

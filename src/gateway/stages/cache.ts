@@ -48,12 +48,12 @@ export const cache: Stage = async (ctx, next) => {
         if (pf.batchReserved) ctx.hold.reservedUsd = ctx.priceUsd;
       }
       // Marker and attempt row are renewed while the call runs: they lapse only if this owner dies.
-      const leased = ctx.hold.marker || ctx.hold.attemptId !== null;
-      if (leased) gw.lease.enter();
+      const leased = { markerKey: ctx.hold.marker ? ctx.key : null, attemptId: pf.attemptId };
+      gw.lease.enter(leased);
       try {
         return await next();
       } finally {
-        if (leased) gw.lease.leave();
+        gw.lease.leave(leased);
       }
     }
     // Another process is making this exact call: wait for its cache entry (or its marker to go).

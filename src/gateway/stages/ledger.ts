@@ -34,35 +34,42 @@ export const ledger: Stage = async (ctx, next) => {
   return recordFailure(ctx, asSluiceError(error, ctx.target.name));
 };
 
+/** Records of a request that was made wait a database outage out (src/gateway/record.ts). */
+const WAIT = { waitOutOutage: true } as const;
+
 async function recordResult(ctx: CallContext, checked: CheckedResult): Promise<void> {
   const { gw, target } = ctx;
   const pf = ctx.preflight!;
   const ttlMs = checked.found
     ? (target.op.cacheTtlMs ?? gw.options.defaultCacheTtlMs ?? 30 * DAY_MS)
     : (target.op.notFoundTtlMs ?? gw.options.defaultNotFoundTtlMs ?? 7 * DAY_MS);
-  await record(ctx, {
-    ledger: {
-      attempt: ctx.attempt,
-      cache: ctx.cacheLabel,
-      status: checked.found ? 'found' : 'not_found',
-      httpStatus: ctx.httpStatus,
-      costUsd: checked.costUsd,
-      latencyMs: ctx.latencyMs,
-      errorClass: null,
-      error: null,
+  await record(
+    ctx,
+    {
+      ledger: {
+        attempt: ctx.attempt,
+        cache: ctx.cacheLabel,
+        status: checked.found ? 'found' : 'not_found',
+        httpStatus: ctx.httpStatus,
+        costUsd: checked.costUsd,
+        latencyMs: ctx.latencyMs,
+        errorClass: null,
+        error: null,
+      },
+      cacheWrite: {
+        input: ctx.normalized,
+        found: checked.found,
+        output: checked.output,
+        costUsd: checked.costUsd,
+        confidence: checked.confidence ?? null,
+        ttlMs,
+      },
+      terminal: true,
+      // Only touch provider_state when there is something to close (keeps the hot path lean).
+      health: pf.failures > 0 || pf.openUntilMs !== null || ctx.failedBefore ? 'reset' : 'none',
     },
-    cacheWrite: {
-      input: ctx.normalized,
-      found: checked.found,
-      output: checked.output,
-      costUsd: checked.costUsd,
-      confidence: checked.confidence ?? null,
-      ttlMs,
-    },
-    terminal: true,
-    // Only touch provider_state when there is something to close (keeps the hot path lean).
-    health: pf.failures > 0 || pf.openUntilMs !== null || ctx.failedBefore ? 'reset' : 'none',
-  });
+    WAIT,
+  );
   if (ttlMs > 0 && ++gw.writesSinceEvict.n >= (gw.options.evictEvery ?? 1_000)) {
     gw.writesSinceEvict.n = 0;
     await evictCache(gw.db, gw.options.cacheMaxEntries ?? 100_000).catch((err: unknown) =>
@@ -81,24 +88,32 @@ async function recordFailure(ctx: CallContext, err: SluiceError): Promise<never>
     const giveUp = last || delay > gw.maxWaitMs;
     const id = account.healthKey;
     gw.pauses.set(id, Math.max(gw.pauses.get(id) ?? 0, gw.clock.now() + delay));
-    await record(ctx, {
-      ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
-      terminal: giveUp,
-      health: 'pause',
-      delayMs: delay,
-      limiterKeys: account.windows.map((w) => w.key),
-    });
+    await record(
+      ctx,
+      {
+        ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
+        terminal: giveUp,
+        health: 'pause',
+        delayMs: delay,
+        limiterKeys: account.windows.map((w) => w.key),
+      },
+      WAIT,
+    );
     gw.options.logger?.warn({ provider: id, delayMs: delay }, `${ctx.target.name} throttled`);
     if (giveUp) throw new ThrottledError(err.message, { retryAfterMs: delay, cause: err });
     throw new RetryAttempt(delay);
   }
   if (err.errorClass === 'retryable') {
     ctx.failedBefore = true;
-    const rec = await record(ctx, {
-      ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
-      terminal: last,
-      health: 'fail',
-    });
+    const rec = await record(
+      ctx,
+      {
+        ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
+        terminal: last,
+        health: 'fail',
+      },
+      WAIT,
+    );
     if (last) throw err;
     if (rec.openUntilMs !== null && rec.openUntilMs > rec.nowMs) {
       await record(ctx, { terminal: true, health: 'none' });
@@ -110,12 +125,16 @@ async function recordFailure(ctx: CallContext, err: SluiceError): Promise<never>
     }
     throw new RetryAttempt(backoffDelay(ctx.attempt, gw.options.backoff, gw.clock.random));
   }
-  await record(ctx, {
-    ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
-    terminal: true,
-    health: err instanceof QuotaExhaustedError ? 'exhausted' : 'none',
-    delayMs: gw.quotaCooldownMs,
-  });
+  await record(
+    ctx,
+    {
+      ledger: ledgerError(ctx, ctx.billedUsd, ctx.latencyMs, err),
+      terminal: true,
+      health: err instanceof QuotaExhaustedError ? 'exhausted' : 'none',
+      delayMs: gw.quotaCooldownMs,
+    },
+    WAIT,
+  );
   throw err;
 }
 
