@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
+  retro: async () => (await import('./retro.ts')).registerRetro,
   schedules: async () => (await import('./schedules.ts')).registerSchedules,
   freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
