@@ -11,6 +11,7 @@ import {
   parseHeaderTemplate,
   parseTemplate,
   parseTemplateTree,
+  parseUrlTemplate,
   Template,
   type TemplateTree,
 } from './template.ts';
@@ -179,14 +180,14 @@ export function checkFields(spec: PipelineSpec, options: FieldCheckOptions): Spe
     path: Path,
     roots: readonly string[],
     inForeach: boolean,
-    options: { tree?: boolean; header?: boolean; contextNames?: readonly string[] } = {},
+    options: { tree?: boolean; header?: boolean; url?: boolean; contextNames?: readonly string[] } = {},
   ) => {
     if (source === undefined) return;
     const text = typeof source === 'string' && !options.tree ? source : JSON.stringify(source);
     try {
       const parts = at(path, text, () =>
-        options.header
-          ? parseHeaderTemplate(source as string, roots).parts.filter(
+        options.header || options.url
+          ? (options.url ? parseUrlTemplate : parseHeaderTemplate)(source as string, roots).parts.filter(
               (x): x is Expr => typeof x === 'object' && x !== null && !('secret' in x),
             )
           : templateExprs(
@@ -356,7 +357,7 @@ export function checkFields(spec: PipelineSpec, options: FieldCheckOptions): Spe
           break;
         }
         case 'http':
-          template(s.url, [...p, 'url'], ROOTS.record, inForeach);
+          template(s.url, [...p, 'url'], ROOTS.record, inForeach, { url: true });
           for (const [k, v] of Object.entries(s.headers ?? {}))
             template(v, [...p, 'headers', k], ROOTS.record, inForeach, { header: true });
           template(s.body, [...p, 'body'], ROOTS.record, inForeach, { tree: true });
