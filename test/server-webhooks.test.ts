@@ -14,7 +14,12 @@ import {
 import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
 import { CALLBACK_LIMITS } from '../src/webhooks/send-webhook.ts';
 import { newEndpointSecret, signatureProblem } from '../src/webhooks/signature.ts';
-import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
+import {
+  enqueueDelivery,
+  ensureEndpoint,
+  releaseDeliveryClaims,
+  showDelivery,
+} from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
 import { HOOK_ENV, openServerHarness, type ServerHarness } from './helpers/server-harness.ts';
@@ -95,6 +100,49 @@ describeEachBackend('webhooks', (backend) => {
     for (let attempt = 1; retryDelayMs(attempt, () => 0.5) !== undefined; attempt++)
       total += retryDelayMs(attempt, () => 0.5)!;
     expect(total).toBeGreaterThan(24 * 3600_000);
+  });
+
+  it('a claim whose sender died is left alone while its lease holds and sent (same webhook-id) once it lapses, or at once when released', async () => {
+    const rx = await startReceiver([200, 200]);
+    const ep = await ensureEndpoint(h.db, rx.url);
+    rx.setSecret(ep.secret!);
+    // two deliveries claimed by a sender that died mid-attempt: one lease still valid, one lapsed
+    const live = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, { endpointId: ep.endpoint.id, eventType: 'job.completed', payload: { k: 'live' } }),
+    );
+    const lapsed = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, {
+        endpointId: ep.endpoint.id,
+        eventType: 'job.completed',
+        payload: { k: 'lapsed' },
+      }),
+    );
+    await h.db.query(
+      `UPDATE webhook_deliveries SET attempts = 1, locked_until = now() + CASE WHEN id = $1 THEN interval '1 hour' ELSE interval '-1 second' END
+        WHERE id IN ($1, $2)`,
+      [live.id, lapsed.id],
+    );
+    const worker = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
+    try {
+      const [first] = await rx.waitFor(1);
+      expect(first!.verified).toEqual({ k: 'lapsed' });
+      expect(first!.headers['webhook-id']).toBe(lapsed.messageId);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(rx.received).toHaveLength(1);
+      expect((await showDelivery(h.db, live.id))?.state).toBe('pending');
+      // what `serve` does at start on PGlite, where no other process can hold a claim
+      expect(await releaseDeliveryClaims(h.db)).toBe(1);
+      const [, second] = await rx.waitFor(2);
+      expect(second!.headers['webhook-id']).toBe(live.messageId);
+      const done = await until(async () => {
+        const d = await showDelivery(h.db, live.id);
+        return d?.state === 'succeeded' && d;
+      });
+      expect(done.attempts).toBe(2);
+    } finally {
+      await worker.stop();
+      await rx.close();
+    }
   });
 
   it('sends through the safe outbound edge: internal addresses refused at once, loopback only when opted in, answers capped', async () => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { loadSequence } from '../outreach/load-sequence.ts';
 import { SANDBOX_BANNER, SANDBOX_OUTBOUND } from '../sandbox/start-sandbox.ts';
 import { startScheduleRunner } from '../schedules/schedule-runner.ts';
 import { openServeEngine } from '../server/serve-engine.ts';
@@ -60,10 +61,11 @@ export function registerServe(program: Command): void {
         const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
         for (const rule of config.rules) {
           try {
-            await engine.resolvePipeline(rule.pipeline);
+            if (rule.sequence) await loadSequence(rule.sequence);
+            else await engine.resolvePipeline(rule.pipeline!);
           } catch (err) {
             throw new ConfigError(
-              `${config.file}: rule "${rule.name}": pipeline ${JSON.stringify(rule.pipeline)}: ${(err as Error).message}`,
+              `${config.file}: rule "${rule.name}": ${rule.sequence ? `sequence ${JSON.stringify(rule.sequence)}` : `pipeline ${JSON.stringify(rule.pipeline)}`}: ${(err as Error).message}`,
               { exitCode: 2, cause: err },
             );
           }

@@ -6,6 +6,8 @@ import type { RunEngine } from '../engine/run-executor.ts';
 import { startWorker, type Worker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
 import { startJobWatcher } from '../jobs/job-watcher.ts';
+import { createOutreachServices } from '../outreach/outreach-services.ts';
+import { startSequenceFor } from '../outreach/start-sequence.ts';
 import type { PollLoop } from '../queue/poll-loop.ts';
 import { startSyncScheduler } from '../sync/sync-schedule.ts';
 import type { TriggerRule } from '../triggers/trigger-config.ts';
@@ -104,6 +106,10 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
     loops.push(
       startTriggerFeeder(db, engine.queue, rules, {
         intervalMs: pollMs,
+        startSequence: async (sequence, contacts, rule) => {
+          const r = await startSequenceFor(createOutreachServices(db, o.env, { log }), contacts, sequence);
+          log(`rule ${rule}: sequence ${sequence} started for ${r.started} of ${contacts.length} contacts`);
+        },
         onJob: (rule, id, n) => log(`rule ${rule}: job ${id} for ${n} account${n === 1 ? '' : 's'}`),
         onError: onError('triggers'),
       }),

@@ -47,12 +47,24 @@ export function registerHookRoutes(app: OpenAPIHono<ServerEnv>, onStored: () => 
     }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = source.parse ? await source.parse(req) : JSON.parse(raw.toString('utf8'));
     } catch {
-      throw new ApiProblem(400, 'Bad Request', `${id} webhook: the body is not JSON`, { slug: 'hook-body' });
+      throw new ApiProblem(
+        400,
+        'Bad Request',
+        `${id} webhook: the body is not ${source.parse ? 'readable' : 'JSON'}`,
+        {
+          slug: 'hook-body',
+        },
+      );
     }
     const eventId = source.eventId(req, body);
-    const stored = await storeHookEvent(s.db, id, eventId, raw.toString('utf8'));
+    const stored = await storeHookEvent(
+      s.db,
+      id,
+      eventId,
+      source.parse ? JSON.stringify(body) : raw.toString('utf8'),
+    );
     if (!stored.duplicate) onStored();
     return c.json({ received: true, duplicate: stored.duplicate, event_id: eventId }, 202);
   };
