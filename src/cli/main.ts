@@ -34,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   retro: async () => (await import('./retro.ts')).registerRetro,
   alerts: async () => (await import('./alerts.ts')).registerAlerts,
   schedules: async () => (await import('./schedules.ts')).registerSchedules,
+  freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
