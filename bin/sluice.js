@@ -14,8 +14,8 @@ if (major < 22) {
 }
 const { existsSync } = await import('node:fs');
 const { fileURLToPath } = await import('node:url');
-const built = new URL('../dist/cli/main.js', import.meta.url);
-const source = new URL('../src/cli/main.ts', import.meta.url);
+const built = new URL('../dist/cli/entry.js', import.meta.url);
+const source = new URL('../src/cli/entry.ts', import.meta.url);
 if (existsSync(fileURLToPath(source))) {
   // Running from a checkout: execute the TypeScript sources directly, so they are never stale.
   const { register } = await import('tsx/esm/api');

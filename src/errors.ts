@@ -16,6 +16,8 @@
  *
  * User-facing messages say what happened, to what, and what to do next. Always set `cause`.
  */
+import { redactSecrets } from './secrets/redact.ts';
+
 export type ErrorClass =
   | 'retryable'
   | 'throttled'
@@ -34,7 +36,8 @@ export abstract class SluiceError extends Error {
    */
   readonly billedUsd: number | undefined;
   constructor(message?: string, options: ErrorOptions & { billedUsd?: number } = {}) {
-    super(message, options);
+    // Scrubbed at birth: a message is printed, logged and stored (runs, ledger, dead letters).
+    super(message === undefined ? undefined : redactSecrets(message), options);
     this.billedUsd = options.billedUsd;
   }
   override get name(): string {

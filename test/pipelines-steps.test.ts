@@ -375,6 +375,38 @@ ${extra}
     });
   });
 
+  it('resolves {{secret.NAME}} in the URL query string the same way: keyed and stored as a reference', async () => {
+    const key = 'sk_PLANTED_query_0123456789';
+    const gateway = gatewayRunningHttp(true, { ACME_KEY: key });
+    const spec = `
+name: t
+steps:
+  - id: size
+    kind: http
+    url: "http://127.0.0.1:${port}/lookup?domain={{urlencode(domain_of(account.website))}}&api_key={{secret.ACME_KEY}}"
+    output: { employees: body.data.employees, lookup_path: body.data.path }
+`;
+    const out = await compile(spec).steps[0]!.run(stepContext(gateway, course()));
+    // The API got the key; the step's input, its cache key and its answer hold the reference only.
+    expect(out.writes.find((w) => w.field === 'employees')?.value).toBe(42);
+    const input = gateway.calls[0]!.input as { url: unknown };
+    expect(input.url).toEqual([
+      `http://127.0.0.1:${port}/lookup?domain=pinehollow.com&api_key=`,
+      { secret: 'ACME_KEY' },
+    ]);
+    const keyOf = httpProvider.operations.request.cacheKey!;
+    expect(JSON.stringify(keyOf(httpProvider.operations.request.input.parse(input)))).not.toContain(key);
+    expect(JSON.stringify(gateway.calls)).not.toContain(key);
+    expect(out.writes.find((w) => w.field === 'lookup_path')?.value).toBe(
+      '/lookup?domain=pinehollow.com&api_key=[redacted]',
+    );
+    // Not in the host or the path (messages show those), and an input cannot smuggle one there.
+    expect(() => compile(spec.replace('/lookup?', '/{{secret.ACME_KEY}}?'))).toThrow(/query string/);
+    expect(() =>
+      httpProvider.operations.request.input.parse({ url: ['http://', { secret: 'ACME_KEY' }, '/x'] }),
+    ).toThrow(/query string only/);
+  });
+
   it('a record value that looks like a secret reference stays text; secrets outside headers do not compile', async () => {
     const gateway = gatewayRunningHttp(true, { ACME_TOKEN: 'sk_PLANTED_http_0123456789' });
     const rec = course();

@@ -48,7 +48,7 @@ describeEachBackend('writeFieldValues', (backend) => {
     expect(n.rows[0]!.n).toBe(4);
   });
 
-  it('applies the current-value rule: manual > crm > confident provider > earliest import > low confidence', async () => {
+  it('applies the current-value rule: manual > newest of crm and new enrichment evidence > confident provider > earliest import > low confidence', async () => {
     const id = await newAccount(db);
     const at = (s: string) => new Date(`2026-01-0${s}T00:00:00Z`);
     const phone = async () => (await readRecord(db, 'account', id))?.phone;
@@ -71,8 +71,23 @@ describeEachBackend('writeFieldValues', (backend) => {
       acct(id, 'phone', '+15550000006', { source: 'provider', confidence: 0.8, observedAt: at('3') }),
     ]);
     expect(await phone()).toBe('+15550000005');
+    // a CRM value older than the enrichment's evidence does not replace it (newest evidence)…
     await writeFieldValues(db, [acct(id, 'phone', '+15550000007', { source: 'crm', observedAt: at('1') })]);
-    expect(await phone()).toBe('+15550000007');
+    expect(await phone()).toBe('+15550000005');
+    // …a rep's correction made after it does
+    await writeFieldValues(db, [acct(id, 'phone', '+15550000010', { source: 'crm', observedAt: at('6') })]);
+    expect(await phone()).toBe('+15550000010');
+    // re-running enrichment that finds what it already knew (a cache hit, a stale provider) does not undo it
+    await writeFieldValues(db, [
+      acct(id, 'phone', '+15550000005', { source: 'step', observedAt: at('7') }),
+      acct(id, 'phone', '+15550000004', { source: 'provider', confidence: 0.9, observedAt: at('7') }),
+    ]);
+    expect(await phone()).toBe('+15550000010');
+    // a value enrichment had never seen, found after the correction, is newer evidence and wins
+    await writeFieldValues(db, [
+      acct(id, 'phone', '+15550000011', { source: 'provider', confidence: 0.9, observedAt: at('8') }),
+    ]);
+    expect(await phone()).toBe('+15550000011');
     await writeFieldValues(db, [
       acct(id, 'phone', '+15550000008', { source: 'manual', observedAt: at('1') }),
     ]);
@@ -81,6 +96,16 @@ describeEachBackend('writeFieldValues', (backend) => {
     // a manual null clears the field
     await writeFieldValues(db, [acct(id, 'phone', null, { source: 'manual' })]);
     expect(await phone()).toBeNull();
+  });
+
+  it('reps own owner, stage and notes: their CRM value beats newer enrichment', async () => {
+    const id = await newAccount(db);
+    const at = (s: string) => new Date(`2026-02-0${s}T00:00:00Z`);
+    await writeFieldValues(db, [acct(id, 'owner', 'avery', { source: 'crm', observedAt: at('1') })]);
+    await writeFieldValues(db, [acct(id, 'owner', 'blake', { source: 'step', observedAt: at('2') })]);
+    expect((await readRecord(db, 'account', id))?.owner).toBe('avery');
+    await writeFieldValues(db, [acct(id, 'owner', 'casey', { source: 'manual', observedAt: at('1') })]);
+    expect((await readRecord(db, 'account', id))?.owner).toBe('casey');
   });
 
   it('uses a low-confidence value when nothing else exists, and reports provenance', async () => {

@@ -4,10 +4,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeliveryWorker } from '../src/webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../src/webhooks/inbound/default-sources.ts';
 import { startHookProcessor } from '../src/webhooks/inbound/hook-events.ts';
+import {
+  KEEP_PER_SOURCE,
+  listHookRejections,
+  recordingRequest,
+  reverifyHookRejection,
+  storeHookRejection,
+} from '../src/webhooks/inbound/hook-rejections.ts';
 import { retryDelayMs } from '../src/webhooks/retry-schedule.ts';
 import { CALLBACK_LIMITS } from '../src/webhooks/send-webhook.ts';
 import { newEndpointSecret, signatureProblem } from '../src/webhooks/signature.ts';
-import { enqueueDelivery, ensureEndpoint, showDelivery } from '../src/webhooks/webhook-store.ts';
+import {
+  enqueueDelivery,
+  ensureEndpoint,
+  releaseDeliveryClaims,
+  showDelivery,
+} from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
 import { HOOK_ENV, openServerHarness, type ServerHarness } from './helpers/server-harness.ts';
@@ -88,6 +100,49 @@ describeEachBackend('webhooks', (backend) => {
     for (let attempt = 1; retryDelayMs(attempt, () => 0.5) !== undefined; attempt++)
       total += retryDelayMs(attempt, () => 0.5)!;
     expect(total).toBeGreaterThan(24 * 3600_000);
+  });
+
+  it('a claim whose sender died is left alone while its lease holds and sent (same webhook-id) once it lapses, or at once when released', async () => {
+    const rx = await startReceiver([200, 200]);
+    const ep = await ensureEndpoint(h.db, rx.url);
+    rx.setSecret(ep.secret!);
+    // two deliveries claimed by a sender that died mid-attempt: one lease still valid, one lapsed
+    const live = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, { endpointId: ep.endpoint.id, eventType: 'job.completed', payload: { k: 'live' } }),
+    );
+    const lapsed = await h.db.transaction((tx) =>
+      enqueueDelivery(tx, {
+        endpointId: ep.endpoint.id,
+        eventType: 'job.completed',
+        payload: { k: 'lapsed' },
+      }),
+    );
+    await h.db.query(
+      `UPDATE webhook_deliveries SET attempts = 1, locked_until = now() + CASE WHEN id = $1 THEN interval '1 hour' ELSE interval '-1 second' END
+        WHERE id IN ($1, $2)`,
+      [live.id, lapsed.id],
+    );
+    const worker = startDeliveryWorker({ db: h.db, policy: { allowLoopback: true }, intervalMs: 100 });
+    try {
+      const [first] = await rx.waitFor(1);
+      expect(first!.verified).toEqual({ k: 'lapsed' });
+      expect(first!.headers['webhook-id']).toBe(lapsed.messageId);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(rx.received).toHaveLength(1);
+      expect((await showDelivery(h.db, live.id))?.state).toBe('pending');
+      // what `serve` does at start on PGlite, where no other process can hold a claim
+      expect(await releaseDeliveryClaims(h.db)).toBe(1);
+      const [, second] = await rx.waitFor(2);
+      expect(second!.headers['webhook-id']).toBe(live.messageId);
+      const done = await until(async () => {
+        const d = await showDelivery(h.db, live.id);
+        return d?.state === 'succeeded' && d;
+      });
+      expect(done.attempts).toBe(2);
+    } finally {
+      await worker.stop();
+      await rx.close();
+    }
   });
 
   it('sends through the safe outbound edge: internal addresses refused at once, loopback only when opted in, answers capped', async () => {
@@ -224,6 +279,98 @@ describeEachBackend('webhooks', (backend) => {
       `SELECT DISTINCT source FROM field_values WHERE entity_type = 'contact' AND entity_id = (SELECT id FROM contacts WHERE email = 'adam@retention.com')`,
     );
     expect(sources.rows).toEqual([{ source: 'rb2b' }]);
+  });
+
+  it('inbound: a refused request is kept apart (no token, not processed, no dedupe key taken); reverify after fixing the secret stores it', async () => {
+    const before = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM hook_events');
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      h.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    // ClickUp signs with a secret the server was not given (the user pasted an old one)
+    const realSecret = 'the-secret-clickup-really-uses';
+    const clickup = '{"event":"taskUpdated", "task_id":"t9","history_items":[{"id":"h-9"}]}';
+    const sig = createHmac('sha256', realSecret).update(clickup).digest('hex');
+    const refused = await post('/v1/hooks/clickup', clickup, { 'x-signature': sig });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    // an RB2B call with an old token, in the path
+    const visit = JSON.stringify({ 'Company Name': 'Old Token Golf', 'Seen At': '2026-01-02T00:00:00Z' });
+    expect((await post('/v1/hooks/rb2b/old-token-123', visit)).status).toBe(401);
+
+    const [rb, cu] = await listHookRejections(h.db, { limit: 2 });
+    expect(cu).toMatchObject({
+      source: 'clickup',
+      reason: 'X-Signature does not match the body',
+      headers: { 'x-signature': sig, 'content-type': 'application/json' },
+      bodyBytes: Buffer.byteLength(clickup),
+      acceptedEventId: null,
+    });
+    expect(cu!.preview).toBe(clickup);
+    expect(rb).toMatchObject({ source: 'rb2b', reason: 'wrong token' });
+    expect(rb!.url).toBe('http://localhost/v1/hooks/rb2b/<token>');
+    // the token sent is not stored anywhere in the row
+    const row = await h.db.query<{ t: string }>(
+      'SELECT row_to_json(r)::text AS t FROM hook_rejections r WHERE id = $1',
+      [rb!.id],
+    );
+    expect(row.rows[0]!.t).not.toContain('old-token-123');
+    // nothing was stored as an event, so the real event (same history id) is not mistaken for a duplicate
+    expect((await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM hook_events')).rows).toEqual(
+      before.rows,
+    );
+    expect(await (await h.call('GET', '/metrics')).text()).toMatch(
+      /sluice_hook_rejections\{source="clickup"\} [1-9]/,
+    );
+
+    // reverify with the secret still wrong: still refused; with the right one: stored as an event
+    const registry = defaultInboundRegistry();
+    expect(await reverifyHookRejection(h.db, registry, HOOK_ENV, cu!.id)).toEqual({
+      outcome: 'refused',
+      reason: 'X-Signature does not match the body',
+    });
+    const fixed = {
+      ...HOOK_ENV,
+      SLUICE_HOOK_CLICKUP_SECRET: realSecret,
+      SLUICE_HOOK_RB2B_TOKEN: 'old-token-123',
+    };
+    expect(await reverifyHookRejection(h.db, registry, fixed, cu!.id)).toEqual({
+      outcome: 'accepted',
+      eventId: 'history:h-9',
+      duplicate: false,
+    });
+    expect(await reverifyHookRejection(h.db, registry, fixed, rb!.id)).toMatchObject({ outcome: 'accepted' });
+    expect(await reverifyHookRejection(h.db, registry, fixed, cu!.id)).toMatchObject({ duplicate: true });
+    expect(await reverifyHookRejection(h.db, registry, fixed, 999_999)).toBeUndefined();
+    const events = await h.db.query<{ source: string; event_id: string; state: string; body: string }>(
+      "SELECT source, event_id, state, body FROM hook_events WHERE source IN ('clickup', 'rb2b') ORDER BY id DESC LIMIT 2",
+    );
+    expect(events.rows).toEqual([
+      expect.objectContaining({ source: 'rb2b', state: 'pending', body: visit }),
+      { source: 'clickup', event_id: 'history:h-9', state: 'pending', body: clickup },
+    ]);
+    const listed = await listHookRejections(h.db, { source: 'clickup', limit: 1 });
+    expect(listed[0]!.acceptedEventId).not.toBeNull();
+
+    // a flood of forged requests keeps only the newest KEEP_PER_SOURCE per source
+    const forged = recordingRequest({
+      method: 'POST',
+      url: 'http://localhost/v1/hooks/generic',
+      raw: Buffer.from('{}'),
+      header: () => undefined,
+      token: undefined,
+    });
+    for (let i = 0; i < KEEP_PER_SOURCE + 60; i++)
+      await storeHookRejection(h.db, 'generic', 'forged', forged);
+    const kept = await h.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM hook_rejections WHERE source = 'generic'",
+    );
+    expect(kept.rows[0]!.n).toBeGreaterThanOrEqual(KEEP_PER_SOURCE);
+    expect(kept.rows[0]!.n).toBeLessThan(KEEP_PER_SOURCE + 50);
+    // pruning is per source: the ClickUp one is still there
+    expect((await listHookRejections(h.db, { source: 'clickup' })).map((r) => r.id)).toContain(cu!.id);
   });
 });
 

@@ -234,6 +234,25 @@ describeEachBackend('two-way sync', (backend) => {
     expect(await decisions()).toEqual(before);
   });
 
+  it("re-enrichment that finds the old phone does not undo a rep's correction; a new phone found later replaces it and is sent", async () => {
+    const { contacts } = await seedGolf(db, 1, 1);
+    const id = contacts[0]!;
+    const old = (await current(id, 'phone'))!.value;
+    await sync();
+    await deliver();
+    await clickup.repEdit(taskOf(id).id, { Phone: '+18045550199' });
+    await deliver();
+    expect(await current(id, 'phone')).toMatchObject({ value: '+18045550199', source: 'crm' });
+    await setLocal(id, 'phone', old, 'step'); // the pipeline runs again: the cache still says the old number
+    expect(await current(id, 'phone')).toMatchObject({ value: '+18045550199', source: 'crm' });
+    expect((await sync()).counts).toMatchObject({ requests: 0 });
+    await setLocal(id, 'phone', '+18045550123', 'step'); // a number enrichment never saw before: newer evidence
+    expect(await current(id, 'phone')).toMatchObject({ value: '+18045550123', source: 'step' });
+    const r = await sync();
+    expect(r.counts).toMatchObject({ updated: 1 });
+    expect([...taskOf(id).custom.values()]).toContain('+18045550123');
+  });
+
   it('the verifier wins on email: a rep edit is kept out and our value is sent back', async () => {
     const { contacts } = await seedGolf(db, 1, 1);
     await sync('golf-verified-clickup');

@@ -6,6 +6,12 @@ import { type Logger, processLogger } from '../logger.ts';
 import { registerSecretsFromEnv } from '../secrets/redact.ts';
 import { createOutput, type Output } from './output.ts';
 
+/**
+ * How commands open their database. A test running `main` in-process (the bad-input corpus) may hand
+ * back a database it holds open for the same target, instead of opening it once per command.
+ */
+export const databaseOpener: { open: typeof openDb } = { open: openDb };
+
 /** Variables main.ts loaded from `.env` (not set in the environment), for messages naming their origin. */
 export const dotenvKeys = new Set<string>();
 
@@ -52,7 +58,7 @@ export function createContext(cmd: Command, options: { json?: boolean }): Comman
     out,
     log,
     db() {
-      opened ??= openDb({
+      opened ??= databaseOpener.open({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
         ...(config.dbSchema ? { schema: config.dbSchema } : {}),

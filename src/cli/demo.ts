@@ -100,12 +100,18 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
   );
   line();
   line(
-    `The demo raises these limits. At the real ones this batch would take at least ${duration(r.limits.at_real_limits_s)} (forecast; ${duration(r.limits.at_sandbox_limits_s)} at the demo's):`,
+    `The demo raises these limits. At the real ones the requests this batch made need at least ${duration(r.limits.made_at_real_limits_s)}; the forecast's upper bound of calls needs ${duration(r.limits.at_real_limits_s)} (${duration(r.limits.at_sandbox_limits_s)} at the demo's):`,
   );
   line(
     table(
-      r.limits.changed.map((c) => [c.provider, c.real, c.sandbox, duration(c.at_real_limit_s)]),
-      ['provider', 'real limit', 'demo limit', 'this batch at the real limit'],
+      r.limits.changed.map((c) => [
+        c.provider,
+        c.real,
+        c.sandbox,
+        `${c.made_requests} requests: ${duration(c.made_at_real_limit_s)}`,
+        duration(c.at_real_limit_s),
+      ]),
+      ['provider', 'real limit', 'demo limit', 'made, at the real limit', 'forecast, at the real limit'],
     ),
   );
   line();
@@ -117,7 +123,7 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
         p.hits,
         p.cache_hits,
         money(p.cost_usd),
-        p.median_latency_ms,
+        p.over_http ? p.median_latency_ms : `${p.median_latency_ms} (in-process)`,
       ]),
       ['provider', 'calls', 'hits', 'cache hits', 'cost', 'median ms (HTTP round trip)'],
     ),

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { dotenvKeys } from './context.ts';
-import { completedExitCode, exitCodeOf, reportError } from './output.ts';
+import { completedExitCode, exitCodeOf, reportError, resetOutcome } from './output.ts';
 
 type Register = (program: Command) => void;
 
@@ -31,6 +31,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
+  retro: async () => (await import('./retro.ts')).registerRetro,
+  schedules: async () => (await import('./schedules.ts')).registerSchedules,
+  freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
 
 /** Root options that take a value, so the command name can be found after them. */
@@ -96,12 +99,15 @@ function endQuietlyOnClosedPipe(): void {
 
 const isEpipe = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 
-export async function main(argv = process.argv): Promise<number> {
-  const args = argv.slice(2);
+/**
+ * What the process does once around `main` (src/cli/entry.ts): a closed stdout ends quietly, and
+ * anything escaping a command (an error thrown from a timer or stream) ends the same way as a thrown
+ * error: one line, no stack unless SLUICE_DEBUG. Not installed by `main` itself, so a test can call
+ * `main` in-process (the bad-input corpus) without process-wide handlers.
+ */
+export function installProcessHandlers(args: readonly string[]): void {
   const json = wantsJson(args);
   endQuietlyOnClosedPipe();
-  // Anything escaping a command (an error thrown from a timer or stream) ends the same way as a
-  // thrown error: one line, no stack unless SLUICE_DEBUG.
   const fatal = (err: unknown) => {
     if (isEpipe(err)) process.exit(0);
     reportError(err, { json });
@@ -109,6 +115,14 @@ export async function main(argv = process.argv): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+}
+
+/** Runs one command line (`argv` as process.argv: node, script, args…); resolves to the exit code. */
+export async function main(argv = process.argv): Promise<number> {
+  const args = argv.slice(2);
+  const json = wantsJson(args);
+  resetOutcome();
+  dotenvKeys.clear();
   const before = new Set(Object.keys(process.env));
   const loaded = loadDotenv({ quiet: true });
   for (const key of Object.keys(loaded.parsed ?? {})) if (!before.has(key)) dotenvKeys.add(key);
@@ -140,5 +154,3 @@ export async function main(argv = process.argv): Promise<number> {
     return exitCodeOf(err);
   }
 }
-
-process.exitCode = await main();

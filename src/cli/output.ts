@@ -34,6 +34,12 @@ export interface Output {
 /** What main.ts reads once the command has returned. */
 const outcome: { resultPrinted: boolean; incomplete: string[] } = { resultPrinted: false, incomplete: [] };
 
+/** Forgets the previous command's outcome (`main` runs one command line; a test may run several). */
+export function resetOutcome(): void {
+  outcome.resultPrinted = false;
+  outcome.incomplete = [];
+}
+
 /** The exit code of a command that returned normally: 1 when it reported unfinished work. */
 export function completedExitCode(): 0 | 1 {
   return outcome.incomplete.length > 0 ? 1 : 0;

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { ConfigError } from '../errors.ts';
 
 /** Shared parsing for `sluice run` / `sluice worker` options. */
@@ -8,12 +9,34 @@ export function parsePositive(option: string, raw: string): number {
   return n;
 }
 
+/** `--ids 1,2,3`; an empty list is refused: `--ids "$IDS"` with an empty variable must not select everything. */
 export function parseIds(raw: string): number[] {
-  return raw
+  const ids = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => parsePositive('--ids', s));
+  if (ids.length === 0)
+    throw new ConfigError(
+      `--ids ${JSON.stringify(raw)} names no account: give ids such as --ids 1,2,3 (nothing was queued; leave --ids out to select every account)`,
+      { exitCode: 2 },
+    );
+  return ids;
+}
+
+/**
+ * A commander argument parser for an option that may be given once: a second `--where` (or `--ids`,
+ * `--budget`…) would otherwise silently replace the first, and `--where state=VA --where city=Richmond`
+ * would select every Richmond account. `how` says how to say both at once.
+ */
+export function once(flag: string, how: string) {
+  return (value: string, previous: string | undefined): string => {
+    if (previous !== undefined)
+      throw new InvalidArgumentError(
+        `${flag} was given twice (${JSON.stringify(previous)}, then ${JSON.stringify(value)}); ${how}`,
+      );
+    return value;
+  };
 }
 
 /**

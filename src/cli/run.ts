@@ -23,7 +23,7 @@ import { confirmLargeSelection } from './confirm.ts';
 import { action, warnError } from './context.ts';
 import { type Output, table } from './output.ts';
 import { createProgressBar } from './progress.ts';
-import { onShutdownSignal, parseIds, parsePositive } from './run-options.ts';
+import { once, onShutdownSignal, parseIds, parsePositive } from './run-options.ts';
 
 interface RunOptions {
   pipeline?: string;
@@ -49,14 +49,24 @@ export function registerRun(program: Command): void {
     .option(
       '--pipeline <name|file>',
       'built-in pipeline name or path of a pipeline .yaml file (not needed with --resume/--retry-failed)',
+      once('--pipeline', 'pass one pipeline'),
     )
     .option(
       '--where <filter>',
       'only accounts matching, e.g. "state=VA and (city in (Richmond, Norfolk) or phone is empty)"',
+      once('--where', 'combine the conditions in one filter, e.g. --where "state=VA and city=Richmond"'),
     )
-    .option('--limit <n>', 'at most this many accounts')
-    .option('--ids <ids>', 'only these account ids, comma-separated')
-    .option('--budget <usd>', 'stop the batch before it spends more than this')
+    .option('--limit <n>', 'at most this many accounts', once('--limit', 'pass one limit'))
+    .option(
+      '--ids <ids>',
+      'only these account ids, comma-separated',
+      once('--ids', 'pass the ids once, comma-separated, e.g. --ids 1,2,3'),
+    )
+    .option(
+      '--budget <usd>',
+      'stop the batch before it spends more than this',
+      once('--budget', 'pass one budget'),
+    )
     .option('--refresh', 'ignore cached answers (fresh answers are still cached)')
     .option('--concurrency <n>', 'runs in flight at once in this process', '10')
     .option('--resume <batch>', 'continue a stopped or interrupted batch instead of starting one')
@@ -73,7 +83,7 @@ export function registerRun(program: Command): void {
         const existing = o.resume ?? o.retryFailed;
         if (o.resume && o.retryFailed)
           throw new ConfigError('--resume and --retry-failed cannot be combined; pick one', { exitCode: 2 });
-        if (existing && (o.where !== undefined || o.ids || o.limit))
+        if (existing && (o.where !== undefined || o.ids !== undefined || o.limit !== undefined))
           throw new ConfigError(
             `${o.resume ? '--resume' : '--retry-failed'} continues batch ${existing} with the accounts it was started with; --where, --ids and --limit apply to a new batch only`,
             { exitCode: 2 },
@@ -86,8 +96,8 @@ export function registerRun(program: Command): void {
         if (o.where !== undefined) parseWhere(o.where);
         const selection = {
           ...(o.where !== undefined ? { where: o.where } : {}),
-          ...(o.limit ? { limit: parsePositive('--limit', o.limit) } : {}),
-          ...(o.ids ? { ids: parseIds(o.ids) } : {}),
+          ...(o.limit !== undefined ? { limit: parsePositive('--limit', o.limit) } : {}),
+          ...(o.ids !== undefined ? { ids: parseIds(o.ids) } : {}),
         };
         const budgetUsd = o.budget !== undefined ? parseBudget(o.budget) : undefined;
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
@@ -173,6 +183,7 @@ export function registerRun(program: Command): void {
             }
             return printForecast(ctx.out, pipeline.name, f, budgetUsd);
           }
+          if (accountIds.length === 0) return printNothingSelected(ctx.out, pipeline.name, o.where);
           await confirmLargeSelection({
             records: f.records,
             costUsd: f.costUsd,
@@ -300,6 +311,31 @@ export function registerRun(program: Command): void {
         }
       }),
     );
+}
+
+/**
+ * A selection no account matches: nothing is queued and no empty batch is created, and the user is
+ * told so (a misspelt value, `state=Virgina`, looks the same as a finished batch otherwise). Exit 0:
+ * there was nothing to do, as in a scheduled run whose filter matches nothing today.
+ */
+function printNothingSelected(out: Output, name: string, where: string | undefined): void {
+  const message = `no account matches${where !== undefined ? ` --where ${JSON.stringify(where)}` : ' the selection'}: nothing was queued (no batch created)`;
+  if (out.json) {
+    out.result({
+      batch: null,
+      pipeline: name,
+      status: 'empty',
+      stopReason: null,
+      runs: { total: 0, enriched: 0, partial: 0, failed: 0, queued: 0 },
+      calls: 0,
+      cacheHits: 0,
+      costUsd: 0,
+      wallSeconds: 0,
+    });
+    out.warn(message);
+    return;
+  }
+  out.line(message);
 }
 
 /** `--dry-run`: the forecast as a table (or JSON), with `--budget` against it. */

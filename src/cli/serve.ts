@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { loadSequence } from '../outreach/load-sequence.ts';
 import { SANDBOX_BANNER, SANDBOX_OUTBOUND } from '../sandbox/start-sandbox.ts';
+import { startScheduleRunner } from '../schedules/schedule-runner.ts';
 import { openServeEngine } from '../server/serve-engine.ts';
 import { startServer } from '../server/start-server.ts';
 import { loadTriggerConfig } from '../triggers/trigger-config.ts';
@@ -15,6 +17,7 @@ interface ServeOptions {
   sandbox?: boolean;
   uploadLimitMb: string;
   json?: boolean;
+  schedules?: boolean;
 }
 
 function nonNegative(option: string, raw: string): number {
@@ -48,6 +51,7 @@ export function registerServe(program: Command): void {
     )
     .option('--upload-limit-mb <n>', 'largest CSV upload to POST /v1/imports', '512')
     .option('--json', 'print {url, port, pid} as one JSON line on stdout once listening')
+    .option('--no-schedules', 'do not run schedules in this process (`sluice schedules list`)')
     .action(
       action(async (ctx, o: ServeOptions) => {
         const port = nonNegative('--port', o.port);
@@ -57,10 +61,11 @@ export function registerServe(program: Command): void {
         const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
         for (const rule of config.rules) {
           try {
-            await engine.resolvePipeline(rule.pipeline);
+            if (rule.sequence) await loadSequence(rule.sequence);
+            else await engine.resolvePipeline(rule.pipeline!);
           } catch (err) {
             throw new ConfigError(
-              `${config.file}: rule "${rule.name}": pipeline ${JSON.stringify(rule.pipeline)}: ${(err as Error).message}`,
+              `${config.file}: rule "${rule.name}": ${rule.sequence ? `sequence ${JSON.stringify(rule.sequence)}` : `pipeline ${JSON.stringify(rule.pipeline)}`}: ${(err as Error).message}`,
               { exitCode: 2, cause: err },
             );
           }
@@ -87,6 +92,31 @@ export function registerServe(program: Command): void {
           await sandbox?.stop();
           throw err;
         }
+        // Schedules: cron passes and firings in this process too (one firing across all processes).
+        let schedules: Awaited<ReturnType<typeof startScheduleRunner>> | undefined;
+        if (o.schedules !== false) {
+          try {
+            schedules = await startScheduleRunner({
+              services: {
+                db,
+                env: ctx.config.env,
+                engine,
+                callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
+                log: (line) => ctx.out.warn(`serve: ${line}`),
+              },
+              onError: (err) => ctx.out.warn(`serve: schedules: ${(err as Error).message}`),
+              onFired: (run) =>
+                ctx.out.warn(
+                  `serve: schedule ${run.schedule} #${run.id}: ${run.state}${run.error ? `: ${run.error}` : ''}`,
+                ),
+            });
+          } catch (err) {
+            await server.stop();
+            await engine.queue.stop();
+            await sandbox?.stop();
+            throw err;
+          }
+        }
         const stopped = new Promise<void>((resolve) => {
           const off = onShutdownSignal(() => {
             ctx.out.warn('serve: stopping (finishing in-flight requests and runs)');
@@ -102,6 +132,7 @@ export function registerServe(program: Command): void {
         );
         if (ctx.out.json) ctx.out.result({ url: server.url, port: server.port, pid: process.pid });
         await stopped;
+        await schedules?.stop();
         await engine.queue.stop();
         await sandbox?.stop();
         ctx.out.warn(`serve ${process.pid}: stopped`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { markDeadImports } from '../import/import-file.ts';
 import { readHealth } from '../server/health.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
@@ -11,6 +12,8 @@ export function registerStatus(program: Command): void {
     .action(
       action(async (ctx, _options: { json?: boolean }) => {
         const db = await ctx.db();
+        // An import whose process died (kill -9, a crash) is shown as interrupted, not running forever.
+        await markDeadImports(db);
         const counts = await db.query<{
           accounts: number;
           contacts: number;

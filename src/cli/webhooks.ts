@@ -2,6 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { defaultInboundRegistry } from '../webhooks/inbound/default-sources.ts';
+import { listHookRejections, reverifyHookRejection } from '../webhooks/inbound/hook-rejections.ts';
 import { callbackUrlProblem } from '../webhooks/send-webhook.ts';
 import { signatureProblem } from '../webhooks/signature.ts';
 import {
@@ -203,5 +205,65 @@ export function registerWebhooks(program: Command): void {
           });
         },
       ),
+    );
+  cmd
+    .command('rejected')
+    .description(
+      'inbound webhook requests refused for their signature or token (newest first; the newest 1,000 per source are kept)',
+    )
+    .option('--source <id>', 'rb2b, clickup, hubspot or generic')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (ctx, o: { source?: string; limit: string; json?: boolean }) => {
+        const rows = await listHookRejections(await ctx.db(), {
+          ...(o.source ? { source: o.source } : {}),
+          limit: parsePositive('--limit', o.limit),
+        });
+        if (ctx.out.json) return ctx.out.result(rows);
+        if (rows.length === 0) return ctx.out.line('no refused inbound requests');
+        ctx.out.line(
+          table(
+            rows.map((r) => [
+              r.id,
+              when(r.receivedAt),
+              r.source,
+              r.reason,
+              `${r.bodyBytes} B`,
+              r.acceptedEventId ? `accepted (event ${r.acceptedEventId})` : '-',
+            ]),
+            ['id', 'at', 'source', 'reason', 'body', 'reverified'],
+          ),
+        );
+        ctx.out.warn('after fixing a wrong secret: `sluice webhooks reverify ID` checks one again');
+      }),
+    );
+  cmd
+    .command('reverify <id>')
+    .description(
+      "check a refused inbound request again with the source's current secret; if valid now, store it as an event for `sluice serve` to process",
+    )
+    .option('--json', 'print JSON')
+    .action(
+      action(async (ctx, _o: { json?: boolean }, id: string) => {
+        const r = await reverifyHookRejection(
+          await ctx.db(),
+          defaultInboundRegistry(),
+          ctx.config.env,
+          parsePositive('id', id),
+        );
+        if (!r) throw new ConfigError(`no refused request ${id} (sluice webhooks rejected)`);
+        if (ctx.out.json) return ctx.out.result(r);
+        if (r.outcome === 'refused') {
+          ctx.out.line(`request ${id} is still refused: ${r.reason}`);
+          process.exitCode = 1;
+          return;
+        }
+        ctx.out.line(
+          r.duplicate
+            ? `request ${id} verifies now; its event ${r.eventId} was already stored (the sender retried)`
+            : `request ${id} verifies now: stored as event ${r.eventId}; \`sluice serve\` processes it`,
+        );
+      }),
     );
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openRunEngine } from '../engine/engine-services.ts';
 import { startWorker } from '../engine/worker-loop.ts';
+import { startScheduleRunner } from '../schedules/schedule-runner.ts';
 import { startPresence } from '../server/presence.ts';
 import { action, warnError } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
@@ -9,6 +10,7 @@ interface WorkerOptions {
   concurrency?: string;
   heartbeatSeconds?: string;
   json?: boolean;
+  schedules?: boolean;
 }
 
 export function registerWorker(program: Command): void {
@@ -20,6 +22,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'runs in flight at once in this process', '10')
     .option('--heartbeat-seconds <s>', "a killed worker's runs are picked up again after this (min 10)", '20')
     .option('--json', 'print the final counts as one JSON object')
+    .option('--no-schedules', 'do not run schedules in this process (`sluice schedules list`)')
     .action(
       action(async (ctx, o: WorkerOptions) => {
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
@@ -40,6 +43,23 @@ export function registerWorker(program: Command): void {
         const presence = startPresence(db, 'worker', concurrency, (err) =>
           warnError(ctx, 'worker: presence', err),
         );
+        // Schedules: every worker runs cron passes and takes firings; pg-boss sends each occurrence once.
+        const schedules =
+          o.schedules === false
+            ? undefined
+            : await startScheduleRunner({
+                services: { db, env: ctx.config.env, engine, log: (line) => ctx.out.warn(`worker: ${line}`) },
+                onError: (err) => warnError(ctx, 'worker: schedules', err),
+                onFired: (run) =>
+                  ctx.out.warn(
+                    `worker: schedule ${run.schedule} #${run.id}: ${run.state}${run.error ? `: ${run.error}` : ''}`,
+                  ),
+              }).catch(async (err: unknown) => {
+                worker.stop();
+                await worker.done;
+                await engine.queue.stop();
+                throw err;
+              });
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');
           worker.stop();
@@ -51,6 +71,7 @@ export function registerWorker(program: Command): void {
           else ctx.out.warn(`worker ${process.pid}: stopped; ${JSON.stringify(counts)}`);
         } finally {
           off();
+          await schedules?.stop();
           await presence.stop();
           await engine.queue.stop();
         }

@@ -92,6 +92,11 @@ export interface DestinationSession {
    * Records changed after `since`, oldest first, in bounded pages; `next` continues the same window.
    */
   changes(since: Date, cursor?: string): Promise<{ records: RemoteRecord[]; next?: string }>;
+  /**
+   * Outreach's CRM update (docs/outreach.md): sets the record's status and adds a comment (a reply's
+   * text). Optional: a destination without it reports the update as unsupported.
+   */
+  annotate?(remoteId: string, update: { status?: string; comment?: string }): Promise<void>;
 }
 
 /** What a definition's code gets: one request function with auth, limits and throttle waits built in. */

@@ -41,17 +41,28 @@ export interface DemoReport {
   providers: ProviderStats[];
 }
 
+/**
+ * The limits the demo raises and what they cost in time. Two figures each: the forecast (made before
+ * the batch: every call the pipeline may make, an upper bound of calls) and the calls the batch really
+ * made (from the ledger), each at the least time the limits allow for those calls (fastest schedule).
+ */
 export interface LimitReport {
-  /** Forecast lower bound of the batch's wall time at the providers' real limits, s. */
+  /** Forecast: the calls the pipeline may make need this long at the providers' real limits, s. */
   at_real_limits_s: number;
   /** The same at the demo's raised limits, s. */
   at_sandbox_limits_s: number;
+  /** Measured: the requests this batch made need this long at the real limits (slowest provider), s. */
+  made_at_real_limits_s: number;
   changed: {
     provider: string;
     real: string;
     sandbox: string;
     at_real_limit_s: number;
     at_sandbox_limit_s: number;
+    /** Requests this batch made to the provider (retries included). */
+    made_requests: number;
+    /** Least time those requests need at the real limit, s. */
+    made_at_real_limit_s: number;
   }[];
 }
 
@@ -64,9 +75,12 @@ export interface ProviderStats {
   /** Requests made (attempts that reached the provider). */
   requests: number;
   cost_usd: number;
-  /** Median latency of the requests made, ms (0 when every call was a cache hit). */
-  /** Median latency of the requests made (HTTP round trips to the fakes), ms; 0 when all were cached. */
+  /**
+   * Median latency of the requests made, ms; 0 when all were cached. An HTTP round trip to a fake
+   * when `over_http`, else in-process work (the email-pattern inferrer's database lookup).
+   */
   median_latency_ms: number;
+  over_http: boolean;
 }
 
 const rate = (n: number, d: number) => (d > 0 ? Math.round((n / d) * 1000) / 1000 : 0);
@@ -98,7 +112,13 @@ export async function buildDemoReport(
   batchId: number,
   world: World,
   providers: (id: string) => ProviderDefinition | undefined,
-  extra: { wallTimeS: number; limits: LimitReport; fakeRequests: Record<string, number> },
+  extra: {
+    wallTimeS: number;
+    limits: LimitReport;
+    fakeRequests: Record<string, number>;
+    /** Whether a provider's requests are HTTP round trips (else in-process). */
+    overHttp: (provider: string) => boolean;
+  },
 ): Promise<DemoReport> {
   const runs = await db.query<{ account_id: number; state: string }>(
     'SELECT account_id, state FROM runs WHERE batch_id = $1',
@@ -196,6 +216,7 @@ export async function buildDemoReport(
     requests: r.requests,
     cost_usd: usd(r.cost),
     median_latency_ms: Math.round(r.median ?? 0),
+    over_http: extra.overHttp(r.provider),
   }));
   const totalCost = providerStats.reduce((s, p) => s + p.cost_usd, 0);
   const paidCalls = providerStats

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/db.ts';
 import { batchProgress, createBatch, settleBatch } from '../engine/batch.ts';
 import { cachedPipelineResolver, findProvider } from '../engine/engine-services.ts';
-import { forecastBatch } from '../engine/forecast.ts';
+import { fastestAtLimits, forecastBatch } from '../engine/forecast.ts';
 import { createGateway } from '../engine/gateway.ts';
 import type { RunEngine } from '../engine/run-executor.ts';
 import type { CallCounters } from '../engine/run-gateway.ts';
@@ -11,6 +11,8 @@ import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
 import { recordDemoDeployment } from '../learning/deployments.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
+import { baseUrlEnvVar } from '../providers/http.ts';
+import { LLM_VENDORS } from '../providers/llm/index.ts';
 import { startSandbox } from '../sandbox/start-sandbox.ts';
 import { demoCrmSync } from '../sync/demo-sync.ts';
 import { buildDemoReport, type DemoReport, type LimitReport } from './demo-report.ts';
@@ -104,9 +106,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     }
     await tick();
     await demoCrmSync({ db, engine, env: options.env, onStatus: status }); // docs/sync.md "Demo"
+    const env = { ...options.env, ...sandbox.env };
     return await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
-      limits,
+      limits: await withMadeCalls(db, batch.id, limits),
+      overHttp: (id) =>
+        id === 'llm'
+          ? Object.values(LLM_VENDORS).some((v) => Boolean(env[v.baseUrlVar]))
+          : Boolean(env[baseUrlEnvVar(id)] || findProvider(id)?.baseUrl),
       fakeRequests: Object.fromEntries(
         Object.entries(sandbox.fakes).map(([id, f]) => [id, f.stats.requests]),
       ),
@@ -126,7 +133,7 @@ async function forecastLimits(
   batchId: number,
   pipeline: Awaited<ReturnType<ReturnType<typeof cachedPipelineResolver>>>,
   sandboxed: (id: string) => ProviderDefinition | undefined,
-): Promise<LimitReport> {
+): Promise<Omit<LimitReport, 'made_at_real_limits_s' | 'changed'> & { changed: ForecastChange[] }> {
   const ids = (
     await db.query<{ account_id: number }>('SELECT account_id FROM runs WHERE batch_id = $1', [batchId])
   ).rows.map((r) => r.account_id);
@@ -141,6 +148,43 @@ async function forecastLimits(
       ...c,
       at_real_limit_s: seconds(real, c.provider),
       at_sandbox_limit_s: seconds(demo, c.provider),
+    })),
+  };
+}
+
+type ForecastChange = Omit<LimitReport['changed'][number], 'made_requests' | 'made_at_real_limit_s'>;
+
+/**
+ * The measured side of the limit report: the requests the batch made (ledger, retries included), per
+ * provider and operation, at the least time the providers' real limits allow for them.
+ */
+async function withMadeCalls(
+  db: Db,
+  batchId: number,
+  forecast: Awaited<ReturnType<typeof forecastLimits>>,
+): Promise<LimitReport> {
+  const made = await db.query<{ provider: string; operation: string; n: number }>(
+    `SELECT provider, operation, count(*)::int AS n FROM ledger
+      WHERE batch_id = $1 AND attempt >= 1 GROUP BY provider, operation`,
+    [batchId],
+  );
+  const perProvider = new Map<string, { requests: number; seconds: number }>();
+  for (const r of made.rows) {
+    const real = findProvider(r.provider);
+    if (!real) continue;
+    const windows = [...real.limits, ...(real.operations[r.operation]?.limits ?? [])];
+    const p = perProvider.get(r.provider) ?? { requests: 0, seconds: 0 };
+    p.requests += r.n;
+    p.seconds += fastestAtLimits(r.n, windows).seconds;
+    perProvider.set(r.provider, p);
+  }
+  return {
+    ...forecast,
+    made_at_real_limits_s: Math.round(Math.max(0, ...[...perProvider.values()].map((p) => p.seconds))),
+    changed: forecast.changed.map((c) => ({
+      ...c,
+      made_requests: perProvider.get(c.provider)?.requests ?? 0,
+      made_at_real_limit_s: Math.round(perProvider.get(c.provider)?.seconds ?? 0),
     })),
   };
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts';
-import type { ProviderDefinition } from '../providers/define-provider.ts';
+import type { ProviderDefinition, RateLimitSpec } from '../providers/define-provider.ts';
 import { flattenRow } from '../records/read-records.ts';
 import type { PipelineDefinition } from './pipeline-types.ts';
 
@@ -21,7 +21,7 @@ export interface ForecastLine {
   paidCalls: number;
   priceUsd: number;
   costUsd: number;
-  /** Fastest the provider's tightest rate limit allows for the paid calls, in seconds. */
+  /** Least time the provider's rate limits allow for the paid calls (fastest schedule), in seconds. */
   minSeconds: number;
   /** The binding limit, e.g. "15/s". */
   limit: string | undefined;
@@ -82,16 +82,10 @@ export async function forecastBatch(
     const cached = Math.min(calls, Math.ceil(cachedAccounts * f.callsPerRecord));
     const paidCalls = provider?.free ? 0 : calls - cached;
     const priceUsd = provider?.free ? 0 : (op?.priceUsd ?? 0);
-    const windows = [...(provider?.limits ?? []), ...(op?.limits ?? [])];
-    let minSeconds = 0;
-    let limit: string | undefined;
-    for (const w of windows) {
-      const s = ((calls - cached) * w.windowMs) / w.limit / 1000;
-      if (s >= minSeconds) {
-        minSeconds = s;
-        limit = w.label ?? `${w.limit}/${w.windowMs}ms`;
-      }
-    }
+    const { seconds: minSeconds, limit } = fastestAtLimits(calls - cached, [
+      ...(provider?.limits ?? []),
+      ...(op?.limits ?? []),
+    ]);
     lines.push({
       provider: f.provider,
       operation: f.operation,
@@ -117,6 +111,40 @@ export async function forecastBatch(
     undecided: lines.reduce((s, l) => s + l.undecided, 0),
     seconds: Math.max(0, ...perProvider.values()),
   };
+}
+
+/**
+ * The least time `calls` calls need under these windows, starting fresh (the last send of the fastest
+ * schedule: a window lets its first `limit` calls go at once, so 600 calls under 200/min + 2000/h need
+ * 2 minutes, not 600/2000 of an hour), and the window that binds (the one alone needing the most).
+ */
+export function fastestAtLimits(
+  calls: number,
+  windows: readonly RateLimitSpec[],
+): { seconds: number; limit: string | undefined } {
+  if (calls <= 0 || windows.length === 0) return { seconds: 0, limit: undefined };
+  let limit: string | undefined;
+  let most = -1;
+  let slowest = -1;
+  for (const w of windows) {
+    // Ties (no window binds yet) go to the window of the lowest rate.
+    const alone = Math.floor((calls - 1) / w.limit) * w.windowMs;
+    const perCall = w.windowMs / w.limit;
+    if (alone > most || (alone === most && perCall > slowest)) {
+      most = alone;
+      slowest = perCall;
+      limit = w.label ?? `${w.limit}/${w.windowMs}ms`;
+    }
+  }
+  // fastestSchedule's greedy walk, keeping only the last max(limit) send times.
+  const size = Math.max(...windows.map((w) => w.limit));
+  const ring = new Float64Array(size);
+  let t = 0;
+  for (let k = 0; k < calls; k++) {
+    for (const w of windows) if (k >= w.limit) t = Math.max(t, ring[(k - w.limit) % size]! + w.windowMs);
+    ring[k % size] = t;
+  }
+  return { seconds: t / 1000, limit };
 }
 
 /** Calls per provider/operation over the accounts, decided from their stored values (pages of 500). */

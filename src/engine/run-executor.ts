@@ -10,6 +10,7 @@ import {
   ThrottledError,
 } from '../errors.ts';
 import type { QueueDriver, QueueJob } from '../queue/queue-driver.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 import { retryWhileDatabaseDown } from './db-retry.ts';
 import { FinalWriter } from './final-writer.ts';
 import type { Gateway } from './gateway-types.ts';
@@ -219,7 +220,7 @@ async function runSteps(
         } else if (isCallFailure(err, finalAttempt) && !signal.aborted) {
           const gaveUp =
             errorClassOf(err) === 'retryable' ? `gave up after ${run.failures + 1} attempts: ` : '';
-          const message = `step "${step.id}" failed: ${gaveUp}${(err as Error).message}`;
+          const message = redactSecrets(`step "${step.id}" failed: ${gaveUp}${(err as Error).message}`);
           if (step.required) throw new CriticalError(message, { cause: err });
           // An optional step whose call failed for good yields nothing; the run ends partial, listing it.
           const error: StepError = { step: step.id, errorClass: errorClassOf(err), message };

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.ts';
 import { prepared } from '../db/prepared.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 import type { StepOutput } from './pipeline-types.ts';
 
 /**
@@ -103,7 +104,7 @@ export async function finishRun(
       stats.cacheHits,
       stats.costUsd,
       error?.errorClass ?? null,
-      error?.message ?? null,
+      error ? redactSecrets(error.message) : null,
     ],
   );
   return r.rowCount > 0;
@@ -146,7 +147,7 @@ export async function requeueRun(
       stats.costUsd,
       error?.countFailure ? 1 : 0,
       error?.errorClass ?? null,
-      error?.message ?? null,
+      error ? redactSecrets(error.message) : null,
       error?.throttled ?? false,
       progressed,
     ],

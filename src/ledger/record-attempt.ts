@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.ts';
 import { prepared } from '../db/prepared.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 
 /**
  * The one statement that ends an attempt. Its ledger row commits together with everything the
@@ -98,7 +99,8 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
   const key = p.lazy(r.cacheKey, 'text');
   const owner = p.lazy(r.owner, 'text');
   const l = r.ledger;
-  const errorText = p.lazy(l?.error ?? null, 'text');
+  // Error text is stored and shown (dlq show, the dashboard): scrubbed whatever raised it.
+  const errorText = p.lazy(l?.error == null ? null : redactSecrets(l.error), 'text');
   const ctes: string[] = [];
   const attemptId = r.attemptId ?? null;
   const settles = attemptId !== null && r.terminal;

@@ -11,6 +11,7 @@ import {
   parseHeaderTemplate,
   parseTemplate,
   parseTemplateTree,
+  parseUrlTemplate,
   Template,
   type TemplateTree,
 } from './template.ts';
@@ -179,14 +180,14 @@ export function checkFields(spec: PipelineSpec, options: FieldCheckOptions): Spe
     path: Path,
     roots: readonly string[],
     inForeach: boolean,
-    options: { tree?: boolean; header?: boolean; contextNames?: readonly string[] } = {},
+    options: { tree?: boolean; header?: boolean; url?: boolean; contextNames?: readonly string[] } = {},
   ) => {
     if (source === undefined) return;
     const text = typeof source === 'string' && !options.tree ? source : JSON.stringify(source);
     try {
       const parts = at(path, text, () =>
-        options.header
-          ? parseHeaderTemplate(source as string, roots).parts.filter(
+        options.header || options.url
+          ? (options.url ? parseUrlTemplate : parseHeaderTemplate)(source as string, roots).parts.filter(
               (x): x is Expr => typeof x === 'object' && x !== null && !('secret' in x),
             )
           : templateExprs(
@@ -238,6 +239,49 @@ export function checkFields(spec: PipelineSpec, options: FieldCheckOptions): Spe
         );
     }
   };
+  // `contacts:` reads a list at `from`, then each contact field at a path inside one item of it.
+  const contactPaths = (
+    c: { from: string; fields: Record<string, string> },
+    schema: JsonSchema,
+    what: string,
+    path: Path,
+  ) => {
+    let segs: PathSegment[];
+    try {
+      segs = parseJsonPath(c.from);
+    } catch {
+      return; // compilation reports it
+    }
+    const problem = pathProblem(schema, segs);
+    if (problem) {
+      problems.push(
+        new SpecError(
+          [...path, 'from'],
+          `${what} has no "${problem.missing}" at "${c.from}"${didYouMean(problem.missing, problem.known)}; it has: ${problem.known.join(', ') || '(nothing)'}`,
+        ),
+      );
+      return;
+    }
+    const list = schemaAt(schema, segs);
+    const items = list && (Array.isArray(list.items) ? list.items[0] : list.items);
+    if (!items) return;
+    for (const [name, raw] of Object.entries(c.fields)) {
+      let fieldSegs: PathSegment[];
+      try {
+        fieldSegs = parseJsonPath(raw);
+      } catch {
+        continue;
+      }
+      const missing = pathProblem(items, fieldSegs);
+      if (missing)
+        problems.push(
+          new SpecError(
+            [...path, 'fields', name],
+            `an item of "${c.from}" has no "${missing.missing}" at "${raw}"${didYouMean(missing.missing, missing.known)}; it has: ${missing.known.join(', ') || '(nothing)'}`,
+          ),
+        );
+    }
+  };
   const operationOutput = (provider: string, operation: string): JsonSchema | undefined => {
     const op = options.providers.find((p) => p.id === provider)?.operations[operation];
     if (!op) return undefined;
@@ -285,10 +329,35 @@ export function checkFields(spec: PipelineSpec, options: FieldCheckOptions): Spe
             ...p,
             'output',
           ]);
+          if (s.contacts) {
+            // `from: context.<name>…` reads a context call's output, anything else the answer.
+            const fromContext = /^(\$\.)?context[.[]/.test(s.contacts.from);
+            const contextSchema: JsonSchema = {
+              type: 'object',
+              properties: {
+                context: {
+                  type: 'object',
+                  properties: Object.fromEntries(
+                    Object.entries(s.context ?? {}).map(([name, c]) => [
+                      name,
+                      // a context call narrowed by its own `path:` is not checked further
+                      (c.path ? undefined : operationOutput(c.provider, c.operation)) ?? {},
+                    ]),
+                  ),
+                },
+              },
+            };
+            contactPaths(
+              s.contacts,
+              fromContext ? contextSchema : (s.schema as JsonSchema),
+              fromContext ? `the context of step "${s.id}"` : `the answer schema of step "${s.id}"`,
+              [...p, 'contacts'],
+            );
+          }
           break;
         }
         case 'http':
-          template(s.url, [...p, 'url'], ROOTS.record, inForeach);
+          template(s.url, [...p, 'url'], ROOTS.record, inForeach, { url: true });
           for (const [k, v] of Object.entries(s.headers ?? {}))
             template(v, [...p, 'headers', k], ROOTS.record, inForeach, { header: true });
           template(s.body, [...p, 'body'], ROOTS.record, inForeach, { tree: true });
@@ -318,6 +387,20 @@ interface JsonSchema {
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
   allOf?: JsonSchema[];
+}
+
+/** The schema at `segs`, or undefined where the schema does not say (free objects, unions). */
+function schemaAt(schema: JsonSchema, segs: readonly PathSegment[]): JsonSchema | undefined {
+  if (!schema || typeof schema !== 'object') return undefined;
+  if (!segs.length) return schema;
+  if (schema.anyOf ?? schema.oneOf) return undefined;
+  const [seg, ...rest] = segs;
+  if (typeof seg === 'number' || seg === '*') {
+    const items = Array.isArray(schema.items) ? schema.items[0] : schema.items;
+    return items ? schemaAt(items, rest) : undefined;
+  }
+  const next = schema.properties?.[seg!];
+  return next ? schemaAt(next, rest) : undefined;
 }
 
 /**

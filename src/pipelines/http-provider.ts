@@ -12,21 +12,42 @@ import { resolveSecretText, SECRET_NAME } from '../secrets/secret-ref.ts';
  *
  * The request crosses the outbound edge (src/net/safe-fetch.ts): internal addresses refused, every
  * redirect hop re-checked, headers dropped on a redirect to another origin, size and time capped.
- * Headers are not part of the cache key (the key is method, URL and body), and a header's
- * `{{secret.NAME}}` references are resolved here, from the environment, after the key was computed;
+ * Headers are not part of the cache key (the key is method, URL and body), and `{{secret.NAME}}`
+ * references (headers, the URL's query string) are resolved here, from the environment, after the key
+ * was computed;
  * the answer is scrubbed of any secret it echoes before it is cached.
  */
 const ref = { id: 'http' } as const;
 const MAX_BYTES = 5 * 1024 * 1024;
 
-const headerValue = z.union([
-  z.string(),
-  z.array(z.union([z.string(), z.object({ secret: z.string().regex(SECRET_NAME) }).strict()])),
-]);
+const secretRef = z.object({ secret: z.string().regex(SECRET_NAME) }).strict();
+const headerValue = z.union([z.string(), z.array(z.union([z.string(), secretRef]))]);
+
+/** The URL's text with each reference as a placeholder (for checks and the host). */
+const urlShape = (url: string | readonly (string | { secret: string })[]) =>
+  typeof url === 'string' ? url : url.map((p) => (typeof p === 'string' ? p : 'SECRET')).join('');
+
+/** A URL, or one with `{{secret.NAME}}` references in its query string (after a literal "?"). */
+const plainUrl = z.string().url();
+const urlParts = z.array(z.union([z.string(), secretRef])).min(1);
+const urlValue = z.custom<string | (string | z.infer<typeof secretRef>)[]>().superRefine((v, ctx) => {
+  const parts = typeof v === 'string' ? undefined : urlParts.safeParse(v);
+  if (parts && !parts.success) {
+    ctx.addIssue({ code: 'custom', message: 'Invalid URL (text and {secret} references expected)' });
+    return;
+  }
+  if (!plainUrl.safeParse(parts ? urlShape(parts.data) : v).success) {
+    ctx.addIssue({ code: 'custom', message: 'Invalid URL' });
+    return;
+  }
+  const first = parts ? parts.data.findIndex((p) => typeof p !== 'string') : -1;
+  if (parts && first >= 0 && !parts.data.slice(0, first).join('').includes('?'))
+    ctx.addIssue({ code: 'custom', message: 'a secret reference goes in the query string only' });
+});
 
 const input = z.object({
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
-  url: z.string().url(),
+  url: urlValue,
   headers: z.record(z.string(), headerValue).optional(),
   body: z.unknown().optional(),
   timeout_ms: z.number().int().positive().optional(),
@@ -52,7 +73,8 @@ export async function sendHttpStepRequest(
   for (const [k, v] of Object.entries(req.headers ?? {}))
     headers[k.toLowerCase()] = resolveSecretText(v, deps.env ?? {}, `http step header ${k}`);
   if (body !== undefined && !('content-type' in headers)) headers['content-type'] = 'application/json';
-  const res = await safeFetch(req.url, {
+  const url = resolveSecretText(req.url, deps.env ?? {}, 'http step URL');
+  const res = await safeFetch(url, {
     method: req.method,
     headers,
     body,
@@ -84,7 +106,8 @@ const request = defineOperation({
   cacheTtlMs: 24 * 3600_000,
   notFoundTtlMs: 3600_000,
   maxAttempts: 3,
-  // Headers (and the secrets in them) never enter the key or the stored input.
+  // Headers (and the secrets in them) never enter the key or the stored input; a secret in the URL's
+  // query string is keyed as its reference, never its value.
   cacheKey: (req) => ({ method: req.method, url: req.url, body: req.body }),
   async run(ctx, req) {
     const res = await sendHttpStepRequest(req, {
@@ -104,7 +127,7 @@ export const httpProvider = defineProvider({
   // circuit, so one endpoint failing defers only the http steps calling that host.
   accountOf: (_operation, input) => {
     try {
-      return `http:${new URL((input as { url: string }).url).host.toLowerCase()}`;
+      return `http:${new URL(urlShape((input as HttpStepRequest).url)).host.toLowerCase()}`;
     } catch {
       return 'http';
     }

@@ -63,7 +63,7 @@ function parseParts(
         throw new ExpressionError(
           secrets
             ? '{{secret.NAME}} must stand alone inside its braces (no functions or operators on a secret)'
-            : '{{secret.NAME}} is only allowed in the headers of an http step: URLs, bodies and prompts are cached and stored, headers are not',
+            : "{{secret.NAME}} is only allowed in the headers of an http step or its URL's query string: URLs, bodies and prompts are cached and stored with what they hold, references are resolved after",
           open + 2,
         );
       const problem = secretNameProblem(secret);
@@ -97,6 +97,38 @@ export class HeaderTemplate {
 
 export function parseHeaderTemplate(source: string, roots: readonly string[]): HeaderTemplate {
   return new HeaderTemplate(source, parseParts(source, roots, true));
+}
+
+/**
+ * A URL template (the http step's `url`): like a template, plus `{{secret.NAME}}` references in the
+ * query string only (`?api_key={{secret.ACME_KEY}}`, for APIs that take their key there). A query
+ * string is never shown in messages; a reference in the host or the path is refused (it would be).
+ */
+export function parseUrlTemplate(source: string, roots: readonly string[]): HeaderTemplate {
+  const parts = parseParts(source, roots, true);
+  let literal = '';
+  for (const p of parts) {
+    if (typeof p === 'string') literal += p;
+    else if ('secret' in p && !literal.includes('?'))
+      throw new ExpressionError(
+        '{{secret.NAME}} is only allowed in the headers of an http step or its URL\'s query string (after a literal "?"): a host or a path is shown in messages',
+        Math.max(0, source.indexOf('secret')),
+      );
+  }
+  return new HeaderTemplate(source, parts);
+}
+
+/** A URL template rendered: text, or text and `{ secret }` references; `missing` as in renderTemplate. */
+export function renderUrlTemplate(
+  t: HeaderTemplate,
+  scope: Readonly<Record<string, unknown>>,
+): { value: string | (string | SecretRef)[]; missing: boolean } {
+  let missing = false;
+  for (const p of t.parts) {
+    if (typeof p === 'string' || 'secret' in p) continue;
+    if (isBlank(evaluate(p, scope)) && !hasDefault(p)) missing = true;
+  }
+  return { value: renderHeaderTemplate(t, scope), missing };
 }
 
 /** Plain text when the header has no secret, else text and `{ secret }` references in order. */

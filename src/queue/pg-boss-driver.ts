@@ -18,6 +18,15 @@ export interface PgBossDriverOptions {
   superviseIntervalSeconds?: number;
   /** pg-boss's own background errors (supervision, maintenance). Default: ignored. */
   onError?(err: unknown): void;
+  /**
+   * Run cron passes in this process (`sluice serve`, `sluice worker`): due occurrences of the
+   * `cron` entries are sent to their queues. Several processes may run passes; pg-boss lets one
+   * claim each interval and files an occurrence under a singleton slot, so it is sent once.
+   * Default false (entries can still be set and listed).
+   */
+  cron?: boolean;
+  /** Seconds between cron passes (1–45). Default 30. */
+  cronIntervalSeconds?: number;
 }
 
 /** pg-boss's own name for its schema next to Sluice's. */
@@ -54,8 +63,14 @@ export async function createPgBossDriver(options: PgBossDriverOptions): Promise<
     schema,
     superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
     monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
-    // cron and the bloat check are not used; fewer background statements on PGlite's one connection
-    schedule: false,
+    // cron only where asked for; the bloat check is not used (fewer background statements on PGlite)
+    schedule: options.cron === true,
+    ...(options.cron
+      ? {
+          cronMonitorIntervalSeconds: options.cronIntervalSeconds ?? 30,
+          cronWorkerIntervalSeconds: Math.min(5, options.cronIntervalSeconds ?? 30),
+        }
+      : {}),
     reindex: false,
     monitorVacuum: false,
   });
@@ -131,6 +146,34 @@ export async function createPgBossDriver(options: PgBossDriverOptions): Promise<
         [queue],
       );
       return Number(r.rows[0]?.n ?? 0);
+    },
+    cron: {
+      async set(queue, key, cron, data, o) {
+        // missed: 'once' — after a time nobody ran passes, one job for the latest missed occurrence
+        await boss.schedule(queue, cron, data, { key, tz: o?.timezone ?? 'UTC', missed: 'once' });
+      },
+      async unset(queue, key) {
+        await boss.unschedule(queue, key);
+      },
+      async list(queue) {
+        const rows = await boss.getSchedules(queue);
+        return rows.map((r) => ({
+          queue: r.name,
+          key: r.key,
+          cron: r.cron,
+          timezone: r.timezone || 'UTC',
+          data: r.data ?? {},
+          createdOn: new Date(r.createdOn),
+          updatedOn: new Date(r.updatedOn),
+        }));
+      },
+      next(cron, o) {
+        return boss.previewSchedule(cron, {
+          tz: o?.timezone ?? 'UTC',
+          from: o?.from ?? new Date(),
+          count: o?.count ?? 1,
+        });
+      },
     },
     async stop() {
       // close: false — the Db (PGlite instance or pool) belongs to Sluice and is closed by its owner.

@@ -54,5 +54,35 @@ export interface QueueDriver {
   remove(queue: string, ids: string[]): Promise<void>;
   /** Jobs waiting (created or retry) in a queue. */
   pending(queue: string): Promise<number>;
+  /** The queue's cron: recurring jobs, one firing across every process on the database. */
+  cron: QueueCron;
   stop(): Promise<void>;
+}
+
+/** A recurring job: `data` is sent to `queue` on every occurrence of `cron`. */
+export interface CronEntry {
+  queue: string;
+  /** Tells several entries of one queue apart. */
+  key: string;
+  /** Five fields (minute precision) or six (a leading seconds field). */
+  cron: string;
+  timezone: string;
+  data: object;
+  createdOn: Date;
+  updatedOn: Date;
+}
+
+/**
+ * Recurring jobs on the queue's own cron (pg-boss `schedule()`): a process that runs cron passes
+ * (`cron: true` when the driver starts) forwards each due occurrence once, whichever and however many
+ * processes run passes; an occurrence missed while no process ran passes is sent once, however many
+ * were missed.
+ */
+export interface QueueCron {
+  /** Creates or replaces the entry (queue, key). A bad expression or time zone throws. */
+  set(queue: string, key: string, cron: string, data: object, options?: { timezone?: string }): Promise<void>;
+  unset(queue: string, key: string): Promise<void>;
+  list(queue?: string): Promise<CronEntry[]>;
+  /** The next `count` occurrences after `from` (default now). */
+  next(cron: string, options?: { timezone?: string; from?: Date; count?: number }): Date[];
 }

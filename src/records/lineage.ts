@@ -5,10 +5,12 @@ import type { EntityType } from './record-fields.ts';
 /** Why the current value of a field wins, by its rank in the current-value rule. */
 const WHY: Record<number, string> = {
   1: 'a manual edit beats every other source',
-  2: 'the CRM is the system of record',
-  3: 'the most recent confident enrichment (confidence unknown or at least 0.5) beats imports',
-  4: 'the earliest imported value wins; later imports only fill empty fields',
-  5: 'a low-confidence value, used because nothing better exists',
+  2: 'reps own this field: the CRM value beats enrichment',
+  3: 'the most recent confident enrichment (confidence unknown or at least 0.5) that is new evidence beats the CRM and imports',
+  4: "a rep's correction in the CRM beats what enrichment already knew when it was made",
+  5: 'the most recent confident enrichment beats imports',
+  6: 'the earliest imported value wins; later imports only fill empty fields',
+  7: 'a low-confidence value, used because nothing better exists',
 };
 
 export interface LineageValue {

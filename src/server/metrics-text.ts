@@ -47,6 +47,10 @@ export async function renderMetrics(db: Db, http: HttpMetrics): Promise<string> 
   const hooks = await db.query<{ source: string; state: string; n: number }>(
     'SELECT source, state, count(*)::int AS n FROM hook_events GROUP BY source, state ORDER BY source, state',
   );
+  const rejected = await db.query<{ source: string; n: number }>(
+    `SELECT source, count(*)::int AS n FROM hook_rejections WHERE received_at > now() - interval '24 hours'
+      GROUP BY source ORDER BY source`,
+  );
   const queue = await db.query<{ queued: number; oldest: number | null; events: number }>(
     `SELECT (SELECT count(*) FROM runs WHERE state = 'queued')::int AS queued,
             (SELECT extract(epoch FROM now() - min(updated_at)) FROM runs WHERE state = 'queued')::float8 AS oldest,
@@ -116,6 +120,12 @@ export async function renderMetrics(db: Db, http: HttpMetrics): Promise<string> 
       'gauge',
       'inbound webhook events by source and state',
       hooks.rows.map((r) => [{ source: r.source, state: r.state }, r.n]),
+    ),
+    ...family(
+      'sluice_hook_rejections',
+      'gauge',
+      'inbound webhook requests refused for their signature or token in the last 24 h, by source',
+      rejected.rows.map((r) => [{ source: r.source }, r.n]),
     ),
     ...http.render(),
     '',

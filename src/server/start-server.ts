@@ -6,15 +6,18 @@ import type { RunEngine } from '../engine/run-executor.ts';
 import { startWorker, type Worker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
 import { startJobWatcher } from '../jobs/job-watcher.ts';
+import { createOutreachServices } from '../outreach/outreach-services.ts';
+import { startSequenceFor } from '../outreach/start-sequence.ts';
 import type { PollLoop } from '../queue/poll-loop.ts';
 import { startSyncScheduler } from '../sync/sync-schedule.ts';
 import type { TriggerRule } from '../triggers/trigger-config.ts';
 import { setTriggersEnabled, startTriggerFeeder } from '../triggers/trigger-feeder.ts';
 import { startDeliveryWorker } from '../webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../webhooks/inbound/default-sources.ts';
-import { startHookProcessor } from '../webhooks/inbound/hook-events.ts';
+import { releaseHookEventClaims, startHookProcessor } from '../webhooks/inbound/hook-events.ts';
 import type { InboundRegistry } from '../webhooks/inbound/inbound-registry.ts';
 import type { CallbackPolicy } from '../webhooks/send-webhook.ts';
+import { releaseDeliveryClaims } from '../webhooks/webhook-store.ts';
 import { createApp } from './app.ts';
 import { HttpMetrics } from './http-metrics.ts';
 import { startPresence } from './presence.ts';
@@ -70,6 +73,12 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       `refusing to listen on ${host}: no API key exists, and this address is reachable from other machines. Create one first with "sluice keys create --name NAME", or bind to 127.0.0.1.`,
       { exitCode: 2 },
     );
+  if (db.backend === 'pglite') {
+    // one process owns an embedded database: any claim still held was left by one that died (kill -9),
+    // so its callbacks and events go out now rather than when their lease lapses (server Postgres: lease)
+    const freed = (await releaseDeliveryClaims(db)) + (await releaseHookEventClaims(db));
+    if (freed > 0) log(`serve: took over ${freed} delivery/event claim(s) left by a process that stopped`);
+  }
   const rules = o.rules ?? [];
   await setTriggersEnabled(db, rules.length > 0);
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
@@ -97,6 +106,10 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
     loops.push(
       startTriggerFeeder(db, engine.queue, rules, {
         intervalMs: pollMs,
+        startSequence: async (sequence, contacts, rule) => {
+          const r = await startSequenceFor(createOutreachServices(db, o.env, { log }), contacts, sequence);
+          log(`rule ${rule}: sequence ${sequence} started for ${r.started} of ${contacts.length} contacts`);
+        },
         onJob: (rule, id, n) => log(`rule ${rule}: job ${id} for ${n} account${n === 1 ? '' : 's'}`),
         onError: onError('triggers'),
       }),

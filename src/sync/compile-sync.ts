@@ -2,6 +2,7 @@ import { getDestination } from '../crm/registry.ts';
 import { type Expr, parseExpression } from '../pipelines/expression.ts';
 import { at, SpecError, SpecErrors } from '../pipelines/spec-error.ts';
 import { parseTemplate, type Template } from '../pipelines/template.ts';
+import { REP_OWNED_FIELDS } from '../records/current-value-rule.ts';
 import type { FieldSpec, RouteSpec, SyncSpec, WinPolicy, WriteRule } from './sync-schema.ts';
 
 /** A validated sync definition with its templates and expressions parsed (docs/sync.md). */
@@ -37,7 +38,7 @@ export interface SyncDefinition {
 export const SCOPE_ROOTS = ['contact', 'account'] as const;
 
 /** Fields reps own: their edit in the CRM wins. */
-const CRM_WINS = new Set(['owner', 'stage', 'status', 'notes', 'deal_stage', 'lead_status']);
+const CRM_WINS = new Set<string>(REP_OWNED_FIELDS);
 
 function defaultWins(local: string | undefined): WinPolicy {
   if (!local) return 'newest';

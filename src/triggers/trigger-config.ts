@@ -19,6 +19,10 @@ import { callbackUrlProblem } from '../webhooks/send-webhook.ts';
  *     pipeline: golf-courses
  *     notify: https://example.com/hooks/sluice   # optional: a webhook when the job ends
  *     budget_usd: 2                              # optional, per job
+ *   - name: contacted-starts-outreach
+ *     on: contact.stage_changed                  # a CRM status came back (ClickUp task moved)
+ *     where: stage = Contacted
+ *     sequence: golf-contacted                   # starts an outreach sequence instead of a pipeline
  * ```
  */
 export const DEFAULT_CONFIG_FILE = 'sluice.config.yaml';
@@ -26,13 +30,22 @@ export const DEFAULT_CONFIG_FILE = 'sluice.config.yaml';
 const ruleSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a rule name is lowercase letters, digits, - and _'),
-    on: z.enum(['account.created', 'contact.created']),
+    on: z.enum(['account.created', 'contact.created', 'contact.stage_changed']),
     where: z.string().min(1).optional(),
-    pipeline: z.string().min(1),
+    pipeline: z.string().min(1).optional(),
+    /** An outreach sequence (docs/outreach.md) to start for the matched contacts. */
+    sequence: z.string().min(1).optional(),
     notify: z.string().optional(),
     budget_usd: z.number().positive().optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => (r.pipeline === undefined) !== (r.sequence === undefined), {
+    message: 'a rule runs either a pipeline or a sequence: give exactly one of them',
+  })
+  .refine((r) => r.sequence === undefined || r.on !== 'account.created', {
+    message: 'a sequence starts for contacts: use on: contact.created or contact.stage_changed',
+    path: ['sequence'],
+  });
 
 const configSchema = z.object({ rules: z.array(ruleSchema).default([]) }).strict();
 

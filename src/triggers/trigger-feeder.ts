@@ -32,6 +32,11 @@ export function startTriggerFeeder(
   options: {
     intervalMs?: number;
     onJob?: (rule: string, jobId: string, records: number) => void;
+    /**
+     * Starts an outreach sequence for contacts (rules with `sequence:`); the server passes outreach's
+     * `startSequenceFor`. Without it such rules are an error.
+     */
+    startSequence?: (sequence: string, contactIds: number[], rule: string) => Promise<void>;
     onError?: (err: unknown) => void;
   } = {},
 ): PollLoop {
@@ -48,6 +53,14 @@ export function startTriggerFeeder(
     for (const rule of rules) {
       const ids = [...new Set(r.rows.filter((e) => e.event === rule.on).map((e) => e.entity_id))];
       if (ids.length === 0) continue;
+      if (rule.sequence) {
+        const contacts = await matchContacts(db, ids, rule.where);
+        if (contacts.length === 0) continue;
+        if (!options.startSequence)
+          throw new Error(`rule ${rule.name}: no outreach is wired to start sequences`);
+        await options.startSequence(rule.sequence, contacts, rule.name);
+        continue;
+      }
       const accounts =
         rule.on === 'account.created'
           ? await matchAccounts(db, ids, rule.where)
@@ -58,7 +71,7 @@ export function startTriggerFeeder(
         : undefined;
       const job = await startJob(db, queue, {
         kind: 'rule',
-        pipeline: rule.pipeline,
+        pipeline: rule.pipeline!,
         selection: { ids: accounts },
         rule: rule.name,
         request: { rule: rule.name, event: rule.on, records: ids },
@@ -71,6 +84,17 @@ export function startTriggerFeeder(
     return r.rows.length === CHUNK;
   };
   return startPollLoop(tick, { intervalMs: options.intervalMs ?? 1000, onError: options.onError });
+}
+
+/** The contacts (of a contact event) that pass `where`. */
+async function matchContacts(db: Db, ids: number[], where: string | undefined): Promise<number[]> {
+  const params: unknown[] = [ids];
+  const clauses = ['id = ANY($1::bigint[])', ...contactFilterSql(where, params)];
+  const r = await db.query<{ id: number }>(
+    `SELECT id FROM contacts WHERE ${clauses.join(' AND ')} ORDER BY id`,
+    params,
+  );
+  return r.rows.map((row) => Number(row.id));
 }
 
 async function matchAccounts(db: Db, ids: number[], where: string | undefined): Promise<number[]> {

@@ -33,11 +33,10 @@ interface Claimed {
  * the receiver is gone for good: the endpoint is disabled and its pending deliveries fail. Sent through
  * the safe outbound edge (send-webhook.ts); a refused URL fails at once (replayable), not on schedule.
  */
-export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
+function deliverySender(options: DeliveryWorkerOptions) {
   const { db } = options;
   const lease = options.leaseSeconds ?? 2 * (CALLBACK_LIMITS.timeoutMs / 1000);
-  const tick = async (): Promise<boolean> => {
-    const max = options.concurrency ?? 8;
+  const send = async (max: number): Promise<number> => {
     const r = await db.query<Claimed>(
       `WITH due AS (
          SELECT id FROM webhook_deliveries
@@ -50,7 +49,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
       [max, lease],
     );
     await Promise.all(r.rows.map((d) => attempt(d).catch((err: unknown) => options.onError?.(err))));
-    return r.rows.length === max;
+    return r.rows.length;
   };
 
   const attempt = async (d: Claimed) => {
@@ -109,7 +108,34 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
     });
   };
 
+  return send;
+}
+
+export function startDeliveryWorker(options: DeliveryWorkerOptions): PollLoop {
+  const send = deliverySender(options);
+  const max = options.concurrency ?? 8;
+  const tick = async (): Promise<boolean> => (await send(max)) === max;
   return startPollLoop(tick, { intervalMs: options.intervalMs ?? 500, onError: options.onError });
+}
+
+/**
+ * One pass of the sender for processes that run no `serve` loop (the `webhook-retries` schedule):
+ * every due delivery, `concurrency` at a time, at most `max`. Claims are the loop's (SKIP LOCKED,
+ * leased), so a pass next to a running `serve` never sends a delivery twice.
+ */
+export async function sendDueDeliveries(
+  options: DeliveryWorkerOptions,
+  max: number,
+): Promise<{ attempted: number }> {
+  const send = deliverySender(options);
+  const chunk = options.concurrency ?? 8;
+  let attempted = 0;
+  while (attempted < max) {
+    const n = await send(Math.min(chunk, max - attempted));
+    attempted += n;
+    if (n === 0) break;
+  }
+  return { attempted };
 }
 
 export { MAX_ATTEMPTS };

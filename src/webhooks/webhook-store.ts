@@ -142,3 +142,16 @@ export async function replayDelivery(db: Queryable, id: number): Promise<boolean
   await enableEndpoint(db, r.rows[0].endpoint_id);
   return true;
 }
+
+/**
+ * Frees the claims of pending deliveries at once, for a process that knows no other sender can hold
+ * them: on PGlite one process owns the data directory, so a claim found at start was left by a process
+ * that died (kill -9, power loss) and its callback goes out now instead of when the 30 s lease lapses.
+ * Never call this on server Postgres, where other servers' claims are live. Returns how many were freed.
+ */
+export async function releaseDeliveryClaims(db: Queryable): Promise<number> {
+  const r = await db.query(
+    `UPDATE webhook_deliveries SET locked_until = NULL WHERE state = 'pending' AND locked_until IS NOT NULL`,
+  );
+  return r.rowCount;
+}

@@ -181,6 +181,20 @@ export function createClickUpSession(client: DestinationClient, layout: ClickUpL
       }
       return undefined;
     },
+    async annotate(id, update) {
+      if (update.status)
+        await client.request(
+          { method: 'PUT', path: `/task/${id}`, body: { status: update.status } },
+          { idempotent: true },
+        );
+      // a comment has no idempotency key; the caller records that it was made (outreach_contact_state)
+      if (update.comment)
+        await client.request({
+          method: 'POST',
+          path: `/task/${id}/comment`,
+          body: { comment_text: update.comment, notify_all: true },
+        });
+    },
     async read(id) {
       try {
         const res = await client.request(

@@ -4,11 +4,11 @@ import type { HttpSpec } from '../schema.ts';
 import { at } from '../spec-error.ts';
 import {
   parseHeaderTemplate,
-  parseTemplate,
   parseTemplateTree,
+  parseUrlTemplate,
   renderHeaderTemplate,
-  renderTemplate,
   renderTemplateTree,
+  renderUrlTemplate,
 } from '../template.ts';
 import { applyMapping, compileContacts, compileMapping, extractContacts } from './output-mapping.ts';
 import {
@@ -25,10 +25,11 @@ import {
  * `http`: a templated HTTP request (like a Clay HTTP column) through the gateway's `http` provider;
  * `output` maps JSON paths of the response body (`body.data.email`, or `status`) to fields.
  * Every request crosses the outbound edge (src/net/safe-fetch.ts): internal addresses are refused,
- * redirects re-checked. Headers may use `{{secret.NAME}}`; headers never enter the cache key.
+ * redirects re-checked. Headers and the URL's query string may use `{{secret.NAME}}` (references are
+ * keyed and stored, their values resolved after); headers never enter the cache key.
  */
 export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach: boolean): CompiledStep {
-  const url = at([...path, 'url'], spec.url, () => parseTemplate(spec.url, ROOTS.record));
+  const url = at([...path, 'url'], spec.url, () => parseUrlTemplate(spec.url, ROOTS.record));
   const headers = Object.entries(spec.headers ?? {}).map(
     ([k, v]) => [k, at([...path, 'headers', k], v, () => parseHeaderTemplate(v, ROOTS.record))] as const,
   );
@@ -42,7 +43,8 @@ export function compileHttp(spec: HttpSpec, path: (string | number)[], inForeach
 
   async function run(ctx: StepContext, scope: Scope): Promise<StepOutput> {
     const vars = scopeVars(scope);
-    const u = renderTemplate(url, vars);
+    // A `{{secret.NAME}}` in the query string stays a reference, like a header's.
+    const u = renderUrlTemplate(url, vars);
     if (u.missing) return SKIPPED(`the URL template ${spec.url} has an empty field`);
     const input: Record<string, unknown> = { method: spec.method, url: u.value };
     if (headers.length)

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { storeHookEvent } from '../../webhooks/inbound/hook-events.ts';
+import { recordingRequest, storeHookRejection } from '../../webhooks/inbound/hook-rejections.ts';
 import type { InboundRequest } from '../../webhooks/inbound/inbound-registry.ts';
 import { ApiProblem, ProblemSchema } from '../problem.ts';
 import type { ServerEnv } from '../server-env.ts';
@@ -12,7 +13,8 @@ const MAX_HOOK_BYTES = 1024 * 1024;
 /**
  * `POST /v1/hooks/{source}[/{token}]`: no API key (senders cannot send one); the source's signature or
  * URL token instead, checked on the raw bytes. The event is stored (deduplicated on the source's event
- * id) and answered 202 at once; a job processes it (hook-events.ts).
+ * id) and answered 202 at once; a job processes it (hook-events.ts). A refused request is answered 401
+ * and kept apart in `hook_rejections` (hook-rejections.ts: `sluice webhooks rejected|reverify`).
  */
 export function registerHookRoutes(app: OpenAPIHono<ServerEnv>, onStored: () => void): void {
   const handler = async (c: Context<ServerEnv>) => {
@@ -36,17 +38,33 @@ export function registerHookRoutes(app: OpenAPIHono<ServerEnv>, onStored: () => 
       header: (n) => c.req.header(n),
       token,
     };
-    const refused = source.verify(req, secret);
-    if (refused)
+    const recording = recordingRequest(req);
+    const refused = source.verify(recording.request, secret);
+    if (refused) {
+      // kept (bounded, never processed) so a wrong secret is visible and its events recoverable
+      await storeHookRejection(s.db, id, refused, recording);
       throw new ApiProblem(401, 'Unauthorized', `${id} webhook: ${refused}`, { slug: 'hook-signature' });
+    }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = source.parse ? await source.parse(req) : JSON.parse(raw.toString('utf8'));
     } catch {
-      throw new ApiProblem(400, 'Bad Request', `${id} webhook: the body is not JSON`, { slug: 'hook-body' });
+      throw new ApiProblem(
+        400,
+        'Bad Request',
+        `${id} webhook: the body is not ${source.parse ? 'readable' : 'JSON'}`,
+        {
+          slug: 'hook-body',
+        },
+      );
     }
     const eventId = source.eventId(req, body);
-    const stored = await storeHookEvent(s.db, id, eventId, raw.toString('utf8'));
+    const stored = await storeHookEvent(
+      s.db,
+      id,
+      eventId,
+      source.parse ? JSON.stringify(body) : raw.toString('utf8'),
+    );
     if (!stored.duplicate) onStored();
     return c.json({ received: true, duplicate: stored.duplicate, event_id: eventId }, 202);
   };

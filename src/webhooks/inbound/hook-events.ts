@@ -21,6 +21,14 @@ export async function storeHookEvent(
   return { id: r.rows[0]?.id ?? null, duplicate: r.rows.length === 0 };
 }
 
+/** The same for hook events (see releaseDeliveryClaims in webhook-store.ts: PGlite only). */
+export async function releaseHookEventClaims(db: Db): Promise<number> {
+  const r = await db.query(
+    `UPDATE hook_events SET locked_until = NULL WHERE state = 'pending' AND locked_until IS NOT NULL`,
+  );
+  return r.rowCount;
+}
+
 /**
  * Processes stored hook events with their source's `process`, a few at a time (SKIP LOCKED + lease, so
  * several servers share the work and a killed one's claims come back). Critical errors (the event can

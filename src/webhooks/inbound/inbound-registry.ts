@@ -45,6 +45,12 @@ export interface InboundSource {
   secretEnv: string;
   verify(request: InboundRequest, secret: string): string | undefined;
   eventId(request: InboundRequest, body: unknown): string;
+  /**
+   * The body as `eventId` and `process` see it, for senders that post something other than JSON
+   * (SendGrid Inbound Parse: multipart/form-data). Default: the raw bytes parsed as JSON. The result is
+   * stored as JSON.
+   */
+  parse?(request: InboundRequest): Promise<unknown>;
   process(event: InboundEvent, ctx: InboundContext): Promise<unknown>;
 }
 

@@ -31,6 +31,8 @@ export interface FakeTask {
   archived: boolean;
   date_created: number;
   date_updated: number;
+  /** Comments (`POST /task/{id}/comment`), oldest first. */
+  comments?: { id: string; comment_text: string; date: number }[];
 }
 
 export interface ClickUpFake {
@@ -362,6 +364,28 @@ export function createClickUpFake(options: ClickUpFakeOptions = {}): ClickUpFake
     }
     return c.json({});
   };
+  // comments: `{comment_text, assignee?, notify_all}` → `{id, hist_id, date}` (date as epoch ms)
+  app.post('/task/:taskId/comment', async (c) => {
+    const t = tasks.get(c.req.param('taskId'));
+    if (!t) return err(c, 404, 'Task not found', 'ITEM_013');
+    const body = ((await c.req.json().catch(() => null)) ?? {}) as { comment_text?: unknown };
+    if (typeof body.comment_text !== 'string' || !body.comment_text.trim())
+      return err(c, 400, 'Comment text required', 'COMM_002');
+    const comment = { id: nextTask(), comment_text: body.comment_text, date: Date.now() };
+    t.comments = [...(t.comments ?? []), comment];
+    return c.json({ id: comment.id, hist_id: nextTask(), date: comment.date });
+  });
+  app.get('/task/:taskId/comment', (c) => {
+    const t = tasks.get(c.req.param('taskId'));
+    if (!t) return err(c, 404, 'Task not found', 'ITEM_013');
+    return c.json({
+      comments: (t.comments ?? []).map((x) => ({
+        ...x,
+        date: String(x.date),
+        comment: [{ text: x.comment_text }],
+      })),
+    });
+  });
   app.post('/task/:taskId/field/:fieldId', (c) => fieldRoute(c, false));
   app.delete('/task/:taskId/field/:fieldId', (c) => fieldRoute(c, true));
 
