@@ -82,6 +82,36 @@ describeEachBackend('sluice crm pull', (backend) => {
       ['pat.lee@pinehurst.com'],
     );
     expect(pat.rows[0]).toEqual({ name: 'Pinehurst Resort', domain: 'pinehurst.com' });
+    // the values say they came from the CRM, at the CRM record's update time
+    const ghl = (email: string) => [...fake.contacts.values()].find((c) => c.email === email)!;
+    const prov = await db.query<{
+      entity_type: string;
+      field: string;
+      value: unknown;
+      source: string;
+      provider: string;
+      operation: string;
+      observed_at: Date;
+    }>(
+      `SELECT fv.entity_type, fv.field, fv.value, fv.source, fv.provider, fv.operation, fv.observed_at FROM field_values fv
+        WHERE fv.source = 'crm' ORDER BY fv.entity_type, fv.field, fv.id`,
+    );
+    const patPhone = prov.rows.find((r) => r.field === 'phone' && r.value === '+19105550100')!;
+    expect(patPhone).toMatchObject({
+      source: 'crm',
+      provider: 'gohighlevel',
+      operation: 'crm pull golf-courses-gohighlevel',
+    });
+    expect(patPhone.observed_at.getTime()).toBe(ghl('pat.lee@pinehurst.com').dateUpdated);
+    expect(prov.rows.find((r) => r.entity_type === 'account' && r.field === 'name')).toMatchObject({
+      value: 'Pinehurst Resort',
+      provider: 'gohighlevel',
+    });
+    // Stacy's phone in the CRM changed after Sluice enriched it: the newer evidence is current
+    const stacyPhone = await db.query<{ phone: string }>('SELECT phone FROM contacts WHERE id = $1', [
+      contacts[0]!,
+    ]);
+    expect(stacyPhone.rows[0]!.phone).toBe('+18045550100');
 
     // the sync now updates the pulled Stacy (linked) instead of upserting a second one
     const sync = await runSync({ db, def, env: env(), baseUrl: server.url });

@@ -32,7 +32,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
+  retro: async () => (await import('./retro.ts')).registerRetro,
   schedules: async () => (await import('./schedules.ts')).registerSchedules,
+  freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
 
 /** Root options that take a value, so the command name can be found after them. */

@@ -1,5 +1,8 @@
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { deployPattern } from '../learning/deploy/deploy-pattern.ts';
+import { type MissingParam, type ParamValue, parseParamArgs } from '../learning/deploy/render-template.ts';
 import { formatPattern, pct, usd } from '../learning/format-pattern.ts';
 import { listPatternRows, patternReport } from '../learning/pattern-stats.ts';
 import { refreshLearning } from '../learning/refresh.ts';
@@ -69,6 +72,63 @@ export function registerPatterns(program: Command): void {
     );
 
   cmd
+    .command('deploy')
+    .description(
+      'write a configured pipeline (and sync/sequence files) from a pattern version’s template and record the deployment',
+    )
+    .argument('<pattern>', 'pattern slug, or slug@version')
+    .requiredOption('--engagement <slug>', 'the engagement it is deployed for (created when new)')
+    .option(
+      '--param <name=value>',
+      'a template parameter (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option('--out <file>', 'pipeline file to write (default pipelines/<name>.yaml)')
+    .option('--force', 'overwrite files that exist with other content')
+    .option('--yes', 'never ask: fail listing the missing parameters')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(
+        async (
+          ctx,
+          o: {
+            engagement: string;
+            param: string[];
+            out?: string;
+            force?: boolean;
+            yes?: boolean;
+            json?: boolean;
+          },
+          pattern: string,
+        ) => {
+          const db = await ctx.db();
+          await refreshLearning(db);
+          const interactive = !o.yes && !o.json && process.stdin.isTTY && process.stderr.isTTY;
+          const r = await deployPattern(db, {
+            pattern,
+            engagement: o.engagement,
+            params: parseParamArgs(o.param),
+            ...(o.out ? { out: o.out } : {}),
+            ...(o.force ? { force: true } : {}),
+            ...(interactive ? { ask: askParams } : {}),
+          });
+          if (ctx.out.json) return ctx.out.result(r);
+          ctx.out.line(
+            `Deployed ${r.pattern} v${r.version} for engagement ${r.engagement}${r.engagementCreated ? ' (new engagement)' : ''} as deployment ${r.deploymentId}.`,
+          );
+          for (const f of r.files)
+            ctx.out.line(
+              `  ${f.unchanged ? 'unchanged' : 'wrote'} ${f.path} (${f.kind}${f.validated ? ', validated' : ', not validated: no loader for it yet'})`,
+            );
+          ctx.out.line(
+            `Run it with \`sluice run --pipeline ${r.pipeline}\`: its batches join the deployment, and \`sluice retro ${r.engagement}\` reports them.`,
+          );
+        },
+      ),
+    );
+
+  cmd
     .command('search')
     .description('rank patterns and intelligence entries for a client profile and free text, saying why')
     .argument('[text...]', 'free text: what the engagement needs')
@@ -132,4 +192,22 @@ export function registerPatterns(program: Command): void {
         },
       ),
     );
+}
+
+/** Asks for each missing parameter on the terminal (stderr), showing its description, type and choices. */
+async function askParams(missing: MissingParam[]): Promise<Record<string, ParamValue>> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const out: Record<string, ParamValue> = {};
+  try {
+    for (const m of missing) {
+      const choices = m.spec.enum ? ` [${m.spec.enum.join('|')}]` : '';
+      const answer = await rl.question(
+        `${m.name} (${m.spec.type}${choices})${m.spec.description ? `: ${m.spec.description}` : ''}? `,
+      );
+      if (answer.trim() !== '') out[m.name] = answer.trim();
+    }
+  } finally {
+    rl.close();
+  }
+  return out;
 }

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts';
 import { flattenRow } from '../records/read-records.ts';
 import { type ExistingRecord, planMerge } from './merge-plan.ts';
 import type { AccountCandidate } from './row-normalizer.ts';
-import { type IntakeSource, type PlanResult, writePlan } from './write-plan.ts';
+import { type IntakeProvenance, type IntakeSource, type PlanResult, writePlan } from './write-plan.ts';
 
 /**
  * Accounts that may be one of the candidates: same domain, or same name key and state. One round trip.
@@ -56,6 +56,7 @@ export async function writeAccountBatch(
   candidates: AccountCandidate[],
   importId: number | null,
   source: IntakeSource = 'import',
+  provenance?: IntakeProvenance,
 ): Promise<PlanResult> {
   if (candidates.length === 0) return { ids: [], outcomes: [] };
   await resolveMissingStates(tx, candidates);
@@ -64,7 +65,7 @@ export async function writeAccountBatch(
     existing,
     candidates.map((c) => ({ unique: c.domain, secondary: c.nameState, values: c.values })),
   );
-  return writePlan(tx, 'account', plan, importId, undefined, source);
+  return writePlan(tx, 'account', plan, importId, undefined, source, provenance);
 }
 
 /**

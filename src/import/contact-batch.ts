@@ -3,7 +3,13 @@ import { flattenRow } from '../records/read-records.ts';
 import { writeAccountBatch } from './account-batch.ts';
 import { type ExistingRecord, type PlannedGroup, planMerge } from './merge-plan.ts';
 import type { ContactCandidate } from './row-normalizer.ts';
-import { type IntakeSource, type PlanResult, type RowOutcome, writePlan } from './write-plan.ts';
+import {
+  type IntakeProvenance,
+  type IntakeSource,
+  type PlanResult,
+  type RowOutcome,
+  writePlan,
+} from './write-plan.ts';
 
 export interface ContactBatchResult extends PlanResult {
   /** What happened to the companies named by the rows (created or filled in). */
@@ -23,6 +29,7 @@ export async function writeContactBatch(
   candidates: ContactCandidate[],
   importId: number | null,
   source: IntakeSource = 'import',
+  provenance?: IntakeProvenance,
 ): Promise<ContactBatchResult> {
   if (candidates.length === 0) return { ids: [], outcomes: [], accountOutcomes: [] };
   const accountIds: (number | null)[] = candidates.map(() => null);
@@ -32,6 +39,7 @@ export async function writeContactBatch(
     withAccount.map((x) => x.a),
     importId,
     source,
+    provenance ? { ...provenance, observedAt: (k) => provenance.observedAt(withAccount[k]!.i) } : undefined,
   );
   withAccount.forEach((x, k) => {
     accountIds[x.i] = accounts.ids[k]!;
@@ -61,7 +69,15 @@ export async function writeContactBatch(
     const a = accountIds[i];
     if (a != null && !groupAccount.has(r.group)) groupAccount.set(r.group, a);
   });
-  const result = await writePlan(tx, 'contact', plan, importId, (g) => groupAccount.get(g) ?? null, source);
+  const result = await writePlan(
+    tx,
+    'contact',
+    plan,
+    importId,
+    (g) => groupAccount.get(g) ?? null,
+    source,
+    provenance,
+  );
   // a contact imported before its company was known gets linked now
   const link = plan.groups.filter(
     (g) => g.existingId !== undefined && existing.withoutAccount.has(g.existingId) && groupAccount.has(g),

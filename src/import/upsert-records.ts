@@ -3,19 +3,21 @@ import { writeAccountBatch } from './account-batch.ts';
 import { writeContactBatch } from './contact-batch.ts';
 import { type ImportKind, mapHeaders, phoneSources } from './header-map.ts';
 import { type AccountCandidate, type ContactCandidate, createRowNormalizer } from './row-normalizer.ts';
-import type { IntakeSource, RowOutcome } from './write-plan.ts';
+import type { IntakeProvenance, IntakeSource, RowOutcome } from './write-plan.ts';
 
 export type UpsertResult =
   | { index: number; id: number; outcome: RowOutcome }
   | { index: number; error: string };
 
 export interface UpsertOptions {
-  /** Provenance of the values (`api`, `rb2b`, `webhook`); ranks like an import. */
+  /** Provenance of the values: `api`, `rb2b`, `webhook` rank like an import; `crm` (a pull) like a CRM edit. */
   source: IntakeSource;
   /** Region for phone numbers without a country code. Default `US`. */
   region?: string;
   /** Recorded on the record_events the database trigger writes (`sluice.origin`). Default: the source. */
   origin?: string;
+  /** Values from a CRM (`sluice crm pull`): the destination, the sync, each record's change time (by index). */
+  provenance?: { provider: string; operation: string; observedAt: (index: number) => Date | undefined };
 }
 
 const FIELD_KEY = /^(account\.)?[a-z_][a-z0-9_]*$/;
@@ -75,9 +77,14 @@ export async function upsertRecords(
     const written = await db.transaction(async (tx) => {
       await tx.query("SELECT set_config('sluice.origin', $1, true)", [options.origin ?? options.source]);
       const candidates = accepted.map((a) => a.candidate);
+      const p = options.provenance;
+      const prov: IntakeProvenance | undefined = p && {
+        ...p,
+        observedAt: (row) => p.observedAt(accepted[row]!.index),
+      };
       return kind === 'accounts'
-        ? writeAccountBatch(tx, candidates as AccountCandidate[], null, options.source)
-        : writeContactBatch(tx, candidates as ContactCandidate[], null, options.source);
+        ? writeAccountBatch(tx, candidates as AccountCandidate[], null, options.source, prov)
+        : writeContactBatch(tx, candidates as ContactCandidate[], null, options.source, prov);
     });
     accepted.forEach((a, i) => {
       results.push({ index: a.index, id: written.ids[i]!, outcome: written.outcomes[i]! });

@@ -12,7 +12,18 @@ export type RowOutcome = 'inserted' | 'merged' | 'unchanged';
  * Who supplied the rows: a CSV import, or the same dedupe/merge path used by the HTTP API (`api`) and
  * inbound webhooks (`rb2b`, `webhook`). All rank like imports in the current-value rule.
  */
-export type IntakeSource = 'import' | 'api' | 'rb2b' | 'webhook';
+export type IntakeSource = 'import' | 'api' | 'rb2b' | 'webhook' | 'crm';
+
+/**
+ * Where values from a CRM came from (`sluice crm pull`): the destination, the sync, and per incoming
+ * row the CRM record's update time (the value's evidence time in the current-value rule).
+ */
+export interface IntakeProvenance {
+  provider: string;
+  operation: string;
+  /** Per incoming row (index in the batch): when the CRM last changed the record. */
+  observedAt: (row: number) => Date | undefined;
+}
 
 export interface PlanResult {
   /** Per incoming row: the id of its record and what happened. */
@@ -27,7 +38,7 @@ const DEFAULT_STATUS = { account: 'new', contact: 'active' } as const;
  * are tied without relying on RETURNING order) together with their field_values. Column lists come from
  * record-fields.ts constants, never from input.
  */
-function insertSql(type: EntityType): string {
+function insertSql(type: EntityType, prov: boolean): string {
   const cols: string[] = [...COLUMN_FIELDS[type]];
   const extra = type === 'contact' ? ['account_id'] : [];
   const all = ['id', ...cols, 'name_key', 'attributes', ...extra];
@@ -47,12 +58,13 @@ function insertSql(type: EntityType): string {
   SELECT ${select.join(', ')}
   FROM unnest(${types.map((t, i) => `$${i + 1}::${t}`).join(', ')}) AS t(${all.join(', ')})
 )
-INSERT INTO field_values (entity_type, entity_id, field, value, source, import_id)
-SELECT '${type}', f.id, f.field, to_jsonb(f.value), $${n + 5}, $${n + 4}
-FROM unnest($${n + 1}::bigint[], $${n + 2}::text[], $${n + 3}::text[]) AS f(id, field, value)`;
+INSERT INTO field_values (entity_type, entity_id, field, value, source, import_id${prov ? ', provider, operation, observed_at' : ''})
+SELECT '${type}', f.id, f.field, to_jsonb(f.value), $${n + 5}, $${n + 4}${prov ? `, $${n + 6}, $${n + 7}, coalesce(f.at::timestamptz, now())` : ''}
+FROM unnest($${n + 1}::bigint[], $${n + 2}::text[], $${n + 3}::text[]${prov ? `, $${n + 8}::text[]` : ''}) AS f(id, field, value${prov ? ', at' : ''})`;
 }
 
-const INSERT_SQL = { account: insertSql('account'), contact: insertSql('contact') };
+const INSERT_SQL = { account: insertSql('account', false), contact: insertSql('contact', false) };
+const INSERT_PROV_SQL = { account: insertSql('account', true), contact: insertSql('contact', true) };
 
 function nameKeyOf(type: EntityType, v: Record<string, unknown>): string | null {
   const s = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
@@ -76,6 +88,7 @@ export async function writePlan(
   importId: number | null,
   accountIdOf?: (group: PlannedGroup) => number | null,
   source: IntakeSource = 'import',
+  provenance?: IntakeProvenance,
 ): Promise<PlanResult> {
   const fresh = plan.groups.filter((g) => g.existingId === undefined);
   const ids = new Map<PlannedGroup, number>();
@@ -107,21 +120,24 @@ export async function writePlan(
     const fvIds: number[] = [];
     const fvFields: string[] = [];
     const fvValues: string[] = [];
+    const fvAt: (string | null)[] = [];
     for (const g of fresh) {
       const id = ids.get(g)!;
       for (const o of g.observations) {
         fvIds.push(id);
         fvFields.push(o.field);
         fvValues.push(o.value);
+        if (provenance) fvAt.push(provenance.observedAt(o.row)?.toISOString() ?? null);
       }
     }
-    await tx.query(INSERT_SQL[type], [
+    await tx.query(provenance ? INSERT_PROV_SQL[type] : INSERT_SQL[type], [
       ...params,
       pgIntArray(fvIds),
       pgTextArray(fvFields),
       pgTextArray(fvValues),
       importId,
       source,
+      ...(provenance ? [provenance.provider, provenance.operation, pgTextArray(fvAt)] : []),
     ]);
   }
 
@@ -152,6 +168,13 @@ export async function writePlan(
         value: o.value,
         source,
         ...(importId !== null ? { importId } : {}),
+        ...(provenance
+          ? {
+              provider: provenance.provider,
+              operation: provenance.operation,
+              observedAt: provenance.observedAt(o.row),
+            }
+          : {}),
       });
     }
     await writeFieldValues(tx, toWrite);

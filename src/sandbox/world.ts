@@ -58,6 +58,8 @@ export interface Person {
    * and `collision` (jsmith2, because a former employee had jsmith) break it. See WORLD_RATES.
    */
   emailKind: 'pattern' | 'nickname' | 'legacy' | 'collision';
+  /** Set by a month advance (month-advance.ts): the company this person left for their current one. */
+  movedFrom?: string;
 }
 
 export interface CourseFacts {
@@ -113,6 +115,8 @@ export interface World {
   seed: number;
   /** The year "now" is in the world (tenure is computed against it, so results do not drift). */
   year: number;
+  /** Simulated months since generation (`advanceMonth`, src/sandbox/month-advance.ts); 0 or absent at first. */
+  month?: number;
   companies: Company[];
   courses: Company[];
   byDomain: Map<string, Company>;

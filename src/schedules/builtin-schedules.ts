@@ -6,6 +6,14 @@ import type { Schedule } from './schedule-store.ts';
  */
 export const BUILTIN_SCHEDULES: Omit<Schedule, 'enabled'>[] = [
   {
+    name: 'freshness',
+    action: 'freshness',
+    args: { days: 30 },
+    cron: '0 6 1 * *',
+    timezone: 'UTC',
+    builtin: true,
+  },
+  {
     name: 'crm-pull',
     action: 'crm-pull',
     args: {},

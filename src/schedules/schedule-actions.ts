@@ -34,6 +34,24 @@ function defineAction<A extends z.ZodType>(a: ScheduleAction<A>): ScheduleAction
   return a;
 }
 
+const freshness = defineAction({
+  id: 'freshness',
+  description: 're-verify contacts not verified for `days` days; mark changes, find replacements, sync',
+  args: z
+    .object({
+      days: z.number().int().positive().default(30),
+      limit: z.number().int().positive().optional(),
+      pipeline: z.string().optional(),
+      sync: z.string().optional(),
+    })
+    .strict(),
+  needsEngine: true,
+  async run(services, args) {
+    const { runFreshnessAction } = await import('../freshness/freshness-action.ts');
+    return runFreshnessAction(services, args);
+  },
+});
+
 const crmPull = defineAction({
   id: 'crm-pull',
   description:
@@ -67,7 +85,7 @@ const sequenceSteps = defineAction({
   },
 });
 
-const ACTIONS: ScheduleAction[] = [crmPull, sequenceSteps, webhookRetries];
+const ACTIONS: ScheduleAction[] = [freshness, crmPull, sequenceSteps, webhookRetries];
 
 export function scheduleActions(): readonly ScheduleAction[] {
   return ACTIONS;

@@ -10,7 +10,8 @@ import { loadSnapshots, type Snapshot, saveSnapshots } from './sync-store.ts';
  * `sluice crm pull <sync>`: imports the CRM's existing records into Sluice so reads are local. Every
  * record of the sync's object is read (in bounded windows, oldest change first) and mapped back
  * through the definition's plain fields (`{{contact.email}}` → email, `local:` fields) and created or
- * merged exactly as an import would (the importer's normalisation and dedupe: email, domain). Each
+ * merged exactly as an import would (the importer's normalisation and dedupe: email, domain), its values
+ * recorded with source `crm` (provider = the destination, observed at the CRM record's update time). Each
  * pulled record is linked to its remote id (the remote-id map), so the next sync updates it instead
  * of creating a duplicate. Records Sluice wrote itself, or already linked, are skipped.
  */
@@ -91,8 +92,13 @@ export async function pullCrm(
         return row;
       });
       const results = await upsertRecords(db, kind, rows, {
-        source: 'import',
+        source: 'crm',
         origin: `crm:${def.destination}`,
+        provenance: {
+          provider: def.destination,
+          operation: `crm pull ${def.name}`,
+          observedAt: (i) => fresh[i]?.updatedAt,
+        },
       });
       const links: Snapshot[] = [];
       for (const res of results) {

@@ -30,6 +30,11 @@ export interface SyncOptions extends ConnectOptions {
   preview?: boolean;
   /** Only these record ids (contacts or accounts, as the definition syncs). */
   ids?: number[];
+  /**
+   * Archive the remote records of these ids whatever the mode (freshness: a contact who left; the
+   * record is never rewritten into the person who replaced them). Only ones synced before.
+   */
+  archive?: number[];
   onProgress?: (p: SyncProgress) => void;
 }
 
@@ -91,6 +96,18 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
           !options.ids,
       )
     : [];
+  if (options.archive?.length) {
+    const wanted = new Set(options.archive);
+    for (const s of snaps.values())
+      if (
+        s.entityType === def.entity &&
+        s.remoteId &&
+        !s.archived &&
+        wanted.has(s.entityId) &&
+        !archives.includes(s)
+      )
+        archives.push(s);
+  }
   const describe = (p: Planned) => {
     if (p.op === 'unchanged') return;
     const entry = {

@@ -197,10 +197,16 @@ export function createApolloFake(world: World, options: ApolloFakeOptions = {}):
     const name = s('name');
     if ((!first || !last) && name) ({ firstName: first, lastName: last } = splitFullName(name));
     if (!company || !first || !last) return undefined;
-    const person = company.people.find(
-      (p) => slugify(p.firstName) === slugify(first) && slugify(p.lastName) === slugify(last),
-    );
-    return person ? { company, person } : undefined;
+    const same = (p: Person) =>
+      slugify(p.firstName) === slugify(first) && slugify(p.lastName) === slugify(last);
+    const person = company.people.find(same);
+    if (person) return { company, person };
+    // Apollo matches the person, not the job: someone who left the company (a month advance) is matched
+    // at their new one, the old one first in their employment history.
+    const moved = world.people.find((p) => same(p) && p.movedFrom === company.id);
+    return moved
+      ? { person: moved, company: world.companies.find((c) => c.id === moved.companyId)! }
+      : undefined;
   };
 
   app.post('/people/match', async (c) => {

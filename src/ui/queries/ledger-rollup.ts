@@ -4,12 +4,17 @@ import type { Db, Queryable } from '../../db/db.ts';
  * The ledger pre-aggregated by hour (`ledger_hourly`, migration 0028), so the dashboard never scans the
  * ledger per request. The ledger is append-only; `foldLedger` adds the rows past the watermark
  * (`ledger_rollup_state.last_id`) that are older than LAG_SECONDS, and every reader adds the unfolded
- * tail itself (a range of the primary key), so the figures are exact and current. The lag keeps a row
- * whose transaction committed late (a lower id appearing after a higher one) from being skipped.
+ * tail itself (a range of the primary key), so the figures are exact and current. A row whose
+ * transaction commits late has an id below rows already visible: the lag lets most of them commit
+ * first, and every id the fold passes without a row is noted in `ledger_rollup_gaps` (migration 0036):
+ * readers add the rows that appeared there, the next fold folds them and forgets the id, and an id
+ * still without a row after GAP_DAYS was rolled back and is forgotten.
  */
 export const LAG_SECONDS = 60;
 /** Rows folded per statement (the first fold of a big ledger runs in several). */
 const CHUNK = 250_000;
+/** A gap id with no row after this long was a rolled-back insert. */
+const GAP_DAYS = 1;
 /** A process folds at most this often. */
 const FOLD_EVERY_MS = 30_000;
 
@@ -28,6 +33,12 @@ export const LEDGER_FACTS = `(
          (coalesce(l.http_status, 0) = 429 OR l.error_class = 'throttled')::int, l.cost_usd, l.saved_usd,
          l.latency_ms::bigint
     FROM ledger l WHERE l.id > (SELECT last_id FROM ledger_rollup_state)
+  UNION ALL
+  SELECT date_trunc('hour', l.created_at), l.provider, l.operation, coalesce(l.batch_id, 0), l.cache, l.status,
+         coalesce(l.error_class, ''), 1, (l.attempt >= 1)::int,
+         (coalesce(l.http_status, 0) = 429 OR l.error_class = 'throttled')::int, l.cost_usd, l.saved_usd,
+         l.latency_ms::bigint
+    FROM ledger_rollup_gaps g JOIN ledger l ON l.id = g.id
 ) facts`;
 
 /** Folds the settled rows past the watermark into ledger_hourly. Returns the rows folded. */
@@ -43,28 +54,68 @@ export async function foldLedger(db: Db, options: { lagSeconds?: number } = {}):
       const last = Number(st.rows[0].last_id);
       const upper = await settledUpTo(tx, last, options.lagSeconds ?? LAG_SECONDS);
       if (upper <= last) return 0;
-      const r = await tx.query(
-        `INSERT INTO ledger_hourly AS h (hour, provider, operation, batch_id, cache, status, error_class, rows,
+      // One statement, so one snapshot: every id of the range is either folded here or noted as a gap
+      // (its transaction still open, or rolled back); none can slip between two statements.
+      const r = await tx.query<{ rows: number }>(
+        `WITH range AS (SELECT * FROM ledger WHERE id > $1 AND id <= $2),
+         folded AS (
+           INSERT INTO ledger_hourly AS h (hour, provider, operation, batch_id, cache, status, error_class, rows,
+                  requests, throttles, cost_usd, saved_usd, latency_ms_sum)
+           SELECT date_trunc('hour', created_at), provider, operation, coalesce(batch_id, 0), cache, status,
+                  coalesce(error_class, ''), count(*), count(*) FILTER (WHERE attempt >= 1),
+                  count(*) FILTER (WHERE coalesce(http_status, 0) = 429 OR error_class = 'throttled'),
+                  sum(cost_usd), sum(saved_usd), sum(latency_ms)
+             FROM range GROUP BY 1, 2, 3, 4, 5, 6, 7
+           ON CONFLICT (hour, provider, operation, batch_id, cache, status, error_class) DO UPDATE SET
+             rows = h.rows + EXCLUDED.rows, requests = h.requests + EXCLUDED.requests,
+             throttles = h.throttles + EXCLUDED.throttles, cost_usd = h.cost_usd + EXCLUDED.cost_usd,
+             saved_usd = h.saved_usd + EXCLUDED.saved_usd, latency_ms_sum = h.latency_ms_sum + EXCLUDED.latency_ms_sum
+           RETURNING 1),
+         gaps AS (
+           INSERT INTO ledger_rollup_gaps (id)
+           SELECT g FROM generate_series($1::bigint + 1, $2::bigint) g
+            WHERE NOT EXISTS (SELECT 1 FROM range r WHERE r.id = g)
+           ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT (SELECT count(*) FROM range)::int AS rows, (SELECT count(*) FROM folded) AS groups,
+                (SELECT count(*) FROM gaps) AS gaps`,
+        [last, upper],
+      );
+      await tx.query('UPDATE ledger_rollup_state SET last_id = $1', [upper]);
+      return { span: upper - last, rows: r.rows[0]!.rows };
+    });
+    folded += n === 0 ? 0 : n.rows;
+    if (n === 0 || n.span < CHUNK) return folded + (await foldGaps(db));
+  }
+}
+
+/** Folds the rows that appeared at noted gap ids (late commits); forgets ids too old to appear. */
+async function foldGaps(db: Db): Promise<number> {
+  return db.transaction(async (tx) => {
+    const st = await tx.query('SELECT last_id FROM ledger_rollup_state FOR UPDATE SKIP LOCKED');
+    if (!st.rows[0]) return 0;
+    const r = await tx.query<{ n: number }>(
+      `WITH found AS (
+         DELETE FROM ledger_rollup_gaps g USING ledger l WHERE l.id = g.id RETURNING l.*
+       ), ins AS (
+         INSERT INTO ledger_hourly AS h (hour, provider, operation, batch_id, cache, status, error_class, rows,
                 requests, throttles, cost_usd, saved_usd, latency_ms_sum)
          SELECT date_trunc('hour', created_at), provider, operation, coalesce(batch_id, 0), cache, status,
                 coalesce(error_class, ''), count(*), count(*) FILTER (WHERE attempt >= 1),
                 count(*) FILTER (WHERE coalesce(http_status, 0) = 429 OR error_class = 'throttled'),
                 sum(cost_usd), sum(saved_usd), sum(latency_ms)
-           FROM ledger WHERE id > $1 AND id <= $2
-          GROUP BY 1, 2, 3, 4, 5, 6, 7
+           FROM found GROUP BY 1, 2, 3, 4, 5, 6, 7
          ON CONFLICT (hour, provider, operation, batch_id, cache, status, error_class) DO UPDATE SET
            rows = h.rows + EXCLUDED.rows, requests = h.requests + EXCLUDED.requests,
            throttles = h.throttles + EXCLUDED.throttles, cost_usd = h.cost_usd + EXCLUDED.cost_usd,
-           saved_usd = h.saved_usd + EXCLUDED.saved_usd, latency_ms_sum = h.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-        [last, upper],
-      );
-      void r;
-      await tx.query('UPDATE ledger_rollup_state SET last_id = $1', [upper]);
-      return upper - last;
-    });
-    folded += n;
-    if (n < CHUNK) return folded;
-  }
+           saved_usd = h.saved_usd + EXCLUDED.saved_usd, latency_ms_sum = h.latency_ms_sum + EXCLUDED.latency_ms_sum
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM found)::int AS n`,
+    );
+    await tx.query(`DELETE FROM ledger_rollup_gaps WHERE noted_at < now() - make_interval(days => $1)`, [
+      GAP_DAYS,
+    ]);
+    return r.rows[0]!.n;
+  });
 }
 
 /** The highest id up to which every row (after `last`, at most CHUNK of them) is older than the lag. */

@@ -1,0 +1,187 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Db, Queryable } from '../../db/db.ts';
+import { ConfigError } from '../../errors.ts';
+import { parsePipeline } from '../../pipelines/load.ts';
+import { parseSync } from '../../sync/load-sync.ts';
+import { createDeployment, ensureEngagement, patternVersionId } from '../deployments.ts';
+import type { ParamSpec } from '../pattern-file.ts';
+import {
+  describeMissing,
+  type MissingParam,
+  type ParamValue,
+  renderTemplate,
+  resolveParams,
+} from './render-template.ts';
+
+/**
+ * `sluice patterns deploy`: a pattern version's templates, filled with the deployment's parameters,
+ * validated (the pipeline by the pipeline loader with the provider registry, a sync by the sync loader)
+ * and written; the deployment is recorded with `attach_runs`, so the batches that run the written file
+ * become its batches (attachDeployedBatches). Missing parameters are asked for (`ask`), or refused with
+ * the list of what is missing.
+ */
+export interface DeployRequest {
+  /** `slug` or `slug@version`. */
+  pattern: string;
+  engagement: string;
+  params: Record<string, ParamValue>;
+  /** Pipeline file to write. Default `pipelines/<pipeline name>.yaml` under `cwd`. */
+  out?: string;
+  /** Overwrite files that exist with other content. */
+  force?: boolean;
+  /** Asks for missing parameters (a terminal); without it they are an error. */
+  ask?: (missing: MissingParam[]) => Promise<Record<string, ParamValue>>;
+  cwd?: string;
+}
+
+export interface DeployedFile {
+  kind: 'pipeline' | 'sync' | 'sequence';
+  path: string;
+  /** Validated by its loader (sequences have none on main yet). */
+  validated: boolean;
+  unchanged: boolean;
+}
+
+export interface DeployResult {
+  deploymentId: number;
+  pattern: string;
+  version: string;
+  engagement: string;
+  engagementCreated: boolean;
+  params: Record<string, ParamValue>;
+  pipeline: string;
+  files: DeployedFile[];
+}
+
+interface VersionRow {
+  id: number;
+  version: string;
+  pipeline_template: string | null;
+  sync_template: string | null;
+  sequence_template: string | null;
+  params: Record<string, ParamSpec>;
+}
+
+export async function deployPattern(db: Db, req: DeployRequest): Promise<DeployResult> {
+  const cwd = req.cwd ?? process.cwd();
+  const versionId = await patternVersionId(db, req.pattern);
+  const v = (
+    await db.query<VersionRow>(
+      `SELECT id, version, pipeline_template, sync_template, sequence_template, params
+         FROM pattern_versions WHERE id = $1`,
+      [versionId],
+    )
+  ).rows[0]!;
+  const slug = req.pattern.split('@')[0]!;
+  if (!v.pipeline_template)
+    throw new ConfigError(`${slug} v${v.version} has no pipeline template to deploy`, { exitCode: 2 });
+  let { values, missing } = resolveParams(v.params, req.params);
+  if (missing.length && req.ask) {
+    const answered = await req.ask(missing);
+    ({ values, missing } = resolveParams(v.params, { ...req.params, ...answered }));
+  }
+  if (missing.length)
+    throw new ConfigError(
+      `${slug} v${v.version} needs ${missing.length} more parameter${missing.length > 1 ? 's' : ''}; pass --param name=value for:\n${describeMissing(missing)}`,
+      { exitCode: 2 },
+    );
+
+  const pipelineText = renderTemplate(
+    v.pipeline_template,
+    values,
+    `${slug} v${v.version}'s pipeline template`,
+  );
+  // validated before anything is written or recorded: a template that does not compile is not deployed
+  const loaded = parsePipeline(pipelineText, req.out ?? `${slug} (rendered)`);
+  const name = loaded.definition.name;
+  const pipelinePath = req.out ?? join('pipelines', `${name}.yaml`);
+  const planned: { kind: DeployedFile['kind']; path: string; text: string; validated: boolean }[] = [
+    { kind: 'pipeline', path: pipelinePath, text: pipelineText, validated: true },
+  ];
+  if (v.sync_template) {
+    const text = renderTemplate(v.sync_template, values, `${slug} v${v.version}'s sync template`);
+    const path = join('syncs', `${name}.yaml`);
+    parseSync(text, path);
+    planned.push({ kind: 'sync', path, text, validated: true });
+  }
+  if (v.sequence_template) {
+    const text = renderTemplate(v.sequence_template, values, `${slug} v${v.version}'s sequence template`);
+    planned.push({ kind: 'sequence', path: join('sequences', `${name}.yaml`), text, validated: false });
+  }
+  const files: DeployedFile[] = [];
+  for (const f of planned) {
+    const abs = resolve(cwd, f.path);
+    const existing = existsSync(abs) ? await readFile(abs, 'utf8') : null;
+    if (existing !== null && existing !== f.text && !req.force)
+      throw new ConfigError(
+        `${f.path} exists with other content; pass --force to overwrite it, or --out another file`,
+        {
+          exitCode: 2,
+        },
+      );
+    files.push({ kind: f.kind, path: f.path, validated: f.validated, unchanged: existing === f.text });
+  }
+
+  const known = await db.query('SELECT 1 FROM engagements WHERE slug = $1', [req.engagement]);
+  const result = await db.transaction(async (tx) => {
+    const engagementId = await ensureEngagement(tx, { slug: req.engagement, name: req.engagement });
+    const deploymentId = await createDeployment(tx, {
+      engagementId,
+      patternVersionId: v.id,
+      pipeline: pipelinePath,
+      params: values,
+    });
+    await tx.query('UPDATE deployments SET attach_runs = true WHERE id = $1', [deploymentId]);
+    // written last, inside the transaction: a file that cannot be written leaves no deployment behind
+    for (const f of planned) {
+      const abs = resolve(cwd, f.path);
+      await mkdir(dirname(abs), { recursive: true });
+      await writeFile(abs, f.text);
+    }
+    return deploymentId;
+  });
+  return {
+    deploymentId: result,
+    pattern: slug,
+    version: v.version,
+    engagement: req.engagement,
+    engagementCreated: known.rowCount === 0,
+    params: values,
+    pipeline: pipelinePath,
+    files,
+  };
+}
+
+/**
+ * Batches queued after a deployer-made deployment whose pipeline is its file (the same path, as given to
+ * `sluice run --pipeline`, resolved against `cwd`) become its batches. The latest such deployment wins.
+ */
+export async function attachDeployedBatches(db: Queryable, cwd = process.cwd()): Promise<number> {
+  const deps = (
+    await db.query<{ id: number; pipeline: string; at: string }>(
+      `SELECT id, pipeline, deployed_at::text AS at FROM deployments WHERE attach_runs ORDER BY deployed_at DESC, id DESC`,
+    )
+  ).rows;
+  if (!deps.length) return 0;
+  const batches = (
+    await db.query<{ id: number; pipeline: string; at: string }>(
+      `SELECT b.id, b.pipeline, b.created_at::text AS at FROM batches b
+        WHERE b.created_at >= (SELECT min(deployed_at) FROM deployments WHERE attach_runs)
+          AND NOT EXISTS (SELECT 1 FROM deployment_batches x WHERE x.batch_id = b.id)`,
+    )
+  ).rows;
+  let attached = 0;
+  for (const b of batches) {
+    const path = resolve(cwd, b.pipeline);
+    const d = deps.find((x) => resolve(cwd, x.pipeline) === path && Date.parse(x.at) <= Date.parse(b.at));
+    if (!d) continue;
+    const r = await db.query(
+      'INSERT INTO deployment_batches (deployment_id, batch_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [d.id, b.id],
+    );
+    attached += r.rowCount;
+  }
+  return attached;
+}
