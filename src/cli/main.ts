@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   patterns: async () => (await import('./patterns.ts')).registerPatterns,
   optimize: async () => (await import('./optimize.ts')).registerOptimize,
   retro: async () => (await import('./retro.ts')).registerRetro,
+  alerts: async () => (await import('./alerts.ts')).registerAlerts,
   schedules: async () => (await import('./schedules.ts')).registerSchedules,
   freshness: async () => (await import('./freshness.ts')).registerFreshness,
 };
