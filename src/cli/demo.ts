@@ -12,6 +12,7 @@ interface DemoOptions {
   json?: boolean;
   records?: string;
   concurrency?: string;
+  outreach?: boolean;
 }
 
 /**
@@ -26,6 +27,10 @@ export function registerDemo(program: Command): void {
     )
     .option('--records <n>', 'enrich only the first N courses')
     .option('--concurrency <n>', 'runs in flight at once', '24')
+    .option(
+      '--outreach',
+      'then start the golf-contacted sequence for a dozen contacted tasks, send step 1 and show replies stopping it',
+    )
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, o: DemoOptions) => {
@@ -48,6 +53,7 @@ export function registerDemo(program: Command): void {
             env: ctx.config.env,
             ...(records !== undefined ? { records } : {}),
             concurrency,
+            ...(o.outreach ? { outreach: true } : {}),
             onStatus: (line) => ctx.out.warn(line),
             onProgress: (_done, total, counters, progress) => {
               bar ??= createProgressBar(total);
