@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   sandbox: async () => (await import('./sandbox.ts')).registerSandbox,
   sync: async () => (await import('./sync.ts')).registerSync,
   crm: async () => (await import('./crm.ts')).registerCrm,
+  outreach: async () => (await import('./outreach.ts')).registerOutreach,
   serve: async () => (await import('./serve.ts')).registerServe,
   keys: async () => (await import('./keys.ts')).registerKeys,
   webhooks: async () => (await import('./webhooks.ts')).registerWebhooks,
