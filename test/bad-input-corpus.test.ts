@@ -138,6 +138,10 @@ describe('bad-input corpus: the files', () => {
       ).toBeGreaterThan(0);
     }
   });
+  it('the README of the corpus lists every case', () => {
+    const readme = readFileSync(join(CORPUS, 'README.md'), 'utf8');
+    for (const c of cases) expect(readme, c.file).toContain(`| \`${c.file.slice(0, -5)}\` | ${c.code} |`);
+  });
 });
 
 describeEachBackend('bad-input corpus', (backend) => {
@@ -188,6 +192,7 @@ describeEachBackend('bad-input corpus', (backend) => {
           s
             .replaceAll('{corpus}', CORPUS)
             .replaceAll('{fixtures}', FIXTURES)
+            .replaceAll('{root}', join(import.meta.dirname, '..'))
             .replaceAll('{tmp}', tmp)
             .replaceAll('{host}', hostname())
             .replaceAll('{dataDir}', shared.env.SLUICE_DATA_DIR ?? '')
@@ -195,7 +200,11 @@ describeEachBackend('bad-input corpus', (backend) => {
             .replaceAll('{valid}', String((rows ?? 0) - Object.keys(c.generate?.lines ?? {}).length));
         for (const [name, content] of Object.entries(c.files ?? {})) {
           mkdirSync(dirname(join(tmp, name)), { recursive: true });
-          writeFileSync(join(tmp, name), fill(content));
+          // `{x*N}`: N x's (an oversized file without a large fixture in the repository)
+          writeFileSync(
+            join(tmp, name),
+            fill(content).replace(/\{x\*(\d+)\}/g, (_, n: string) => 'x'.repeat(Number(n))),
+          );
         }
         if (c.generate) generate(join(tmp, c.generate.file), c.generate, rows!);
         const db = c.db ?? true;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { formatIssue } from '../pipelines/load.ts';
 import { parseEvery, repeatEvery } from '../sync/every.ts';
-import { builtinSyncs, loadSync } from '../sync/load-sync.ts';
+import { builtinSyncs, loadSync, SyncFileError } from '../sync/load-sync.ts';
 import { pollSync } from '../sync/poll-sync.ts';
 import { runSync, type SyncReport } from '../sync/run-sync.ts';
 import { listConflicts, resolveConflict } from '../sync/sync-conflicts.ts';
@@ -57,12 +58,24 @@ export function registerSync(program: Command): void {
     .description('check sync definition files; errors as file:line:col: field: message')
     .action(
       action(async (ctx, _o: object, files: string[]) => {
+        // Every file is checked: one bad file (an alias bomb, a typo) does not hide the others' state.
+        let invalid = 0;
         for (const f of files) {
-          const d = await loadSync(f);
-          ctx.out.line(
-            `${f}: ok (${d.destination} ${d.object}, ${d.fields.length} fields, mode ${d.spec.mode})`,
-          );
+          try {
+            const d = await loadSync(f);
+            ctx.out.line(
+              `${f}: ok (${d.destination} ${d.object}, ${d.fields.length} fields, mode ${d.spec.mode})`,
+            );
+          } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            invalid++;
+            ctx.out.line(
+              err instanceof SyncFileError ? err.issues.map(formatIssue).join('\n') : `${f}: ${err.message}`,
+            );
+          }
         }
+        if (invalid)
+          throw new ConfigError(`${invalid} of ${files.length} sync definition file(s) are invalid`);
       }),
     );
 

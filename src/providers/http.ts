@@ -177,6 +177,47 @@ function safeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
+const MAX_REDIRECTS = 5;
+
+/**
+ * fetch, following redirects by hand within the base URL's origin only. A provider's key travels in
+ * headers (`x-api-key`, `Authorization`) or the query string, and fetch's own `redirect: 'follow'`
+ * re-sends custom headers to whatever origin a `Location` names; a redirect to another origin is
+ * refused instead (a configuration problem: point the base URL at where the API lives).
+ */
+async function fetchSameOrigin(
+  providerId: string,
+  doFetch: typeof fetch,
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body: string | undefined; signal: AbortSignal },
+): Promise<Response> {
+  let target = url;
+  let { method, body } = init;
+  for (let hop = 0; ; hop++) {
+    const response = await doFetch(target, { ...init, method, body, redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location) return response;
+    await response.body?.cancel();
+    const next = new URL(location, target);
+    if (next.origin !== url.origin)
+      throw new CriticalError(
+        `${providerId}: ${method} ${safeUrl(target)} redirected to ${next.origin}: not followed, so the key does not travel to another origin; set the provider's base URL to where its API answers`,
+      );
+    if (hop >= MAX_REDIRECTS)
+      throw new CriticalError(
+        `${providerId}: ${safeUrl(url)}: more than ${MAX_REDIRECTS} redirects; not followed`,
+      );
+    if (
+      response.status === 303 ||
+      ((response.status === 301 || response.status === 302) && method === 'POST')
+    ) {
+      method = 'GET';
+      body = undefined;
+    }
+    target = next;
+  }
+}
+
 /** Builds the OperationContext an operation's `run` receives. */
 export function createOperationContext(
   provider: ProviderDefinition,
@@ -206,9 +247,15 @@ export function createOperationContext(
     let response: Response;
     let text: string;
     try {
-      response = await doFetch(url, { method: authed.method, headers, body, signal: combined });
+      response = await fetchSameOrigin(provider.id, doFetch, url, {
+        method: authed.method,
+        headers,
+        body,
+        signal: combined,
+      });
       text = await response.text();
     } catch (err) {
+      if (err instanceof CriticalError) throw err;
       if (signal.aborted) throw signal.reason ?? err;
       if (timeout.aborted) {
         throw new RetryableError(`${provider.id}: ${target} timed out after ${timeoutMs} ms`, { cause: err });

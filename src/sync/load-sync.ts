@@ -1,8 +1,15 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { formatIssue, formatPath, nodeAt, type PipelineIssue } from '../pipelines/load.ts';
+import {
+  formatIssue,
+  formatPath,
+  MAX_ALIAS_COUNT,
+  MAX_PIPELINE_BYTES,
+  nodeAt,
+  type PipelineIssue,
+} from '../pipelines/load.ts';
 import { SpecError, SpecErrors } from '../pipelines/spec-error.ts';
 import { compileSync, type SyncDefinition } from './compile-sync.ts';
 import { syncSchema } from './sync-schema.ts';
@@ -35,7 +42,21 @@ export function parseSync(text: string, file: string): SyncDefinition {
     );
   const locate = (path: readonly PropertyKey[], key?: string) =>
     pos(nodeAt(doc.contents, path, key)?.range?.[0] ?? 0);
-  const parsed = syncSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml: "Excessive alias count indicates a resource exhaustion attack" (a "billion laughs" file)
+    throw new SyncFileError([
+      {
+        file,
+        ...pos(0),
+        field: '',
+        message: `refused: ${(err as Error).message} (more than ${MAX_ALIAS_COUNT} alias expansions); write the values out instead of nesting aliases`,
+      },
+    ]);
+  }
+  const parsed = syncSchema.safeParse(data);
   if (!parsed.success) {
     throw new SyncFileError(
       parsed.error.issues.flatMap((issue) =>
@@ -86,8 +107,15 @@ export async function loadSync(nameOrFile: string): Promise<SyncDefinition> {
   const file = builtin ? `${SYNCS_DIR}${nameOrFile}.yaml` : nameOrFile;
   let text: string;
   try {
+    // A sync definition is a page of YAML: a huge file is refused unread, as pipeline files are.
+    const { size } = await stat(file);
+    if (size > MAX_PIPELINE_BYTES)
+      throw new ConfigError(
+        `sync definition ${file} is ${(size / 1024 / 1024).toFixed(1)} MB; definitions over ${MAX_PIPELINE_BYTES / 1024 / 1024} MB are refused unread (is it the right file?)`,
+      );
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const known = await builtinSyncs();
     throw new ConfigError(
       builtin

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseWhere } from '../engine/selection.ts';
 import { ConfigError } from '../errors.ts';
+import { MAX_ALIAS_COUNT, MAX_PIPELINE_BYTES } from '../pipelines/load.ts';
 import { callbackUrlProblem } from '../webhooks/send-webhook.ts';
 
 /**
@@ -64,6 +65,12 @@ export function loadTriggerConfig(file: string | undefined): TriggerConfig {
     if (file) throw new TriggerConfigError(`${file}: no such config file`, { exitCode: 2 });
     return { file: undefined, rules: [] };
   }
+  const size = statSync(path).size;
+  if (size > MAX_PIPELINE_BYTES)
+    throw new TriggerConfigError(
+      `${path} is ${(size / 1024 / 1024).toFixed(1)} MB; config files over ${MAX_PIPELINE_BYTES / 1024 / 1024} MB are refused unread (is it the right file?)`,
+      { exitCode: 2 },
+    );
   return parseTriggerConfig(readFileSync(path, 'utf8'), relative(process.cwd(), path) || path);
 }
 
@@ -88,7 +95,17 @@ export function parseTriggerConfig(text: string, file: string): TriggerConfig {
       .replace(/^\./, '');
     problems.push(`${where(node?.range?.[0] ?? 0)}: ${field ? `${field}: ` : ''}${message}`);
   };
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml: "Excessive alias count indicates a resource exhaustion attack" (a "billion laughs" file)
+    throw new TriggerConfigError(
+      `${file}: refused: ${(err as Error).message} (more than ${MAX_ALIAS_COUNT} alias expansions); write the values out instead of nesting aliases`,
+      { exitCode: 2 },
+    );
+  }
+  const parsed = configSchema.safeParse(data ?? {});
   if (!parsed.success) for (const i of parsed.error.issues) report(i.path, i.message);
   const rules = parsed.success ? parsed.data.rules : [];
   const names = new Set<string>();
