@@ -39,6 +39,8 @@ export interface DemoOptions {
   pipeline?: string;
   /** After the CRM part, the outreach part (docs/outreach.md "Demo"). Default false. */
   outreach?: boolean;
+  /** Then a simulated "one month later" freshness pass (docs/freshness.md). Default false. */
+  monthLater?: boolean;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
   onStatus?: (line: string) => void;
   /** Progress after every tick: runs done, runs total, counters. */
@@ -112,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     if (options.outreach)
       await demoOutreach({ db, engine, world: sandbox.world, env: options.env, onStatus: status }); // docs/outreach.md
     const env = { ...options.env, ...sandbox.env };
-    return await buildDemoReport(db, batch.id, sandbox.world, providers, {
+    const report = await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
       limits: await withMadeCalls(db, batch.id, limits),
       overHttp: (id) =>
@@ -123,6 +125,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         Object.entries(sandbox.fakes).map(([id, f]) => [id, f.stats.requests]),
       ),
     });
+    // After the report: the month advance changes the world the report is scored against.
+    if (options.monthLater) {
+      const { demoMonthLater } = await import('./month-later.ts');
+      report.month_later = await demoMonthLater({ db, engine, world: sandbox.world, env, onStatus: status });
+    }
+    return report;
   } finally {
     await queue.stop();
     await sandbox.stop();
