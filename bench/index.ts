@@ -8,6 +8,7 @@
  *   npm run bench -- --records 400 --overhead-records 2000 --cache-records 300
  *   npm run bench -- --only saturation,overhead     # scenarios: saturation, workers, overhead, cache, two-window
  *   npm run bench -- --only two-window --two-window-calls 240,1500 --two-window-margin-ms 40
+ *   npm run bench -- --only overhead --backends postgres   # per-backend scenarios on one backend only
  *
  * Every scenario also prints a reference measured in the same run on the same database (raw INSERT
  * round trips/s and pg-boss send/fetch/complete jobs/s, bench/reference.ts) and the ratio of each
@@ -34,6 +35,12 @@ const only = (() => {
   return i >= 0 ? new Set((process.argv[i + 1] ?? '').split(',')) : undefined;
 })();
 const enabled = (s: string) => !only || only.has(s);
+/** `--backends pglite` or `postgres`: run the per-backend scenarios on those only (default both). */
+const backendsFlag = (() => {
+  const i = process.argv.indexOf('--backends');
+  return i >= 0 ? new Set((process.argv[i + 1] ?? '').split(',')) : undefined;
+})();
+const onBackend = (b: string) => !backendsFlag || backendsFlag.has(b);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const RECORDS = flag('records', 2000);
@@ -107,6 +114,7 @@ const waterfallSpec = {
 };
 
 for (const backend of ['pglite', 'postgres'] as const) {
+  if (!onBackend(backend)) continue;
   if (!enabled('saturation')) break;
   if (backend === 'postgres' && !PG_URL) {
     log('saturation, one process on server Postgres: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
@@ -196,6 +204,7 @@ if (enabled('workers')) {
 
 if (enabled('overhead')) {
   for (const backend of ['postgres', 'pglite'] as const) {
+    if (!onBackend(backend)) continue;
     if (backend === 'postgres' && !PG_URL) {
       log('overhead on server Postgres: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
       continue;
@@ -295,6 +304,7 @@ const TWO_WINDOW_CALLS = (() => {
 const TWO_WINDOW_MARGIN_MS = flag('two-window-margin-ms', 40);
 if (enabled('two-window')) {
   for (const backend of ['pglite', 'postgres'] as const) {
+    if (!onBackend(backend)) continue;
     if (backend === 'postgres' && !PG_URL) {
       log('two-window on server Postgres: skipped (no DATABASE_URL / TEST_DATABASE_URL)');
       continue;

@@ -14,6 +14,9 @@
  * - `BudgetExceededError`: a call would exceed a budget; the batch stops cleanly.
  * - `ConfigError`: bad configuration or CLI usage; names the option, where it came from and what to do.
  *
+ * A run can also end with a class no error carries, a person's decision: `cancelled`, `discarded`
+ * (DECIDED_ERROR_CLASSES below).
+ *
  * User-facing messages say what happened, to what, and what to do next. Always set `cause`.
  */
 import { redactSecrets } from './secrets/redact.ts';
@@ -27,6 +30,22 @@ export type ErrorClass =
   | 'infrastructure'
   | 'budget'
   | 'config';
+
+/**
+ * Error classes a run ends with by a person's decision, not by a thrown error: `cancelled` (queued runs
+ * cancelled from the dashboard's runs explorer) and `discarded` (dead letters discarded from the
+ * dashboard). Such runs are `failed` but are no dead letters: `sluice dlq list`, the dead-letters page and
+ * "redrive all" (`--all`, a batch's `--retry-failed`) leave them out; a redrive naming them by id still
+ * runs them.
+ */
+export const DECIDED_ERROR_CLASSES = ['cancelled', 'discarded'] as const;
+export type DecidedErrorClass = (typeof DECIDED_ERROR_CLASSES)[number];
+export const CANCELLED: DecidedErrorClass = 'cancelled';
+export const DISCARDED: DecidedErrorClass = 'discarded';
+/** Every class a run's `error_class` can hold. */
+export type RunErrorClass = ErrorClass | DecidedErrorClass;
+/** SQL: a run `r` whose error class is not a person's decision. */
+export const NOT_DECIDED_SQL = `r.error_class IS DISTINCT FROM 'cancelled' AND r.error_class IS DISTINCT FROM 'discarded'`;
 
 export abstract class SluiceError extends Error {
   abstract readonly errorClass: ErrorClass;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listDeadRuns, retryDeadRuns } from '../src/engine/dead-letter.ts';
 import { enqueueDelivery, ensureEndpoint } from '../src/webhooks/webhook-store.ts';
 import { describeEachBackend } from './helpers/backends.ts';
 import { openServerHarness, type ServerHarness } from './helpers/server-harness.ts';
@@ -65,6 +66,11 @@ describeEachBackend('dashboard dead letters, deliveries, spend, providers, start
       { id: 3, state: 'failed', error_class: 'discarded' },
     ]);
     expect((await admin.get('/dead-letters')).html).toContain('no dead letters');
+    // a discarded run is no dead letter for the engine either: `sluice dlq list` and "redrive all" leave it
+    expect((await listDeadRuns(h.db)).map((r) => r.runId)).not.toContain(3);
+    expect(await retryDeadRuns(h.db, h.engine.queue, 'all')).not.toContain(3);
+    const still = await h.db.query<{ state: string }>('SELECT state FROM runs WHERE id = 3');
+    expect(still.rows[0]!.state).toBe('failed');
   });
 
   it('spends by day, provider, pipeline, batch and record, with a CSV that neutralizes formulas', async () => {

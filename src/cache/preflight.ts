@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 
 /**
  * The first statement of every call, in one round trip: a cache lookup (a hit also bumps the LRU
@@ -133,7 +134,7 @@ function statement(claim: boolean, attempt: boolean, durable: boolean): string {
   const id = `${claim}${attempt}${durable}`;
   let text = SQL.get(id);
   if (!text) {
-    text = sql(claim, attempt, durable);
+    text = prepared(sql(claim, attempt, durable));
     SQL.set(id, text);
   }
   return text;

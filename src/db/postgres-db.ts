@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.ts';
 import { refuseTransactionPooler } from './pooler-check.ts';
+import { preparedName } from './prepared.ts';
 
 /** int8 (counts, ids) and numeric (costs) as JS numbers, as PGlite gives them. */
 const typeParsers = {
@@ -25,7 +26,12 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
       await client.query(sql);
     },
     async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await client.query({ text, values: params as unknown[] | undefined, types: typeParsers });
+      const r = await client.query({
+        name: preparedName(text),
+        text,
+        values: params as unknown[] | undefined,
+        types: typeParsers,
+      });
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },
   };

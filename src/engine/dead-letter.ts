@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, NOT_DECIDED_SQL } from '../errors.ts';
 import type { QueueDriver } from '../queue/queue-driver.ts';
 import type { BatchInfo } from './batch.ts';
 import type { StepError } from './pipeline-types.ts';
@@ -46,9 +46,11 @@ const DEAD_RUN = `SELECT r.id AS "runId", r.batch_id AS "batchId", r.pipeline, r
        r.failed_calls AS "failedCalls", r.finished_at AS "failedAt"
   FROM runs r LEFT JOIN accounts a ON a.id = r.account_id
  WHERE ${REDRIVABLE}`;
+/** Dead letters: redrivable runs, less those a person cancelled or discarded (src/errors.ts). */
+const DEAD_LETTER = `${DEAD_RUN} AND ${NOT_DECIDED_SQL}`;
 
 export async function listDeadRuns(db: Queryable, options: { limit?: number } = {}): Promise<DeadRun[]> {
-  const r = await db.query<DeadRun>(`${DEAD_RUN} ORDER BY r.finished_at DESC, r.id DESC LIMIT $1`, [
+  const r = await db.query<DeadRun>(`${DEAD_LETTER} ORDER BY r.finished_at DESC, r.id DESC LIMIT $1`, [
     options.limit ?? 100,
   ]);
   return r.rows;
@@ -90,7 +92,8 @@ export type RedriveSelection = number[] | 'all' | { batchId: number };
  * The redrive: sends failed runs, and partial runs with failed calls, back to the queue. Their failed
  * steps (status `failed`, foreach children included) are deleted, so exactly those run again; every
  * memoized success is kept (nothing that succeeded is paid again, and the gateway's cache answers
- * calls already made). Failure and throttle counts are reset, the dead-letter job removed, a finished
+ * calls already made). `all` and a batch leave out runs a person cancelled or discarded; runs named by
+ * id go whatever their class. Failure and throttle counts are reset, the dead-letter job removed, a finished
  * batch reopened. Returns the runs requeued.
  */
 export async function retryDeadRuns(db: Db, queue: QueueDriver, which: RedriveSelection): Promise<number[]> {
@@ -103,7 +106,7 @@ export async function retryDeadRuns(db: Db, queue: QueueDriver, which: RedriveSe
               error = NULL, error_class = NULL, finished_at = NULL, dlq_job_id = NULL,
               redrives = redrives + 1, updated_at = now()
         WHERE ${REDRIVABLE}
-          AND ($1::boolean OR r.id = ANY($2::bigint[]) OR r.batch_id = $3::bigint)
+          AND (r.id = ANY($2::bigint[]) OR (($1::boolean OR r.batch_id = $3::bigint) AND ${NOT_DECIDED_SQL}))
         RETURNING r.id, r.dlq_job_id, r.batch_id`,
       [all, ids, batchId],
     );

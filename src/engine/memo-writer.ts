@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { StepOutput } from './pipeline-types.ts';
 import type { AttemptStats } from './run-store.ts';
@@ -27,21 +28,22 @@ export class MemoWriter {
   }
 }
 
+const MEMO_INSERT = prepared(
+  `INSERT INTO run_steps (run_id, step_key, status, output, calls, cache_hits, cost_usd)
+   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::numeric[])
+   ON CONFLICT (run_id, step_key) DO NOTHING`,
+);
+
 async function insertMemos(db: Queryable, batch: Memo[]): Promise<null[]> {
   // ON CONFLICT: a duplicate of the run (redelivered job) keeps the first stored output.
-  await db.query(
-    `INSERT INTO run_steps (run_id, step_key, status, output, calls, cache_hits, cost_usd)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::numeric[])
-     ON CONFLICT (run_id, step_key) DO NOTHING`,
-    [
-      batch.map((p) => p.runId),
-      batch.map((p) => p.stepKey),
-      batch.map((p) => p.output.status),
-      batch.map((p) => JSON.stringify(p.output)),
-      batch.map((p) => p.stats.calls),
-      batch.map((p) => p.stats.cacheHits),
-      batch.map((p) => p.stats.costUsd),
-    ],
-  );
+  await db.query(MEMO_INSERT, [
+    batch.map((p) => p.runId),
+    batch.map((p) => p.stepKey),
+    batch.map((p) => p.output.status),
+    batch.map((p) => JSON.stringify(p.output)),
+    batch.map((p) => p.stats.calls),
+    batch.map((p) => p.stats.cacheHits),
+    batch.map((p) => p.stats.costUsd),
+  ]);
   return batch.map(() => null);
 }

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { StepOutput } from './pipeline-types.ts';
 
@@ -54,7 +55,7 @@ export async function claimAndLoadRun(
   jobId: string,
 ): Promise<LoadedRun | undefined> {
   const r = await db.query<LoadedRun>(
-    `WITH claimed AS (
+    prepared(`WITH claimed AS (
        UPDATE runs SET state = 'running', attempts = attempts + 1, job_id = $2,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND state IN ('queued', 'running')
@@ -67,7 +68,7 @@ export async function claimAndLoadRun(
                FROM contacts ct WHERE ct.account_id = c.account_id) AS contacts,
             (SELECT coalesce(jsonb_object_agg(s.step_key, s.output), '{}'::jsonb)
                FROM run_steps s WHERE s.run_id = c.id) AS memo
-       FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`,
+       FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`),
     [runId, jobId],
   );
   return r.rows[0];

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 import { attemptsInFlight } from '../ledger/in-flight.ts';
 import type { Logger } from '../logger.ts';
 
@@ -27,7 +28,7 @@ export interface Leased {
   attemptId: number | null;
 }
 
-const RENEW = `
+const RENEW = prepared(`
 WITH a AS (
   UPDATE call_attempts SET lease_until = now() + $2::float8 * interval '1 millisecond'
   WHERE id = ANY($3::bigint[]) AND owner = $1 AND status = 'open' RETURNING 1
@@ -35,7 +36,7 @@ WITH a AS (
   UPDATE cache_inflight SET expires_at = now() + $2::float8 * interval '1 millisecond'
   WHERE key = ANY($4::text[]) AND owner = $1 RETURNING 1
 )
-SELECT (SELECT count(*) FROM a)::int AS attempts, (SELECT count(*) FROM m)::int AS markers`;
+SELECT (SELECT count(*) FROM a)::int AS attempts, (SELECT count(*) FROM m)::int AS markers`);
 
 export function leaseKeeper(
   db: Db,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 
 /**
@@ -200,7 +201,8 @@ function build(r: AttemptRecord): { text: string; values: unknown[] } {
     r.durable === false ? ", set_config('synchronous_commit', 'off', true) AS async_commit" : '';
   const select = `SELECT ${result} AS open_until_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms${asyncCommit}`;
   const text = `${ctes.length > 0 ? `WITH ${ctes.join(',\n')}\n` : ''}${select}`;
-  return { text, values: p.values };
+  // Every value is a parameter: the variants are a bounded set of texts.
+  return { text: prepared(text), values: p.values };
 }
 
 export interface AttemptRecorded {

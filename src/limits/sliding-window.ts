@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { prepared } from '../db/prepared.ts';
 import type { RateLimitSpec } from '../providers/define-provider.ts';
 
 /**
@@ -78,8 +79,9 @@ export interface BookOptions {
   extraMs?: number;
 }
 
-const BOOK =
-  'SELECT wait_ms, at_ms, now_ms, ids::text[] AS ids FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)';
+const BOOK = prepared(
+  'SELECT wait_ms, at_ms, now_ms, ids::text[] AS ids FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)',
+);
 
 /** Books one call in every window at once (one statement). */
 export async function bookRate(

@@ -54,7 +54,14 @@ export async function submittedCsrf(c: Context): Promise<string | undefined> {
  * page request to /login (htmx gets HX-Redirect), a write needs the CSRF token, and the key's scopes
  * apply as in the API (reads `read`, actions `write`, dead-letter actions `admin`).
  */
-export function requireSession(scope?: Scope): MiddlewareHandler<UiEnv> {
+export function requireSession(
+  scope?: Scope,
+  /**
+   * `csrf: 'route'`: the route reads the token itself from its streamed form (an upload, whose body
+   * must not be buffered to find it); the origin check still applies here. Default: checked here.
+   */
+  opts: { csrf?: 'route' } = {},
+): MiddlewareHandler<UiEnv> {
   return async (c, next) => {
     const session = await readSession(c.get('services').db, getCookie(c, SESSION_COOKIE));
     if (!session) {
@@ -66,7 +73,8 @@ export function requireSession(scope?: Scope): MiddlewareHandler<UiEnv> {
     }
     if (!isRead(c.req.method)) {
       if (!sameOrigin(c)) throw new UiError(403, 'this action came from another site and was refused');
-      if (!sameToken(await submittedCsrf(c), session.csrf))
+      const byRoute = opts.csrf === 'route' && !c.req.header(CSRF_HEADER);
+      if (!byRoute && !sameToken(await submittedCsrf(c), session.csrf))
         throw new UiError(
           403,
           'the form was missing its CSRF token or it was stale: reload the page and try again',

@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../../db/db.ts';
 import { RUNS_DLQ } from '../../engine/run-executor.ts';
+import { DISCARDED, NOT_DECIDED_SQL } from '../../errors.ts';
 import type { QueueDriver } from '../../queue/queue-driver.ts';
 import { providersFor } from './start-work.ts';
 
@@ -9,7 +10,7 @@ import { providersFor } from './start-work.ts';
  * provider of the failed call its failed step recorded (a leaf step first, as `sluice dlq show`), each group with what its redrive is expected to cost.
  * Runs discarded here (error class `discarded`) are left out.
  */
-const DEAD = `(r.state = 'failed' OR (r.state = 'partial' AND r.failed_calls > 0)) AND r.error_class IS DISTINCT FROM 'discarded'`;
+const DEAD = `(r.state = 'failed' OR (r.state = 'partial' AND r.failed_calls > 0)) AND ${NOT_DECIDED_SQL}`;
 
 export interface DeadGroup {
   errorClass: string;
@@ -57,7 +58,7 @@ export async function discardDeadRuns(
   const r = await db.query<{ id: number; dlq_job_id: string | null }>(
     `WITH old AS (SELECT r.id, r.dlq_job_id FROM runs r WHERE r.id = ANY($1::bigint[]) AND ${DEAD} FOR UPDATE)
      UPDATE runs r SET
-            error_class = CASE WHEN r.state = 'failed' THEN 'discarded' ELSE r.error_class END,
+            error_class = CASE WHEN r.state = 'failed' THEN '${DISCARDED}' ELSE r.error_class END,
             error = CASE WHEN r.state = 'failed'
                          THEN 'discarded from the dashboard (key ' || $2 || '): ' || coalesce(r.error, '') ELSE r.error END,
             failed_calls = CASE WHEN r.state = 'partial' THEN 0 ELSE r.failed_calls END,

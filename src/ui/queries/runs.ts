@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../../db/db.ts';
 import { settleBatch } from '../../engine/batch.ts';
+import { CANCELLED } from '../../errors.ts';
 import { UiError } from '../ui-auth.ts';
 
 /** The runs explorer's filter; it lives in the URL (`/runs?state=failed&provider=hunter&q=timeout`). */
@@ -172,7 +173,7 @@ export async function cancelMatching(db: Db, f: RunFilter, by: string): Promise<
   const where = runFilterSql(f, params);
   params.push(`cancelled from the dashboard (key ${by})`);
   const r = await db.query<{ id: number; batch_id: number | null }>(
-    `UPDATE runs r SET state = 'failed', error_class = 'cancelled', error = $${params.length}, finished_at = now(),
+    `UPDATE runs r SET state = 'failed', error_class = '${CANCELLED}', error = $${params.length}, finished_at = now(),
             updated_at = now()
        WHERE r.id IN (SELECT r.id FROM runs r JOIN accounts a ON a.id = r.account_id
                        WHERE ${where} AND r.state = 'queued' ORDER BY r.id LIMIT ${CAP})

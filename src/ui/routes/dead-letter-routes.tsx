@@ -39,7 +39,7 @@ export function registerDeadLetterRoutes(ui: Hono<UiEnv>): void {
         </p>
         <DeadLetters
           groups={groups}
-          runs={runs.filter((r) => r.errorClass !== 'discarded')}
+          runs={runs}
           csrf={session.csrf}
           canAct={allows(session.apiKey.scopes, 'admin')}
         />

@@ -1,16 +1,16 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ConfigError } from '../../errors.ts';
 import { importFile } from '../../import/import-file.ts';
 import { startJob } from '../../jobs/job-store.ts';
 import { builtinPipelineNames } from '../../pipelines/resolve.ts';
 import { checkCredentialsFor } from '../../providers/credentials.ts';
 import { pageFrame } from '../frame.ts';
+import { streamUpload, UploadError } from '../multipart-upload.ts';
 import {
   ChooseForm,
   ForecastView,
@@ -26,12 +26,13 @@ import {
   selectionOf,
 } from '../queries/start-work.ts';
 import { Flash, renderPage } from '../render.tsx';
-import { requireSession, UiError } from '../ui-auth.ts';
+import { sameToken } from '../session.ts';
+import { CSRF_FIELD, CSRF_HEADER, requireSession, UiError } from '../ui-auth.ts';
 import type { UiEnv } from '../ui-env.ts';
 import { optionalInt } from './route-helpers.ts';
 
-/** Uploads through the dashboard are read into memory: capped below the API's streaming limit. */
-const UI_UPLOAD_MB = 100;
+/** The upload limit: the server's (`sluice serve --upload-limit-mb`, as for POST /v1/imports). */
+const uploadLimit = (c: Context<UiEnv>) => c.get('services').uploadLimitBytes ?? 512 * 1024 * 1024;
 
 function parseScope(raw: string | undefined, where: string | undefined): Scope {
   const s = raw ?? 'all';
@@ -87,7 +88,7 @@ export function registerStartRoutes(ui: Hono<UiEnv>): void {
       frame,
       <>
         <Flash c={c} />
-        <UploadForm csrf={c.get('session').csrf} limitMb={UI_UPLOAD_MB} />
+        <UploadForm csrf={c.get('session').csrf} limitMb={Math.round(uploadLimit(c) / 1048576)} />
         {imp ? <ImportResult imp={imp} accounts={accounts} /> : null}
         <ChooseForm pipelines={pipelines} choice={chosen} {...(imp ? { importId: imp.id } : {})} />
         {extra as never}
@@ -99,36 +100,61 @@ export function registerStartRoutes(ui: Hono<UiEnv>): void {
     page(c, null, optionalInt(c.req.query('import'), 'import')),
   );
 
-  ui.post(
-    '/start/import',
-    bodyLimit({
-      maxSize: UI_UPLOAD_MB * 1024 * 1024,
-      onError: () => {
-        throw new UiError(
-          413,
-          `uploads through the dashboard are limited to ${UI_UPLOAD_MB} MB: use sluice import or POST /v1/imports`,
-        );
-      },
-    }),
-    requireSession('write'),
-    async (c) => {
-      const body = await c.req.parseBody();
-      const file = body.file;
-      if (!(file instanceof File) || file.size === 0) throw new UiError(400, 'choose a CSV file to upload');
-      const kind = body.kind === 'accounts' || body.kind === 'contacts' ? body.kind : undefined;
-      const dir = await mkdtemp(join(tmpdir(), 'sluice-ui-upload-'));
-      const path = join(dir, (file.name || 'upload.csv').replace(/[^\w.-]+/g, '_'));
+  // The file is streamed to a temporary file as it arrives (never held in memory), then imported by
+  // the same importer as `sluice import`. The CSRF field comes before the file in the form and is
+  // checked before a byte of the file is written.
+  ui.post('/start/import', requireSession('write', { csrf: 'route' }), async (c) => {
+    const body = c.req.raw.body;
+    if (!body) throw new UiError(400, 'choose a CSV file to upload');
+    const session = c.get('session');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-ui-upload-'));
+    const path = join(dir, 'upload.csv');
+    try {
+      let upload: Awaited<ReturnType<typeof streamUpload>>;
       try {
-        await writeFile(path, new Uint8Array(await file.arrayBuffer()));
-        const result = await userErrors(() =>
-          importFile(c.get('services').db, { file: path, ...(kind ? { kind } : {}) }),
-        );
-        return c.redirect(`/start?import=${result.importId}`, 303);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+        upload = await streamUpload(body, {
+          contentType: c.req.header('content-type'),
+          fileField: 'file',
+          path,
+          maxFileBytes: uploadLimit(c),
+          beforeFile: (fields) => {
+            if (c.req.header(CSRF_HEADER)) return; // checked by the middleware
+            if (!sameToken(fields[CSRF_FIELD], session.csrf))
+              throw new UploadError(
+                403,
+                'the form was missing its CSRF token or it was stale: reload the page and try again',
+              );
+          },
+        });
+      } catch (err) {
+        if (err instanceof UploadError)
+          throw new UiError(
+            err.status,
+            err.status === 413 ? `${err.message}: use sluice import for larger files` : err.message,
+          );
+        throw err;
       }
-    },
-  );
+      if (!c.req.header(CSRF_HEADER) && !sameToken(upload.fields[CSRF_FIELD], session.csrf))
+        throw new UiError(
+          403,
+          'the form was missing its CSRF token or it was stale: reload the page and try again',
+        );
+      if (upload.fileName === undefined || upload.bytes === 0)
+        throw new UiError(400, 'choose a CSV file to upload');
+      const kind = upload.fields.kind;
+      const named = join(dir, (upload.fileName || 'upload.csv').replace(/[^\w.-]+/g, '_'));
+      if (named !== path) await rename(path, named);
+      const result = await userErrors(() =>
+        importFile(c.get('services').db, {
+          file: named,
+          ...(kind === 'accounts' || kind === 'contacts' ? { kind } : {}),
+        }),
+      );
+      return c.redirect(`/start?import=${result.importId}`, 303);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   ui.get('/start/forecast', requireSession('write'), async (c) => {
     const s = c.get('services');
