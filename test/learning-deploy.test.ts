@@ -37,6 +37,8 @@ describeEachBackend('template deployer', (backend) => {
     cwd = await mkdtemp(join(tmpdir(), 'sluice-deploy-'));
     await syncLibrary(db);
   }, 60_000);
+  const count = async (table: 'deployments' | 'engagements') =>
+    (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n;
   afterAll(async () => {
     await db?.close();
     await rm(cwd, { recursive: true, force: true });
@@ -48,8 +50,8 @@ describeEachBackend('template deployer', (backend) => {
     ).rejects.toThrow(
       /needs 1 more parameter; pass --param name=value for:\n {2}name \(string\): name of the pipeline/,
     );
-    expect((await db.query('SELECT 1 FROM deployments')).rowCount).toBe(0);
-    expect((await db.query('SELECT 1 FROM engagements')).rowCount).toBe(0);
+    expect(await count('deployments')).toBe(0);
+    expect(await count('engagements')).toBe(0);
   });
 
   it('refuses a template that does not validate, before writing or recording anything', async () => {
@@ -69,7 +71,7 @@ describeEachBackend('template deployer', (backend) => {
         cwd,
       }),
     ).rejects.toThrow();
-    expect((await db.query('SELECT 1 FROM deployments')).rowCount).toBe(0);
+    expect(await count('deployments')).toBe(0);
     expect(existsSync(join(cwd, 'pipelines'))).toBe(false);
   });
 
@@ -115,6 +117,14 @@ describeEachBackend('template deployer', (backend) => {
         cwd,
       }),
     ).rejects.toThrow(/exists with other content; pass --force/);
+    const again = await deployPattern(db, {
+      pattern: 'enterprise-contact-waterfall',
+      engagement: 'acme',
+      params: { name: 'acme-emails', accept_all: true },
+      cwd,
+    });
+    expect(again).toMatchObject({ engagementCreated: false, files: [{ unchanged: true }] });
+    expect(await count('deployments')).toBe(2);
     await writeFile(join(cwd, 'note.txt'), 'x');
     // batches: the deployed file (given as ./path), another pipeline, and one queued before the deployment
     await db.query(
@@ -127,7 +137,7 @@ describeEachBackend('template deployer', (backend) => {
     expect(await attachDeployedBatches(db, cwd)).toBe(0);
     const attached = await db.query<{ pipeline: string }>(
       `SELECT b.pipeline FROM deployment_batches x JOIN batches b ON b.id = x.batch_id WHERE x.deployment_id = $1`,
-      [r.deploymentId],
+      [again.deploymentId], // the latest deployment of that file takes the batch
     );
     expect(attached.rows).toEqual([{ pipeline: './pipelines/acme-emails.yaml' }]);
   });

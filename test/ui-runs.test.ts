@@ -45,6 +45,8 @@ describeEachBackend('dashboard batches and runs', (backend) => {
   it('shows a batch; stop, resume with a new budget and rerun only what failed', async () => {
     const page = await ui.get('/batches/1');
     expect(page.html).toContain('throttled');
+    expect(page.html).toContain('ETA at the pace of the last 5 minutes');
+    expect(page.html).toMatch(/forecast of the 1 open runs: ≤ \d+ paid calls, ≤ \$[\d.]+, at least/);
     expect(page.html).toContain('Rerun only what failed (1 runs)');
     const stop = await ui.post('/batches/1/stop');
     expect(stop.status).toBe(303);
@@ -118,5 +120,16 @@ describeEachBackend('dashboard batches and runs', (backend) => {
     expect(step).toBeGreaterThan(call);
     expect(timeline).toContain('120 ms');
     expect(timeline).toContain('pinehills.example');
+  });
+  it('before any run finished lately, the ETA comes from the forecast of the open runs', async () => {
+    await h.db.exec(`
+      INSERT INTO batches (pipeline, total) VALUES ('golf-courses', 2);
+      INSERT INTO runs (batch_id, pipeline, account_id) VALUES (currval(pg_get_serial_sequence('batches', 'id')), 'golf-courses', 2),
+        (currval(pg_get_serial_sequence('batches', 'id')), 'golf-courses', 3);
+    `);
+    const id = (await h.db.query<{ id: number }>('SELECT max(id)::int AS id FROM batches')).rows[0]!.id;
+    const frag = await ui.get(`/batches/${id}?fragment=1`, { 'hx-request': 'true' });
+    expect(frag.html).toMatch(/ETA from the forecast: at least \d/);
+    expect(frag.html).toContain('forecast of the 2 open runs');
   });
 });

@@ -36,6 +36,8 @@ export interface DemoOptions {
   latencyScale?: number;
   /** Pipeline name or file. Default `golf-courses` (tests run variants of it). */
   pipeline?: string;
+  /** Then a simulated "one month later" freshness pass (docs/freshness.md). Default false. */
+  monthLater?: boolean;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
   onStatus?: (line: string) => void;
   /** Progress after every tick: runs done, runs total, counters. */
@@ -107,7 +109,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     await tick();
     await demoCrmSync({ db, engine, env: options.env, onStatus: status }); // docs/sync.md "Demo"
     const env = { ...options.env, ...sandbox.env };
-    return await buildDemoReport(db, batch.id, sandbox.world, providers, {
+    const report = await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
       limits: await withMadeCalls(db, batch.id, limits),
       overHttp: (id) =>
@@ -118,6 +120,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         Object.entries(sandbox.fakes).map(([id, f]) => [id, f.stats.requests]),
       ),
     });
+    // After the report: the month advance changes the world the report is scored against.
+    if (options.monthLater) {
+      const { demoMonthLater } = await import('./month-later.ts');
+      report.month_later = await demoMonthLater({ db, engine, world: sandbox.world, env, onStatus: status });
+    }
+    return report;
   } finally {
     await queue.stop();
     await sandbox.stop();

@@ -79,43 +79,53 @@ export async function startSequenceFor(
   return result;
 }
 
-/** The campaign of each track, created as a draft the first time (one creator at a time: row lock). */
+/** A process creating a campaign marks the track `creating:<epoch ms>`; a marker this old is taken over. */
+const CREATE_CLAIM_MS = 5 * 60_000;
+
+/**
+ * The campaign of each track, created as a draft the first time. One creator at a time: the track is
+ * claimed in the row first (no transaction is held across the HTTP call), so two processes never make
+ * two campaigns; a creator that died leaves a claim that is taken over after 5 minutes (its draft, if
+ * Instantly made one, stays a draft and never sends).
+ */
 async function campaignsOf(
   services: OutreachServices,
   def: SequenceDefinition,
 ): Promise<Record<string, string>> {
   const session = services.session('instantly');
-  const existing = (await sequenceRow(services.db, def.name))?.campaigns ?? {};
-  const missing = [...def.tracks.values()].filter((t) => !existing[t.name]);
-  if (missing.length === 0) return existing;
-  return services.db.transaction(async (tx) => {
-    const row = await sequenceRow(tx, def.name, true);
-    const campaigns = { ...(row?.campaigns ?? {}) };
-    for (const t of missing) {
-      if (campaigns[t.name]) continue;
-      campaigns[t.name] = await session.createCampaign!({
-        name: `${def.name} · ${t.name}`,
-        steps: t.steps.map((s, i) => ({
-          subject: `{{sluice_subject_${i + 1}}}`,
-          body: `{{sluice_body_${i + 1}}}`,
-          delayDays: s.delayDays,
-        })),
-        window: {
-          from: hhmm(def.window.from),
-          to: hhmm(def.window.to),
-          days: def.window.days,
-          timezone: def.window.defaultTimezone,
-        },
-        senders: [t.sender.email],
-        dailyLimit: t.sender.dailyCap,
-      });
-      await tx.query(
-        'UPDATE outreach_sequences SET campaigns = $2::jsonb, updated_at = now() WHERE name = $1',
-        [def.name, JSON.stringify(campaigns)],
-      );
-    }
-    return campaigns;
-  });
+  const { db } = services;
+  for (const t of def.tracks.values()) {
+    const now = Date.now();
+    const claim = await db.query(
+      `UPDATE outreach_sequences SET campaigns = campaigns || jsonb_build_object($2::text, $3::text), updated_at = now()
+        WHERE name = $1 AND (NOT campaigns ? $2
+              OR (campaigns->>$2 LIKE 'creating:%' AND substr(campaigns->>$2, 10)::bigint < $4))`,
+      [def.name, t.name, `creating:${now}`, now - CREATE_CLAIM_MS],
+    );
+    if (claim.rowCount === 0) continue;
+    const id = await session.createCampaign!({
+      name: `${def.name} · ${t.name}`,
+      steps: t.steps.map((s, i) => ({
+        subject: `{{sluice_subject_${i + 1}}}`,
+        body: `{{sluice_body_${i + 1}}}`,
+        delayDays: s.delayDays,
+      })),
+      window: {
+        from: hhmm(def.window.from),
+        to: hhmm(def.window.to),
+        days: def.window.days,
+        timezone: def.window.defaultTimezone,
+      },
+      senders: [t.sender.email],
+      dailyLimit: t.sender.dailyCap,
+    });
+    await db.query(
+      `UPDATE outreach_sequences SET campaigns = campaigns || jsonb_build_object($2::text, $3::text), updated_at = now() WHERE name = $1`,
+      [def.name, t.name, id],
+    );
+  }
+  const campaigns = (await sequenceRow(db, def.name))?.campaigns ?? {};
+  return Object.fromEntries(Object.entries(campaigns).filter(([, v]) => !v.startsWith('creating:')));
 }
 
 const hhmm = (m: number) =>
@@ -174,6 +184,11 @@ export async function pushInstantlyLeads(
   for (const track of def.tracks.values()) {
     const rows = pendingRows.rows.filter((r) => r.segment === track.name);
     if (rows.length === 0) continue;
+    // another process is creating this track's campaign: its leads go on the next run
+    if (!campaigns[track.name]) {
+      pending += rows.length;
+      continue;
+    }
     const leads: { enrollment: number; lead: CampaignLead }[] = [];
     for (const r of rows) {
       const scope = scopes.get(Number(r.contact_id));

@@ -2,7 +2,7 @@ import type { Schedule } from './schedule-store.ts';
 
 /**
  * The schedules every process that runs schedules creates (once: a removed one stays removed).
- * Times are UTC. Sequence steps are not here until outreach (src/outreach) is part of the build.
+ * Times are UTC.
  */
 export const BUILTIN_SCHEDULES: Omit<Schedule, 'enabled'>[] = [
   {
@@ -18,6 +18,14 @@ export const BUILTIN_SCHEDULES: Omit<Schedule, 'enabled'>[] = [
     action: 'crm-pull',
     args: {},
     cron: '*/15 * * * *',
+    timezone: 'UTC',
+    builtin: true,
+  },
+  {
+    name: 'sequence-steps',
+    action: 'sequence-steps',
+    args: {},
+    cron: '*/5 * * * *',
     timezone: 'UTC',
     builtin: true,
   },

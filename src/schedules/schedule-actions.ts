@@ -76,12 +76,16 @@ const webhookRetries = defineAction({
 
 const sequenceSteps = defineAction({
   id: 'sequence-steps',
-  description: 'send the outreach sequence steps that are due',
-  args: z.object({}).strict(),
-  async run() {
-    throw new ConfigError(
-      'outreach sequences are not part of this build yet (src/outreach); nothing was sent',
-    );
+  description:
+    'send the outreach sequence steps that are due (src/outreach), reconciling unconfirmed sends first',
+  args: z.object({ limit: z.number().int().positive().default(200) }).strict(),
+  async run(services, args) {
+    const { createOutreachServices } = await import('../outreach/outreach-services.ts');
+    const { runDueSequenceSteps } = await import('../outreach/run-due-steps.ts');
+    const outreach = createOutreachServices(services.db, services.env, {
+      ...(services.log ? { log: services.log } : {}),
+    });
+    return { ...(await runDueSequenceSteps(outreach, new Date(), { limit: args.limit })) };
   },
 });
 

@@ -147,7 +147,7 @@ export async function deployPattern(db: Db, req: DeployRequest): Promise<DeployR
     pattern: slug,
     version: v.version,
     engagement: req.engagement,
-    engagementCreated: known.rowCount === 0,
+    engagementCreated: known.rows.length === 0,
     params: values,
     pipeline: pipelinePath,
     files,

@@ -3,7 +3,7 @@
 import type { BatchProgress } from '../../engine/batch.ts';
 import { duration, int, pct, time, usd } from '../format.ts';
 import { Simulated } from '../layout.tsx';
-import { type BatchRow, type BatchState, etaSeconds } from '../queries/batches.ts';
+import { type BatchRow, type BatchState, etaSeconds, type OpenForecast } from '../queries/batches.ts';
 import { Action, Progress, State } from './parts.tsx';
 
 function Budget(p: { cost: number; budget: number | null }) {
@@ -71,6 +71,8 @@ export function BatchesTable(p: { rows: BatchRow[]; simulated: (id: number) => b
 
 export type BatchDetail = {
   batch: BatchRow;
+  /** The forecast of the open runs (running batches). */
+  forecast?: OpenForecast | undefined;
   progress: BatchProgress;
   budget: { limitUsd: number; spentUsd: number; reservedUsd: number } | undefined;
   breakdown: {
@@ -88,7 +90,8 @@ export type BatchDetail = {
 
 /** The live part of a batch page: progress, money, stop reason, errors, spend by provider. */
 export function BatchBody(p: { d: BatchDetail }) {
-  const { batch: b, progress: g, budget, breakdown } = p.d;
+  const { batch: b, progress: g, budget, breakdown, forecast: f } = p.d;
+  const pace = etaSeconds(b);
   return (
     <div>
       <div class="cards">
@@ -106,7 +109,20 @@ export function BatchBody(p: { d: BatchDetail }) {
         <div class="card">
           <h3>Progress</h3>
           <Progress counts={b.counts} total={g.total} />
-          <div>ETA at the pace of the last 5 minutes: {duration(etaSeconds(b))}</div>
+          <div id="eta">
+            {pace !== null
+              ? `ETA at the pace of the last 5 minutes: ${duration(pace)}`
+              : f
+                ? `ETA from the forecast: at least ${duration(f.seconds)} (the providers' rate limits; no run finished in the last 5 minutes yet)`
+                : `ETA at the pace of the last 5 minutes: ${duration(pace)}`}
+          </div>
+          {f ? (
+            <div class="muted" id="forecast-left">
+              forecast of the {int(f.open)} open runs
+              {f.sampled < f.open ? ` (from the first ${int(f.sampled)})` : ''}: ≤ {int(f.paidCalls)} paid
+              calls, ≤ {usd(f.costUsd)}, at least {duration(f.seconds)} at the rate limits
+            </div>
+          ) : null}
         </div>
         <div class="card">
           <h3>Cost vs budget</h3>

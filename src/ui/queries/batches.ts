@@ -1,4 +1,7 @@
 import type { Queryable } from '../../db/db.ts';
+import { forecastBatch } from '../../engine/forecast.ts';
+import type { PipelineDefinition } from '../../engine/pipeline-types.ts';
+import type { ProviderDefinition } from '../../providers/define-provider.ts';
 import { LEDGER_FACTS } from './ledger-rollup.ts';
 
 export interface BatchRow {
@@ -116,4 +119,66 @@ export async function batchState(db: Queryable, id: number): Promise<BatchState>
     [id],
   );
   return r.rows[0]!;
+}
+
+/** What the forecast says of a running batch's open runs (queued or running). */
+export interface OpenForecast {
+  open: number;
+  /** Least time the providers' rate limits allow for the paid calls still to make, in seconds. */
+  seconds: number;
+  paidCalls: number;
+  costUsd: number;
+  /** The open runs forecast; when fewer than `open`, the figures are scaled from this sample. */
+  sampled: number;
+}
+
+/** Open runs forecast at most; a bigger batch is forecast from its first ones and scaled. */
+const FORECAST_SAMPLE = 2_000;
+/** A forecast is reused this long (the batch page polls every 2 s). */
+const FORECAST_TTL_MS = 30_000;
+const forecasts = new Map<string, { at: number; f: OpenForecast | undefined }>();
+
+/**
+ * The forecast (src/engine/forecast.ts) of what is left of a running batch, the ETA to show before any
+ * run has finished in the last 5 minutes: the providers' rate limits make it a lower bound. Cached per
+ * batch for 30 s; undefined for a batch that is not running, has nothing open or a pipeline that
+ * declares nothing to forecast from.
+ */
+export async function forecastOpenRuns(
+  db: Queryable,
+  batch: Pick<BatchRow, 'id' | 'status' | 'counts'>,
+  pipeline: () => Promise<PipelineDefinition>,
+  providers: (id: string) => ProviderDefinition | undefined,
+): Promise<OpenForecast | undefined> {
+  const open = (batch.counts.queued ?? 0) + (batch.counts.running ?? 0);
+  if (batch.status !== 'running' || open === 0) return undefined;
+  const key = `${batch.id}:${open}`;
+  const hit = forecasts.get(key);
+  if (hit && Date.now() - hit.at < FORECAST_TTL_MS) return hit.f;
+  const ids = await db.query<{ account_id: number }>(
+    `SELECT account_id FROM runs WHERE batch_id = $1 AND state IN ('queued', 'running') ORDER BY id LIMIT $2`,
+    [batch.id, FORECAST_SAMPLE],
+  );
+  let f: OpenForecast | undefined;
+  const sampled = ids.rows.length;
+  if (sampled > 0) {
+    const fc = await forecastBatch(
+      db,
+      await pipeline(),
+      ids.rows.map((r) => Number(r.account_id)),
+      providers,
+    );
+    const scale = open / sampled;
+    if (!fc.note)
+      f = {
+        open,
+        seconds: fc.seconds * scale,
+        paidCalls: Math.round(fc.paidCalls * scale),
+        costUsd: fc.costUsd * scale,
+        sampled,
+      };
+  }
+  for (const [k, v] of forecasts) if (Date.now() - v.at >= FORECAST_TTL_MS) forecasts.delete(k);
+  forecasts.set(key, { at: Date.now(), f });
+  return f;
 }

@@ -8,8 +8,9 @@ import { batchScope, getBudget } from '../../limits/budget.ts';
 import { isSimulated, pageFrame } from '../frame.ts';
 import { BatchActions, BatchBody, BatchesTable } from '../pages/batches-page.tsx';
 import { NextPage } from '../pages/parts.tsx';
-import { batchBreakdown, batchState, listBatches, readBatch } from '../queries/batches.ts';
+import { batchBreakdown, batchState, forecastOpenRuns, listBatches, readBatch } from '../queries/batches.ts';
 import { foldSoon } from '../queries/ledger-rollup.ts';
+import { providersFor } from '../queries/start-work.ts';
 import { Flash, Live, renderFragment, renderPage, wantsFragment } from '../render.tsx';
 import { requireSession, UiError } from '../ui-auth.ts';
 import type { UiEnv } from '../ui-env.ts';
@@ -54,7 +55,15 @@ export function registerBatchRoutes(ui: Hono<UiEnv>): void {
       await batchBreakdown(db, id),
       await batchState(db, id),
     ];
-    const body = <BatchBody d={{ batch, progress, budget, breakdown }} />;
+    const s = c.get('services');
+    // Before any run has finished lately, the ETA comes from the forecast of what is left.
+    const forecast = await forecastOpenRuns(
+      db,
+      batch,
+      () => s.engine.resolvePipeline(batch.pipeline),
+      providersFor(s.sandbox === true),
+    ).catch(() => undefined);
+    const body = <BatchBody d={{ batch, progress, budget, breakdown, forecast }} />;
     if (wantsFragment(c)) return renderFragment(c, body);
     const frame = await pageFrame(c, `Batch ${id}: ${batch.pipeline}`, '/batches');
     return renderPage(

@@ -72,6 +72,8 @@ export interface InstantlyFake {
   plan: { active: boolean };
   /** Sends every due step at simulated time `now`, then delivers the webhooks. Returns the emails sent. */
   advance(now: Date): Promise<FakeEmail[]>;
+  /** A lead answers by hand (tests, demos): recorded in `/emails` and sent to the webhooks. */
+  reply(email: string, text: string, at?: Date, autoReply?: boolean): Promise<void>;
 }
 
 export interface InstantlyFakeOptions {
@@ -505,5 +507,41 @@ export function createInstantlyFake(options: InstantlyFakeOptions = {}): Instant
     return sent;
   }
 
-  return { app, apiKey, campaigns, leads, emails, blocklist, stats, plan, advance };
+  async function reply(address: string, text: string, when = new Date(), autoReply = false) {
+    const lead = leads.find((l) => l.email === address.toLowerCase());
+    if (!lead) throw new Error(`instantly fake: no lead ${address}`);
+    const camp = campaigns.get(lead.campaign)!;
+    const last = [...emails].reverse().find((e) => e.kind === 'sent' && e.lead === lead.email);
+    const r: FakeEmail = {
+      id: randomUUID(),
+      campaign: camp.id,
+      lead: lead.email,
+      step: last?.step ?? 0,
+      kind: 'received',
+      subject: `Re: ${last?.subject ?? camp.name}`,
+      body: text,
+      from: lead.email,
+      to: camp.senders[0] ?? '',
+      at: when.getTime(),
+      autoReply,
+    };
+    emails.push(r);
+    if ((camp.stopOnReply && !autoReply) || (camp.stopOnAutoReply && autoReply)) lead.status = 3;
+    await emit({
+      timestamp: when.toISOString(),
+      event_type: autoReply ? 'auto_reply_received' : 'reply_received',
+      workspace: 'sandbox-workspace',
+      campaign_id: camp.id,
+      campaign_name: camp.name,
+      lead_email: lead.email,
+      email_account: r.to,
+      step: r.step + 1,
+      variant: 1,
+      email_id: r.id,
+      reply_subject: r.subject,
+      reply_text: text,
+    });
+  }
+
+  return { app, apiKey, campaigns, leads, emails, blocklist, stats, plan, advance, reply };
 }

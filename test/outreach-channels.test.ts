@@ -1,0 +1,294 @@
+import { Hono } from 'hono';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Db } from '../src/db/db.ts';
+import { outreachSources } from '../src/outreach/outreach-hooks.ts';
+import { pollEmailEvents } from '../src/outreach/poll-events.ts';
+import { runDueSequenceSteps } from '../src/outreach/run-due-steps.ts';
+import { startSequenceFor } from '../src/outreach/start-sequence.ts';
+import type { QueueDriver } from '../src/queue/queue-driver.ts';
+import { createClickUpFake } from '../src/sandbox/fakes/crm/clickup.ts';
+import { createInstantlyFake, type InstantlyFake } from '../src/sandbox/fakes/email/instantly.ts';
+import { createSendGridFake, type SendGridFake } from '../src/sandbox/fakes/email/sendgrid.ts';
+import { listen, type RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
+import { clickupSyncSource } from '../src/sync/crm-hooks.ts';
+import { loadSync } from '../src/sync/load-sync.ts';
+import { runSync } from '../src/sync/run-sync.ts';
+import { parseTriggerConfig } from '../src/triggers/trigger-config.ts';
+import { setTriggersEnabled, startTriggerFeeder } from '../src/triggers/trigger-feeder.ts';
+import type { InboundSource } from '../src/webhooks/inbound/inbound-registry.ts';
+import { clickupSource } from '../src/webhooks/inbound/signed-sources.ts';
+import { describeEachBackend, openTestDb } from './helpers/backends.ts';
+import { emptyOutreachDb, mondayNY, sequenceYaml, servicesFor } from './helpers/outreach-fixtures.ts';
+import { seedGolf } from './helpers/sync-fixtures.ts';
+
+/**
+ * Receives the fakes' webhooks and hands each to its real inbound source (verify on the raw bytes,
+ * then process), as `sluice serve`'s /v1/hooks route and hook processor do.
+ */
+async function hookSink(db: () => Db, sources: InboundSource[], secrets: Record<string, string>) {
+  const app = new Hono();
+  const results: unknown[] = [];
+  let n = 1;
+  app.post('/hooks/:source/:token?', async (c) => {
+    const source = sources.find((s) => s.id === c.req.param('source'))!;
+    const raw = Buffer.from(await c.req.arrayBuffer());
+    const req = {
+      method: 'POST',
+      url: c.req.url,
+      raw,
+      header: (h: string) => c.req.header(h),
+      token: c.req.param('token'),
+    };
+    const refused = source.verify(req, secrets[source.secretEnv]!);
+    if (refused) return c.text(refused, 401);
+    const body = source.parse ? await source.parse(req) : JSON.parse(raw.toString());
+    results.push(
+      await source.process(
+        { id: n++, source: source.id, eventId: source.eventId(req, body), body, receivedAt: new Date() },
+        { db: db() },
+      ),
+    );
+    return c.body(null, 202);
+  });
+  const server = await listen(app);
+  return { server, results, url: (path: string) => `${server.url}/hooks/${path}` };
+}
+
+describeEachBackend('outreach across channels and the CRM', (backend) => {
+  let db: Db;
+  const servers: RunningServer[] = [];
+  let sendgrid: SendGridFake;
+  let instantly: InstantlyFake;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  async function fakes(extra: Record<string, string> = {}) {
+    await emptyOutreachDb(db);
+    sendgrid = createSendGridFake();
+    instantly = createInstantlyFake();
+    const sg = await listen(sendgrid.app);
+    const inst = await listen(instantly.app);
+    servers.push(sg, inst);
+    env = {
+      SENDGRID_API_KEY: sendgrid.apiKey,
+      SLUICE_SENDGRID_BASE_URL: sg.url,
+      SLUICE_SENDGRID_ACTIVITY_LAG_MS: '0',
+      INSTANTLY_API_KEY: instantly.apiKey,
+      SLUICE_INSTANTLY_BASE_URL: inst.url,
+      SLUICE_HOOK_SENDGRID_PUBLIC_KEY: sendgrid.publicKey,
+      SLUICE_HOOK_SENDGRID_INBOUND_TOKEN: 'inbound-token',
+      SLUICE_HOOK_INSTANTLY_TOKEN: 'instantly-token',
+      ...extra,
+    };
+    const sequences = {
+      'email-seq': sequenceYaml({ name: 'email-seq', crm: 'crm' in extra }),
+      'inst-seq': sequenceYaml({ name: 'inst-seq', channel: 'instantly' }),
+    };
+    const services = servicesFor(db, env, sequences);
+    const sink = await hookSink(() => db, outreachSources(env, { loadSequence: services.loadSequence }), env);
+    servers.push(sink.server);
+    sendgrid.configure({
+      eventUrl: sink.url('sendgrid'),
+      inboundUrl: sink.url('sendgrid-inbound/inbound-token'),
+    });
+    const sub = await instantly.app.request('/api/v2/webhooks', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${instantly.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        target_hook_url: sink.url('instantly/instantly-token'),
+        event_type: 'all_events',
+      }),
+    });
+    expect(sub.status).toBe(200);
+    return { services, sink };
+  }
+
+  it('Instantly: campaigns are drafts until activated, leads carry the rendered steps, a repeated add is skipped', async () => {
+    const { services } = await fakes();
+    const { contacts } = await seedGolf(db, 3, 1);
+    const r = await startSequenceFor(services, contacts, 'inst-seq', mondayNY(9));
+    expect(r).toMatchObject({ started: 3, leads: { added: 3, skipped: 0, pending: 0 } });
+    const camps = [...instantly.campaigns.values()];
+    expect(camps).toHaveLength(3);
+    for (const c of camps) {
+      expect(c.status).toBe(1);
+      expect(c.body).toMatchObject({ stop_on_reply: true, stop_on_auto_reply: true, stop_for_company: true });
+      expect(c.steps[0]).toMatchObject({
+        subject: '{{sluice_subject_1}}',
+        body: '{{sluice_body_1}}',
+        delay: 0,
+      });
+    }
+    const lead = instantly.leads[0]!;
+    expect(lead.custom_variables.sluice_subject_1).toMatch(/^(HE|BU|DF) 1 for /);
+    expect(String(lead.custom_variables.sluice_body_1)).toContain('100 E Main St');
+    // a lost answer is harmless: adding the same people again skips them (no second lead)
+    await services.db.query(`UPDATE outreach_enrollments SET remote_lead_id = NULL`);
+    const again = await runDueSequenceSteps(services, mondayNY(9, 30));
+    expect(again.instantlyLeads).toBe(0);
+    expect(instantly.leads).toHaveLength(3);
+    // the campaign sends inside its schedule only: nothing at 07:00, the first step at 10:00
+    expect(await instantly.advance(mondayNY(7))).toHaveLength(0);
+    const sent = await instantly.advance(mondayNY(10));
+    expect(sent).toHaveLength(3);
+    expect(sent[0]!.subject).toMatch(/^(HE|BU|DF) 1 for /);
+  });
+
+  it('a reply on one channel stops the other (Instantly → SendGrid and SendGrid → Instantly), deduplicated', async () => {
+    const { services, sink } = await fakes();
+    const { contacts } = await seedGolf(db, 2, 2);
+    await startSequenceFor(services, contacts, 'email-seq', mondayNY(9));
+    await startSequenceFor(services, contacts, 'inst-seq', mondayNY(9));
+    expect((await runDueSequenceSteps(services, mondayNY(10))).sent).toBe(4);
+    await instantly.advance(mondayNY(10));
+    const emailOf = async (id: number) =>
+      (await db.query<{ email: string }>('SELECT email FROM contacts WHERE id = $1', [id])).rows[0]!.email;
+    const a = await emailOf(contacts[0]!);
+    const b = await emailOf(contacts[1]!);
+    // A replies in Instantly
+    await instantly.reply(a, 'Yes, send me pricing for a lease.', mondayNY(11));
+    // B replies to the SendGrid email (Inbound Parse); SendGrid's events arrive too (some twice)
+    await sendgrid.flush();
+    const inbound = new FormData();
+    inbound.set('from', `B <${b}>`);
+    inbound.set('to', 'avery@sales.sandbox.test');
+    inbound.set('subject', 'Re: hello');
+    inbound.set('text', 'Interested, call me Tuesday.\n\nOn Mon, x wrote:\n> Hi');
+    inbound.set('headers', `Message-ID: <r1@${b.split('@')[1]}>\nIn-Reply-To: <x>`);
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await fetch(sink.url('sendgrid-inbound/inbound-token'), { method: 'POST', body: inbound })).status,
+      ).toBe(202);
+    // a forged Instantly event (no token) is refused
+    expect((await fetch(sink.url('instantly'), { method: 'POST', body: '{}' })).status).toBe(401);
+    const st = await db.query<{ contact_id: number; state: string }>(
+      'SELECT contact_id::int, state FROM outreach_contact_state ORDER BY 1',
+    );
+    expect(st.rows).toEqual([
+      { contact_id: contacts[0], state: 'replied' },
+      { contact_id: contacts[1], state: 'replied' },
+    ]);
+    const en = await db.query<{ contact_id: number; sequence: string; state: string }>(
+      'SELECT contact_id::int, sequence, state FROM outreach_enrollments WHERE contact_id = ANY($1::bigint[]) ORDER BY 1, 2',
+      [[contacts[0], contacts[1]]],
+    );
+    expect(en.rows.map((r) => r.state)).toEqual(['stopped', 'stopped', 'stopped', 'stopped']);
+    // SendGrid step 2 three days later: only the two who did not reply
+    const later = await runDueSequenceSteps(services, mondayNY(10, 0, 3));
+    expect(later.sent).toBe(2);
+    expect(sendgrid.messages.filter((m) => m.to === a)).toHaveLength(1);
+    // Instantly stops B (blocklisted by Sluice) and A (stop_on_reply)
+    expect([...instantly.blocklist].sort()).toEqual([a, b].sort());
+    const instLater = await instantly.advance(mondayNY(10, 0, 3));
+    expect(instLater.map((e) => e.to).sort()).toEqual(
+      [await emailOf(contacts[2]!), await emailOf(contacts[3]!)].sort(),
+    );
+    // the replay of the same reply changed nothing; the poll finds A's reply again and dedupes it
+    const polled = await pollEmailEvents(services, 'instantly', mondayNY(0));
+    expect(polled).toMatchObject({ events: 1, duplicates: 1 });
+    const events = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM outreach_events WHERE kind = 'reply'`,
+    );
+    expect(events.rows[0]!.n).toBe(2);
+  });
+
+  it('a ClickUp task moved to "Contacted" starts the sequence (trigger rule); a reply moves it to "Replied" with a comment', async () => {
+    const clickup = createClickUpFake({ perMinute: 1000 });
+    const cu = await listen(clickup.app);
+    servers.push(cu);
+    const crmEnv = {
+      CLICKUP_API_KEY: clickup.apiKey,
+      SLUICE_CLICKUP_BASE_URL: cu.url,
+      SLUICE_CLICKUP_RATE_LIMIT: '1000/min',
+      crm: '1',
+    };
+    const { services, sink } = await fakes(crmEnv);
+    const { contacts } = await seedGolf(db, 3, 1);
+    // ClickUp's signed webhooks go to the sync's own processor
+    const cuHooks = new Hono();
+    const delivered: string[] = [];
+    cuHooks.post('/clickup', async (c) => {
+      delivered.push(await c.req.text());
+      return c.text('ok');
+    });
+    const cuSink = await listen(cuHooks);
+    servers.push(cuSink);
+    await clickup.app.request(`/team/${clickup.teamId}/webhook`, {
+      method: 'POST',
+      headers: { authorization: clickup.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: `${cuSink.url}/clickup`, events: ['*'] }),
+    });
+    const process = clickupSyncSource(clickupSource, env);
+    let n = 0;
+    const deliverClickUp = async () => {
+      await clickup.settled();
+      for (const body of delivered.splice(0))
+        await process.process(
+          { id: ++n, source: 'clickup', eventId: `e${n}`, body: JSON.parse(body), receivedAt: new Date() },
+          { db },
+        );
+    };
+    await runSync({ db, def: await loadSync('golf-courses-clickup'), env });
+    expect(clickup.tasks.size).toBe(3);
+    // the creates come back as webhooks too: the sync learns each task's status ("to do")
+    await deliverClickUp();
+    const rules = parseTriggerConfig(
+      'rules:\n  - name: contacted\n    on: contact.stage_changed\n    where: stage = contacted\n    sequence: email-seq\n',
+      'sluice.config.yaml',
+    ).rules;
+    await setTriggersEnabled(db, true);
+    const started: number[] = [];
+    const feeder = startTriggerFeeder(db, {} as QueueDriver, rules, {
+      intervalMs: 50,
+      startSequence: async (seq, ids) => {
+        started.push(...ids);
+        await startSequenceFor(services, ids, seq, mondayNY(9));
+      },
+    });
+    try {
+      const task = [...clickup.tasks.values()].find((t) =>
+        [...t.custom.values()].includes(`sluice:contact:${contacts[0]}`),
+      )!;
+      await clickup.repEdit(task.id, { status: 'contacted' });
+      await deliverClickUp();
+      for (let i = 0; i < 200 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      await feeder.stop();
+      await setTriggersEnabled(db, false);
+    }
+    expect(started).toEqual([contacts[0]]);
+    const en = await db.query<{ contact_id: number; sequence: string }>(
+      'SELECT contact_id::int, sequence FROM outreach_enrollments',
+    );
+    expect(en.rows).toEqual([{ contact_id: contacts[0], sequence: 'email-seq' }]);
+    expect((await runDueSequenceSteps(services, mondayNY(10))).sent).toBe(1);
+    const to = sendgrid.messages[0]!.to;
+    // the reply comes back through Inbound Parse: the task moves to "Replied" with the reply as a comment
+    const form = new FormData();
+    form.set('from', to);
+    form.set('to', sendgrid.messages[0]!.from);
+    form.set('subject', `Re: ${sendgrid.messages[0]!.subject}`);
+    form.set('text', 'Send me a quote for 500 dozen.');
+    form.set('headers', 'Message-ID: <q1@x>');
+    expect(
+      (await fetch(sink.url('sendgrid-inbound/inbound-token'), { method: 'POST', body: form })).status,
+    ).toBe(202);
+    const task = [...clickup.tasks.values()].find((t) =>
+      [...t.custom.values()].includes(`sluice:contact:${contacts[0]}`),
+    )!;
+    expect(task.status).toBe('Replied');
+    expect(task.comments?.map((c) => c.comment_text)).toEqual([
+      expect.stringContaining('Send me a quote for 500 dozen.'),
+    ]);
+    const st = await db.query<{ crm_result: string }>('SELECT crm_result FROM outreach_contact_state');
+    expect(st.rows[0]!.crm_result).toMatch(/^clickup \w+: status "Replied", comment added$/);
+  });
+});
