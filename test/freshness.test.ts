@@ -108,6 +108,7 @@ describeEachBackend('freshness', (backend) => {
     expect(report.changed + report.bounced).toBe(leavers.length);
     expect(report.verified).toBe(contactOf.size - leavers.length - report.unknown);
     expect(report.replaced).toBeGreaterThanOrEqual(1);
+    expect(report.newContacts).toBeGreaterThanOrEqual(report.replaced);
     expect(report.costUsd).toBeGreaterThan(0);
 
     // the leavers: inactive, with the evidence; their identity untouched

@@ -12,6 +12,8 @@ interface DemoOptions {
   json?: boolean;
   records?: string;
   concurrency?: string;
+  outreach?: boolean;
+  monthLater?: boolean;
 }
 
 /**
@@ -26,7 +28,15 @@ export function registerDemo(program: Command): void {
     )
     .option('--records <n>', 'enrich only the first N courses')
     .option('--concurrency <n>', 'runs in flight at once', '24')
+    .option(
+      '--outreach',
+      'then start the golf-contacted sequence for a dozen contacted tasks, send step 1 and show replies stopping it',
+    )
     .option('--json', 'print one JSON object')
+    .option(
+      '--month-later',
+      'then simulate one month passing (some staff change jobs) and run the freshness pass on 150 contacts: job changes caught, replacements in ClickUp',
+    )
     .action(
       action(async (ctx, o: DemoOptions) => {
         const records = o.records !== undefined ? parsePositive('--records', o.records) : undefined;
@@ -48,6 +58,8 @@ export function registerDemo(program: Command): void {
             env: ctx.config.env,
             ...(records !== undefined ? { records } : {}),
             concurrency,
+            ...(o.outreach ? { outreach: true } : {}),
+            ...(o.monthLater ? { monthLater: true } : {}),
             onStatus: (line) => ctx.out.warn(line),
             onProgress: (_done, total, counters, progress) => {
               bar ??= createProgressBar(total);
@@ -133,6 +145,15 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
       .map(([id, n]) => `${id} ${n}`)
       .join(', ')}.`,
   );
+  if (r.month_later) {
+    const m = r.month_later;
+    line();
+    line(
+      `One month later (simulated): ${m.checked} contacts re-checked; ${m.verified} still verified, ${m.changed} job changes and ${m.bounced} bounces marked inactive with their evidence (${m.caught} of the ${m.world_job_changes} real changes among them caught), ${m.unknown} unknown; ${m.replaced} replacements found (${m.new_contacts} new contacts, enriched); ClickUp: ${m.clickup.archived} old tasks archived, ${m.clickup.created} new ones created; ${money(m.cost_usd)}.`,
+    );
+    for (const e of m.examples) line(`  ${e}`);
+    line('See `sluice freshness report` (and `--pass N` for the evidence).');
+  }
   line();
   line('Run it again: every answer now comes from the cache, so it makes 0 paid calls.');
 }

@@ -47,7 +47,7 @@ export function registerFreshness(program: Command): void {
             });
             if (ctx.out.json) return ctx.out.result(r);
             ctx.out.line(
-              `pass ${r.passId}: ${r.selected} checked; ${r.verified} verified, ${r.changed} changed jobs, ${r.bounced} bounced, ${r.unknown} unknown, ${r.failed} failed; ${r.replaced} replacements found; $${r.costUsd.toFixed(4)}`,
+              `pass ${r.passId}: ${r.selected} checked; ${r.verified} verified, ${r.changed} changed jobs, ${r.bounced} bounced, ${r.unknown} unknown, ${r.failed} failed; ${r.replaced} replacements found (${r.newContacts} new contacts); $${r.costUsd.toFixed(4)}`,
             );
             if (r.failed) ctx.out.incomplete(`${r.failed} checks failed (see \`sluice freshness report\`)`);
           } finally {

@@ -5,6 +5,8 @@ import type { World } from '../sandbox/world.ts';
 /** What `sluice demo` prints (`--json` prints exactly this object). */
 export interface DemoReport {
   sandbox: true;
+  /** `--month-later`: the simulated freshness pass a month on (src/demo/month-later.ts). */
+  month_later?: import('./month-later.ts').MonthLaterReport;
   /** What the accuracy figures are measured against: the sandbox's simulated world, not real data. */
   measured_against: 'simulated world';
   accounts_selected: number;

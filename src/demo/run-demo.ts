@@ -10,6 +10,7 @@ import { openRunQueue } from '../engine/run-queue.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
 import { recordDemoDeployment } from '../learning/deployments.ts';
+import { demoOutreach } from '../outreach/demo-outreach.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { baseUrlEnvVar } from '../providers/http.ts';
 import { LLM_VENDORS } from '../providers/llm/index.ts';
@@ -36,6 +37,10 @@ export interface DemoOptions {
   latencyScale?: number;
   /** Pipeline name or file. Default `golf-courses` (tests run variants of it). */
   pipeline?: string;
+  /** After the CRM part, the outreach part (docs/outreach.md "Demo"). Default false. */
+  outreach?: boolean;
+  /** Then a simulated "one month later" freshness pass (docs/freshness.md). Default false. */
+  monthLater?: boolean;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
   onStatus?: (line: string) => void;
   /** Progress after every tick: runs done, runs total, counters. */
@@ -106,8 +111,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     }
     await tick();
     await demoCrmSync({ db, engine, env: options.env, onStatus: status }); // docs/sync.md "Demo"
+    if (options.outreach)
+      await demoOutreach({ db, engine, world: sandbox.world, env: options.env, onStatus: status }); // docs/outreach.md
     const env = { ...options.env, ...sandbox.env };
-    return await buildDemoReport(db, batch.id, sandbox.world, providers, {
+    const report = await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
       limits: await withMadeCalls(db, batch.id, limits),
       overHttp: (id) =>
@@ -118,6 +125,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         Object.entries(sandbox.fakes).map(([id, f]) => [id, f.stats.requests]),
       ),
     });
+    // After the report: the month advance changes the world the report is scored against.
+    if (options.monthLater) {
+      const { demoMonthLater } = await import('./month-later.ts');
+      report.month_later = await demoMonthLater({ db, engine, world: sandbox.world, env, onStatus: status });
+    }
+    return report;
   } finally {
     await queue.stop();
     await sandbox.stop();

@@ -37,7 +37,10 @@ export interface FreshnessReport {
   bounced: number;
   unknown: number;
   failed: number;
+  /** Departed contacts whose replacement was found (a new contact with their title). */
   replaced: number;
+  /** New contacts created from the staff pages (replacements and anyone else newly listed). */
+  newContacts: number;
   costUsd: number;
   batchId: number | null;
   synced: { sync: string; created: number; archived: number; updated: number; errors: number }[];
@@ -250,6 +253,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<FreshnessReport
     unknown: 0,
     failed: 0,
     replaced: 0,
+    newContacts: 0,
     costUsd: 0,
     batchId: null,
     synced: [],
@@ -324,7 +328,15 @@ export async function runFreshness(o: FreshnessOptions): Promise<FreshnessReport
         status(`freshness: staff page of account ${accountId}: ${(err as Error).message}`);
       }
     }
-    report.replaced = newContacts.length;
+    report.newContacts = newContacts.length;
+    report.replaced = Number(
+      (
+        await db.query<{ n: number }>(
+          'SELECT count(replacement_contact_id)::int AS n FROM freshness_checks WHERE pass_id = $1',
+          [passId],
+        )
+      ).rows[0]?.n ?? 0,
+    );
 
     // Enrich the new people the way their account was enriched.
     const accounts = [...departed.keys()].filter((id) => departed.get(id)?.[0]?.website);
