@@ -9,7 +9,9 @@ import {
   ensureEngagement,
   patternVersionId,
 } from '../src/learning/deployments.ts';
+import { extractPattern } from '../src/learning/extract-pattern.ts';
 import { syncLibrary } from '../src/learning/library.ts';
+import { listPatternRows } from '../src/learning/pattern-stats.ts';
 import { humanSections, mergeHumanSections } from '../src/learning/retro/human-sections.ts';
 import { generateRetro } from '../src/learning/retro/write-retro.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
@@ -109,6 +111,25 @@ describeEachBackend('retrospective generator', (backend) => {
     const after = await readFile(file, 'utf8');
     expect(humanSections(after).get('learnings')).toBe('Catch-all domains cost us a week.\n');
     expect(after).toContain('| budget | $0.05 | - | $0.10 provider spend (ledger, 6 requests) |');
+  });
+
+  it('drafts a pattern from what a batch ran, with its measured figures, stored as extracted', async () => {
+    const batch = (await db.query<{ batch_id: number }>('SELECT batch_id FROM deployment_batches')).rows[0]!
+      .batch_id;
+    await expect(extractPattern(db, batch, { out: dir, slug: 'golf-courses' })).rejects.toThrow(
+      /a builtin pattern "golf-courses" exists/,
+    );
+    const r = await extractPattern(db, batch, { out: dir });
+    expect(r).toMatchObject({ slug: 'golf-courses-extracted', records: 4 });
+    const row = (await listPatternRows(db, 'golf-courses-extracted'))[0]!;
+    expect(row.origin).toBe('extracted');
+    expect(row.documented).toEqual({}); // measured figures are comments, never documented benchmarks
+    expect(row.architecture.split('\n')).toContain(
+      'emails.email (waterfall): email-pattern.infer-email (won 0.0% of 3) → hunter.email-finder (won 33.3% of 3) → apollo.people-match (won 100.0% of 1): found 66.7% of 3 that ran',
+    );
+    expect(await readFile(join(dir, 'golf-courses-extracted', 'pattern.yaml'), 'utf8')).toContain(
+      '#   records 4, coverage 75.0%',
+    );
   });
 
   it('says which engagements exist when the slug is unknown', async () => {

@@ -12,6 +12,7 @@ interface DemoOptions {
   json?: boolean;
   records?: string;
   concurrency?: string;
+  outreach?: boolean;
   monthLater?: boolean;
 }
 
@@ -27,6 +28,10 @@ export function registerDemo(program: Command): void {
     )
     .option('--records <n>', 'enrich only the first N courses')
     .option('--concurrency <n>', 'runs in flight at once', '24')
+    .option(
+      '--outreach',
+      'then start the golf-contacted sequence for a dozen contacted tasks, send step 1 and show replies stopping it',
+    )
     .option('--json', 'print one JSON object')
     .option(
       '--month-later',
@@ -53,6 +58,7 @@ export function registerDemo(program: Command): void {
             env: ctx.config.env,
             ...(records !== undefined ? { records } : {}),
             concurrency,
+            ...(o.outreach ? { outreach: true } : {}),
             ...(o.monthLater ? { monthLater: true } : {}),
             onStatus: (line) => ctx.out.warn(line),
             onProgress: (_done, total, counters, progress) => {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { deployPattern } from '../learning/deploy/deploy-pattern.ts';
 import { type MissingParam, type ParamValue, parseParamArgs } from '../learning/deploy/render-template.ts';
+import { extractPattern } from '../learning/extract-pattern.ts';
 import { formatPattern, pct, usd } from '../learning/format-pattern.ts';
 import { listPatternRows, patternReport } from '../learning/pattern-stats.ts';
 import { refreshLearning } from '../learning/refresh.ts';
@@ -68,6 +69,74 @@ export function registerPatterns(program: Command): void {
         const report = await patternReport(db, row);
         if (ctx.out.json) return ctx.out.result(report);
         for (const line of formatPattern(report)) ctx.out.line(line);
+      }),
+    );
+
+  cmd
+    .command('validate')
+    .description(
+      'refresh the measured figures: load the library, attach deployed batches, record outcomes, re-judge',
+    )
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, _o: { json?: boolean }) => {
+        const db = await ctx.db();
+        const refreshed = await refreshLearning(db);
+        const reports = [];
+        for (const row of await listPatternRows(db)) reports.push(await patternReport(db, row));
+        const rows = reports.map((p) => ({
+          pattern: p.slug,
+          deployments: p.deployments.length,
+          judged: p.evaluated,
+          successes: p.successes,
+          lowerBound: p.successInterval?.low ?? null,
+          maturity: p.maturity,
+          why: p.maturityReason,
+        }));
+        if (ctx.out.json) return ctx.out.result({ ...refreshed, patterns: rows });
+        ctx.out.line(
+          `${refreshed.batchesAttached} batch(es) attached to deployments, ${refreshed.outcomesAdded} value outcome(s) recorded.`,
+        );
+        ctx.out.line(
+          table(
+            rows.map((r) => [
+              r.pattern,
+              r.deployments,
+              `${r.successes}/${r.judged}`,
+              pct(r.lowerBound),
+              r.maturity,
+              r.why,
+            ]),
+            ['pattern', 'deployments', 'success', 'Wilson low', 'maturity', 'why'],
+          ),
+        );
+      }),
+    );
+
+  cmd
+    .command('extract')
+    .description(
+      'draft a pattern from what a batch ran (steps, providers, measured figures), stored as extracted',
+    )
+    .argument('<batch>', 'batch id')
+    .option('--slug <slug>', 'the draft pattern’s slug (default <pipeline>-extracted)')
+    .option('--out <dir>', 'library folder to write into', 'patterns')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (ctx, o: { slug?: string; out: string; json?: boolean }, batch: string) => {
+        const id = Number(batch);
+        if (!Number.isInteger(id) || id < 1)
+          throw new ConfigError(`batch must be a batch id (got "${batch}")`, { exitCode: 2 });
+        const db = await ctx.db();
+        await refreshLearning(db);
+        const r = await extractPattern(db, id, { out: o.out, ...(o.slug ? { slug: o.slug } : {}) });
+        if (ctx.out.json) return ctx.out.result(r);
+        ctx.out.line(
+          `Drafted pattern ${r.slug} from batch ${id} (${r.records} records): ${r.files.join(', ')}.`,
+        );
+        ctx.out.line(
+          'Fill in its use case, context, tags and failure modes; `sluice patterns show` measures it once deployed.',
+        );
       }),
     );
 

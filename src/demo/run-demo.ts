@@ -10,6 +10,7 @@ import { openRunQueue } from '../engine/run-queue.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { importFile } from '../import/import-file.ts';
 import { recordDemoDeployment } from '../learning/deployments.ts';
+import { demoOutreach } from '../outreach/demo-outreach.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { baseUrlEnvVar } from '../providers/http.ts';
 import { LLM_VENDORS } from '../providers/llm/index.ts';
@@ -36,6 +37,8 @@ export interface DemoOptions {
   latencyScale?: number;
   /** Pipeline name or file. Default `golf-courses` (tests run variants of it). */
   pipeline?: string;
+  /** After the CRM part, the outreach part (docs/outreach.md "Demo"). Default false. */
+  outreach?: boolean;
   /** Then a simulated "one month later" freshness pass (docs/freshness.md). Default false. */
   monthLater?: boolean;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
@@ -108,6 +111,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     }
     await tick();
     await demoCrmSync({ db, engine, env: options.env, onStatus: status }); // docs/sync.md "Demo"
+    if (options.outreach)
+      await demoOutreach({ db, engine, world: sandbox.world, env: options.env, onStatus: status }); // docs/outreach.md
     const env = { ...options.env, ...sandbox.env };
     const report = await buildDemoReport(db, batch.id, sandbox.world, providers, {
       wallTimeS: (Date.now() - started) / 1000,
