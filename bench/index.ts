@@ -85,6 +85,12 @@ const results: Record<string, number | null> = {
   unique_keys: null,
 };
 const details: string[][] = [];
+/** Each figure is also printed as soon as it is measured (a long run cut short keeps what it had). */
+const detailsPush = details.push.bind(details);
+details.push = (...rows: string[][]) => {
+  for (const [k, v] of rows) log(`= ${k}: ${v}`);
+  return detailsPush(...rows);
+};
 
 /** Theoretical minimum wall time of the waterfall: the binding provider at its limit. */
 function theoreticalSeconds(callsA: number, callsB: number): number {

@@ -348,6 +348,44 @@ describeEachBackend('durable attempts', (backend) => {
     expect(await held(real)).toBe(0);
   });
 
+  it('a call cancelled after its answer came back keeps the answer: recorded, billed, cached', async () => {
+    db = await openTestDb(backend);
+    server = await startFakeServer();
+    await setBatchBudget(db, 5, 1);
+    const controller = new AbortController();
+    const base = fakeProvider({ priceUsd: 0.05 });
+    const op = base.operations.lookup!;
+    // The run is cancelled (a worker's shutdown) just as the provider's answer arrives.
+    const provider = {
+      ...base,
+      operations: {
+        lookup: {
+          ...op,
+          run: async (c: Parameters<typeof op.run>[0], i: Parameters<typeof op.run>[1]) => {
+            const r = await op.run(c, i);
+            controller.abort(new Error('run cancelled'));
+            return r;
+          },
+        },
+      },
+    };
+    const gw = createGateway({
+      db,
+      providers: (id) => (id === provider.id ? provider : undefined),
+      env: fakeEnv(server),
+    });
+    expect(await gw.call(lookup('paid-4', 5), controller.signal)).toMatchObject({
+      found: true,
+      costUsd: 0.05,
+    });
+    const ledger = await listLedger(db, { batchId: 5 });
+    expect(ledger.map((l) => [l.status, l.costUsd])).toEqual([['found', 0.05]]);
+    expect(await getBudget(db, 'batch:5')).toMatchObject({ spentUsd: 0.05, reservedUsd: 0 });
+    expect(await held(db)).toBe(0);
+    expect(await gatewayOn(db, server).call(lookup('paid-4', 5))).toMatchObject({ cached: true });
+    expect(server.requests).toHaveLength(1);
+  });
+
   // PGlite is one process per data dir: nothing to coalesce across processes.
   it.skipIf(backend === 'pglite')(
     'two processes, a call much slower than the marker lease: one request, the marker is renewed',

@@ -27,10 +27,13 @@ export const ledger: Stage = async (ctx, next) => {
   } catch (err) {
     error = err;
   }
-  // Ended by a refusal (already recorded), a cancellation, or before the request (a database error
-  // taking a slot or a place in the limiter): release-on-failure cleans up, nothing is recorded.
-  if (ctx.hold.settled || ctx.signal?.aborted || !ctx.requested) throw error ?? ctx.signal?.reason;
+  // Ended by a refusal (already recorded) or before the request (a database error taking a slot or
+  // a place in the limiter): release-on-failure cleans up, nothing is recorded.
+  if (ctx.hold.settled || !ctx.requested) throw error ?? ctx.signal?.reason;
+  // An answer that came back is paid for: recorded and cached even if the call was cancelled since.
   if (error === undefined && ctx.result) return recordResult(ctx, ctx.result);
+  // Cancelled while the request was in flight: nothing to record (release-on-failure cleans up).
+  if (ctx.signal?.aborted) throw error ?? ctx.signal.reason;
   return recordFailure(ctx, asSluiceError(error, ctx.target.name));
 };
 
