@@ -63,6 +63,8 @@ interface Case {
   sql?: { query: string; n: number | string }[];
   /** true: no batch was created. */
   nothingQueued?: boolean;
+  /** Paths that must not exist afterwards (a database that must not have been created). */
+  absent?: string[];
 }
 
 const cases: Case[] = readdirSync(CORPUS)
@@ -232,6 +234,8 @@ describeEachBackend('bad-input corpus', (backend) => {
         expect(r.stderr, shown).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
         if (c.json !== undefined) expect(JSON.parse(r.stdout), shown).toMatchObject(c.json as object);
         if (!db) expect(existsSync(join(tmp, 'never')), `${c.file}: no database was created`).toBe(false);
+        for (const p of c.absent ?? [])
+          expect(existsSync(fill(p)), `${c.file}: ${p} must not exist`).toBe(false);
         for (const q of c.sql ?? [])
           expect(await query(fill(q.query)), `${c.file}: ${q.query}`).toBe(Number(fill(String(q.n))));
         if (c.nothingQueued)

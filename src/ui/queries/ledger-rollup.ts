@@ -56,16 +56,15 @@ export async function foldLedger(db: Db, options: { lagSeconds?: number } = {}):
       if (upper <= last) return 0;
       // One statement, so one snapshot: every id of the range is either folded here or noted as a gap
       // (its transaction still open, or rolled back); none can slip between two statements.
-      const r = await tx.query<{ rows: number }>(
-        `WITH range AS (SELECT * FROM ledger WHERE id > $1 AND id <= $2),
-         folded AS (
+      const r = await tx.query<{ gaps: number }>(
+        `WITH folded AS (
            INSERT INTO ledger_hourly AS h (hour, provider, operation, batch_id, cache, status, error_class, rows,
                   requests, throttles, cost_usd, saved_usd, latency_ms_sum)
            SELECT date_trunc('hour', created_at), provider, operation, coalesce(batch_id, 0), cache, status,
                   coalesce(error_class, ''), count(*), count(*) FILTER (WHERE attempt >= 1),
                   count(*) FILTER (WHERE coalesce(http_status, 0) = 429 OR error_class = 'throttled'),
                   sum(cost_usd), sum(saved_usd), sum(latency_ms)
-             FROM range GROUP BY 1, 2, 3, 4, 5, 6, 7
+             FROM ledger WHERE id > $1 AND id <= $2 GROUP BY 1, 2, 3, 4, 5, 6, 7
            ON CONFLICT (hour, provider, operation, batch_id, cache, status, error_class) DO UPDATE SET
              rows = h.rows + EXCLUDED.rows, requests = h.requests + EXCLUDED.requests,
              throttles = h.throttles + EXCLUDED.throttles, cost_usd = h.cost_usd + EXCLUDED.cost_usd,
@@ -73,15 +72,14 @@ export async function foldLedger(db: Db, options: { lagSeconds?: number } = {}):
            RETURNING 1),
          gaps AS (
            INSERT INTO ledger_rollup_gaps (id)
-           SELECT g FROM generate_series($1::bigint + 1, $2::bigint) g
-            WHERE NOT EXISTS (SELECT 1 FROM range r WHERE r.id = g)
+           SELECT g FROM generate_series($1::bigint + 1, $2::bigint) g LEFT JOIN ledger l ON l.id = g
+            WHERE l.id IS NULL
            ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT count(*) FROM range)::int AS rows, (SELECT count(*) FROM folded) AS groups,
-                (SELECT count(*) FROM gaps) AS gaps`,
+         SELECT (SELECT count(*) FROM folded) AS groups, (SELECT count(*) FROM gaps)::int AS gaps`,
         [last, upper],
       );
       await tx.query('UPDATE ledger_rollup_state SET last_id = $1', [upper]);
-      return { span: upper - last, rows: r.rows[0]!.rows };
+      return { span: upper - last, rows: upper - last - r.rows[0]!.gaps };
     });
     folded += n === 0 ? 0 : n.rows;
     if (n === 0 || n.span < CHUNK) return folded + (await foldGaps(db));
