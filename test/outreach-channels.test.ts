@@ -89,7 +89,11 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
       ...extra,
     };
     const sequences = {
-      'email-seq': sequenceYaml({ name: 'email-seq', crm: 'crm' in extra }),
+      'email-seq': sequenceYaml({
+        name: 'email-seq',
+        crm: 'crm' in extra,
+        ...('crm' in extra ? { notify: 'https://rep.example.com/hooks/replies' } : {}),
+      }),
       'inst-seq': sequenceYaml({ name: 'inst-seq', channel: 'instantly' }),
     };
     const services = servicesFor(db, env, sequences);
@@ -290,5 +294,15 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
     ]);
     const st = await db.query<{ crm_result: string }>('SELECT crm_result FROM outreach_contact_state');
     expect(st.rows[0]!.crm_result).toMatch(/^clickup \w+: status "Replied", comment added$/);
+    // the rep is told by a signed webhook, through the webhooks outbox (retried, safe outbound edge)
+    const d = await db.query<{ event_type: string; payload: string }>(
+      'SELECT event_type, payload FROM webhook_deliveries',
+    );
+    expect(d.rows.map((r) => [r.event_type, JSON.parse(r.payload)])).toEqual([
+      [
+        'outreach.replied',
+        expect.objectContaining({ reply: 'Send me a quote for 500 dozen.', rep: sendgrid.messages[0]!.from }),
+      ],
+    ]);
   });
 });

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { BUILTIN_SCHEDULES } from '../schedules/builtin-schedules.ts';
 import { runSchedule } from '../schedules/run-schedule.ts';
 import { getAction, parseArgs, scheduleActions } from '../schedules/schedule-actions.ts';
 import { applyEntry, installSchedules, openScheduleQueue } from '../schedules/schedule-queue.ts';
 import {
+  ensureBuiltins,
   getSchedule,
   lastRuns,
   listRuns,
@@ -127,6 +129,7 @@ export function registerSchedules(program: Command): void {
               },
             );
           const db = await ctx.db();
+          await ensureBuiltins(db, BUILTIN_SCHEDULES); // a built-in's name means the built-in, before serve ever ran
           const existing = await getSchedule(db, name);
           const actionId = o.action ?? existing?.action;
           if (!actionId) throw new ConfigError('--action is required for a new schedule', { exitCode: 2 });
@@ -182,6 +185,7 @@ export function registerSchedules(program: Command): void {
     .action(
       action(async (ctx, _o: unknown, name: string) => {
         const db = await ctx.db();
+        await ensureBuiltins(db, BUILTIN_SCHEDULES);
         const s = await getSchedule(db, name);
         if (!s || !(await removeSchedule(db, name)))
           throw new ConfigError(`no schedule "${name}" (see \`sluice schedules list\`)`, { exitCode: 2 });
@@ -199,6 +203,7 @@ export function registerSchedules(program: Command): void {
     .action(
       action(async (ctx, _o: { json?: boolean }, name: string) => {
         const db = await ctx.db();
+        await ensureBuiltins(db, BUILTIN_SCHEDULES); // a built-in's name means the built-in, before serve ever ran
         const s = await getSchedule(db, name);
         if (!s)
           throw new ConfigError(`no schedule "${name}" (see \`sluice schedules list\`)`, { exitCode: 2 });

@@ -202,7 +202,8 @@ export async function demoOutreach(options: {
       [DEMO_SEQUENCE],
     );
     for (const r of rows.rows) {
-      const b = (bySegment[r.segment] ??= { sent: 0, replied: 0, auto: 0, bounced: 0, unsubscribed: 0 });
+      const b = bySegment[r.segment] ?? { sent: 0, replied: 0, auto: 0, bounced: 0, unsubscribed: 0 };
+      bySegment[r.segment] = b;
       b.sent++;
       if (r.state === 'replied') b.replied++;
       if (r.state === 'auto_replied') b.auto++;
