@@ -159,6 +159,7 @@ try {
     `ratio to the 1 s target: ${(median / 1000).toFixed(2)} (retro), ${((median + refreshMs) / 1000).toFixed(2)} (retro + refresh)`,
   );
 } finally {
-  if (postgres) await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  if (postgres && !args.includes('--keep')) await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  else if (postgres) console.log(`kept schema ${schema}`);
   await db.close();
 }

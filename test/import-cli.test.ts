@@ -96,7 +96,7 @@ for (const t of targets) {
       const file = await sluice([...t.args, 'export', '--format', 'json', '--out', out, '--json'], t.env);
       expect(JSON.parse(file.stdout)).toEqual({ file: out, kind: 'accounts', format: 'json', records: 6 });
       expect(JSON.parse(readFileSync(out, 'utf8'))).toHaveLength(6);
-    });
+    }, 240_000); // six CLI processes: over 60 s on PGlite at load 20
   });
 }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { writeFieldValues } from '../src/records/field-values.ts';
 import { createGoHighLevelFake, type GoHighLevelFake } from '../src/sandbox/fakes/crm/gohighlevel.ts';
+import { createHubSpotFake, type HubSpotFake } from '../src/sandbox/fakes/crm/hubspot.ts';
 import type { RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
 import { pullCrm } from '../src/sync/crm-pull.ts';
 import { loadSync } from '../src/sync/load-sync.ts';
@@ -121,5 +122,73 @@ describeEachBackend('sluice crm pull', (backend) => {
 
     const again = await pullCrm({ db, def, env: env(), baseUrl: server.url });
     expect(again).toMatchObject({ created: 0, merged: 0, linked: 0, skipped: 2 });
+  });
+});
+
+describeEachBackend('sluice crm pull: HubSpot companies', (backend) => {
+  let db: Db;
+  let fake: HubSpotFake;
+  let server: RunningServer;
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+    fake = createHubSpotFake({ per10s: 1000, searchPerSecond: 50, searchLagMs: 0 });
+    server = await serveFake(fake.app);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db.close();
+  });
+
+  it("links the CRM's existing companies first, so the sync updates them instead of upserting a duplicate", async () => {
+    const { accounts } = await seedGolf(db, 1, 1);
+    await db.transaction((tx) =>
+      writeFieldValues(tx, [
+        {
+          entityType: 'account',
+          entityId: accounts[0]!,
+          field: 'domain',
+          value: 'richmondcc.com',
+          source: 'manual',
+        },
+      ]),
+    );
+    // a company a rep created in HubSpot long before Sluice: no sluice_id
+    const t = Date.now() - 86_400_000;
+    fake.objects.companies.set('9001', {
+      id: '9001',
+      properties: { name: 'Richmond CC', domain: 'richmondcc.com' },
+      history: {},
+      createdAt: t,
+      updatedAt: t,
+      indexedAt: t,
+      archived: false,
+      associations: new Set(),
+    });
+    const def = await loadSync('golf-courses-hubspot');
+    const env = { HUBSPOT_ACCESS_TOKEN: fake.apiKey, SLUICE_HUBSPOT_RATE_LIMIT: '1000/10s' };
+    const r = await pullCrm({ db, def, env, baseUrl: server.url });
+    expect(r.parents).toMatchObject({ read: 1, created: 0, merged: 1, linked: 1, rejected: [] });
+    // what the CRM holds that Sluice did not is recorded as crm, at the company's update time (values
+    // both already hold are not recorded again); enrichment found later is newer evidence and stays
+    const seen = await db.query<{ value: unknown; provider: string; observed_at: Date }>(
+      `SELECT value, provider, observed_at FROM field_values
+        WHERE entity_type = 'account' AND field = 'name' AND source = 'crm'`,
+    );
+    expect(seen.rows).toHaveLength(1);
+    expect(seen.rows[0]).toMatchObject({ value: 'Richmond CC', provider: 'hubspot' });
+    expect(seen.rows[0]!.observed_at.getTime()).toBe(t);
+    const cur = await db.query<{ name: string }>('SELECT name FROM accounts');
+    expect(cur.rows[0]!.name).toBe('Richmond Country Club');
+
+    const s = await runSync({ db, def, env, baseUrl: server.url });
+    expect(s.counts).toMatchObject({ permanent: 0, retryable: 0 });
+    const companies = [...fake.objects.companies.values()];
+    expect(companies).toHaveLength(1); // no second Richmond Country Club
+    expect(companies[0]!.id).toBe('9001');
+    expect(companies[0]!.properties).toMatchObject({ name: 'Richmond Country Club', segment: 'High-End' });
+    expect(fake.objects.contacts.size).toBe(1);
+    expect([...[...fake.objects.contacts.values()][0]!.associations]).toEqual(['9001']); // with the rep's company
+    const again = await pullCrm({ db, def, env, baseUrl: server.url });
+    expect(again.parents).toMatchObject({ created: 0, merged: 0, linked: 0 });
   });
 });

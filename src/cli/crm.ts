@@ -68,7 +68,13 @@ export function registerCrm(program: Command): void {
           ctx.out.line(
             `${def.destination} → Sluice (${def.name}): ${r.read} records read, ${r.created} created, ${r.merged} merged into existing ones, ${r.linked} linked, ${r.skipped} already Sluice's, ${r.rejected.length} rejected; ${r.requests} requests`,
           );
-          for (const x of r.rejected.slice(0, 10)) ctx.out.warn(`${x.remoteId}: ${x.error}`);
+          const p = r.parents;
+          if (p)
+            ctx.out.line(
+              `  ${def.parent?.object ?? 'parents'}: ${p.read} read, ${p.created} created, ${p.merged} merged, ${p.linked} linked, ${p.skipped} already Sluice's, ${p.rejected.length} rejected`,
+            );
+          for (const x of [...(p?.rejected ?? []), ...r.rejected].slice(0, 10))
+            ctx.out.warn(`${x.remoteId}: ${x.error}`);
         });
       }),
     );

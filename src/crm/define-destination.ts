@@ -93,6 +93,11 @@ export interface DestinationSession {
    */
   changes(since: Date, cursor?: string): Promise<{ records: RemoteRecord[]; next?: string }>;
   /**
+   * The same for the parent object (HubSpot companies), for `sluice crm pull`. Absent when the
+   * destination has no parent object.
+   */
+  parentChanges?(since: Date, cursor?: string): Promise<{ records: RemoteRecord[]; next?: string }>;
+  /**
    * Outreach's CRM update (docs/outreach.md): sets the record's status and adds a comment (a reply's
    * text). Optional: a destination without it reports the update as unsupported.
    */

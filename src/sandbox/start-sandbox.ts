@@ -1,6 +1,7 @@
 import { type AnthropicFakeOptions, createAnthropicFake } from './fakes/anthropic.ts';
 import { type ApolloFakeOptions, createApolloFake } from './fakes/apollo.ts';
 import { type CrmFakes, startCrmFakes } from './fakes/crm/start-crm-fakes.ts';
+import { type EmailFakes, startEmailFakes } from './fakes/email/start-email-fakes.ts';
 import type { FakeOptions, FakeServer, RunningServer } from './fakes/fake-kit.ts';
 import { listen } from './fakes/fake-kit.ts';
 import { createHunterFake, type HunterFakeOptions } from './fakes/hunter.ts';
@@ -60,6 +61,8 @@ export interface Sandbox {
   model: SandboxModel;
   /** The CRM fakes (ClickUp, HubSpot, GoHighLevel) the sync writes to; their env is in `env`. */
   crm: CrmFakes;
+  /** The email fakes (SendGrid, Instantly) outreach sends to; their env is in `env`. */
+  email: EmailFakes;
   stop(): Promise<void>;
 }
 
@@ -98,6 +101,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw err;
   }
   const crm = await startCrmFakes(options.port ? { port: options.port + running.length } : {});
+  let email: EmailFakes;
+  try {
+    email = await startEmailFakes(world, {
+      seed: options.fakes?.seed ?? seed,
+      ...(options.port ? { port: options.port + running.length + 3 } : {}),
+    });
+  } catch (err) {
+    await Promise.all([...running.map((s) => s.close()), crm.stop()]);
+    throw err;
+  }
   const env: Record<string, string> = {
     SLUICE_HUNTER_BASE_URL: baseUrls.hunter!,
     HUNTER_API_KEY: fakes.hunter!.apiKey,
@@ -114,6 +127,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     SLUICE_ANTHROPIC_BASE_URL: `${baseUrls.anthropic!}/v1`,
     ANTHROPIC_API_KEY: fakes.anthropic!.apiKey,
     ...crm.env,
+    ...email.env,
   };
   return {
     world,
@@ -122,8 +136,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     fakes,
     model,
     crm,
+    email,
     async stop() {
-      await Promise.all([...running.map((s) => s.close()), crm.stop()]);
+      await Promise.all([...running.map((s) => s.close()), crm.stop(), email.stop()]);
     },
   };
 }

@@ -15,14 +15,19 @@ import { loadSnapshots, type Snapshot, saveSnapshots } from './sync-store.ts';
  * pulled record is linked to its remote id (the remote-id map), so the next sync updates it instead
  * of creating a duplicate. Records Sluice wrote itself, or already linked, are skipped.
  */
-export interface PullReport {
+export interface PullCounts {
   read: number;
   created: number;
   merged: number;
   linked: number;
   skipped: number;
   rejected: { remoteId: string; error: string }[];
+}
+
+export interface PullReport extends PullCounts {
   requests: number;
+  /** The parent object's records (HubSpot companies → accounts), pulled first. */
+  parents?: PullCounts;
 }
 
 /** Remote field → local field of every plainly mapped field of the definition. */
@@ -43,6 +48,8 @@ function value(rec: RemoteRecord, to: string): unknown {
   return k ? rec.fields[k]?.value : undefined;
 }
 
+type Changes = (since: Date, cursor?: string) => Promise<{ records: RemoteRecord[]; next?: string }>;
+
 export async function pullCrm(
   options: ConnectOptions & { db: Db; def: SyncDefinition; session?: DestinationSession },
 ): Promise<PullReport> {
@@ -57,23 +64,66 @@ export async function pullCrm(
     rejected: [],
     requests: 0,
   };
-  const mapping = reverseMapping(def.fields);
   const session = options.session ?? (await connectDestination(def, { ...options, stats }));
   const snaps = await loadSnapshots(db, def.name);
-  const linked = new Set([...snaps.values()].map((s) => s.remoteId).filter(Boolean));
-  const kind = def.entity === 'contact' ? 'contacts' : 'accounts';
+  // remote ids per entity: a HubSpot company and a contact may share a number
+  const linked = new Set(
+    [...snaps.values()].filter((s) => s.remoteId).map((s) => `${s.entityType}:${s.remoteId}`),
+  );
+  // The parent object first (HubSpot companies): the contacts' sync then associates with them and
+  // upserts no second company for a course the CRM already has.
+  if (def.parent && session.parentChanges) {
+    const parents = emptyCounts();
+    await pullObject(
+      db,
+      def,
+      'account',
+      def.parent.fields,
+      session.parentChanges.bind(session),
+      snaps,
+      linked,
+      parents,
+    );
+    report.parents = parents;
+  }
+  await pullObject(db, def, def.entity, def.fields, session.changes.bind(session), snaps, linked, report);
+  report.requests = stats.requests;
+  return report;
+}
+
+const emptyCounts = (): PullCounts => ({
+  read: 0,
+  created: 0,
+  merged: 0,
+  linked: 0,
+  skipped: 0,
+  rejected: [],
+});
+
+async function pullObject(
+  db: Db,
+  def: SyncDefinition,
+  entity: 'contact' | 'account',
+  fields: CompiledField[],
+  changes: Changes,
+  snaps: Map<string, Snapshot>,
+  linked: Set<string>,
+  report: PullCounts,
+): Promise<void> {
+  const mapping = reverseMapping(fields);
+  const kind = entity === 'contact' ? 'contacts' : 'accounts';
   let since = new Date(0);
   for (let windows = 0; windows < 1_000; windows++) {
     let cursor: string | undefined;
     let newest = since;
     let seen = 0;
     do {
-      const page = await session.changes(since, cursor);
+      const page = await changes(since, cursor);
       cursor = page.next;
       seen += page.records.length;
       const fresh = page.records.filter((r) => {
         if (r.updatedAt > newest) newest = r.updatedAt;
-        const ours = linked.has(r.remoteId) || (r.key?.startsWith('sluice:') ?? false);
+        const ours = linked.has(`${entity}:${r.remoteId}`) || (r.key?.startsWith('sluice:') ?? false);
         if (ours) report.skipped++;
         return !ours && !r.archived;
       });
@@ -85,7 +135,7 @@ export async function pullCrm(
         for (const [to, local] of mapping) {
           const v = value(r, to);
           if (v === undefined || v === null || v === '') continue;
-          if (local.entity === def.entity) row[local.field] = v;
+          if (local.entity === entity) row[local.field] = v;
           else account[local.field] = v;
         }
         if (kind === 'contacts' && Object.keys(account).length) row.account = account;
@@ -109,22 +159,22 @@ export async function pullCrm(
         }
         if (res.outcome === 'inserted') report.created++;
         else report.merged++;
-        const prev = snaps.get(`${def.entity}:${res.id}`);
+        const prev = snaps.get(`${entity}:${res.id}`);
         // a Sluice record already linked to another remote record: the CRM holds a duplicate
         if (prev?.remoteId && prev.remoteId !== rec.remoteId) {
           report.rejected.push({
             remoteId: rec.remoteId,
-            error: `a duplicate in ${def.destination} of ${prev.remoteId} (both are ${def.entity} ${res.id}); merge them there`,
+            error: `a duplicate in ${def.destination} of ${prev.remoteId} (both are ${entity} ${res.id}); merge them there`,
           });
           continue;
         }
         const remote: Record<string, unknown> = Object.fromEntries(
-          def.fields.map((f) => [f.to, value(rec, f.to) ?? null]),
+          fields.map((f) => [f.to, value(rec, f.to) ?? null]),
         );
         // a rep already owns it: routing must not reassign it (plan-sync.ts)
         remote[REMOTE_OWNER] = (rec.fields.owner ?? rec.fields.assignee)?.value ?? null;
         const snap: Snapshot = {
-          entityType: def.entity,
+          entityType: entity,
           entityId: res.id,
           remoteId: rec.remoteId,
           route: {},
@@ -138,8 +188,8 @@ export async function pullCrm(
           archived: false,
         };
         links.push(snap);
-        snaps.set(`${def.entity}:${res.id}`, snap);
-        linked.add(rec.remoteId);
+        snaps.set(`${entity}:${res.id}`, snap);
+        linked.add(`${entity}:${rec.remoteId}`);
       }
       await saveSnapshots(db, def.name, def.destination, links);
       report.linked += links.length;
@@ -147,6 +197,4 @@ export async function pullCrm(
     if (seen < 10_000 || newest.getTime() <= since.getTime()) break;
     since = newest;
   }
-  report.requests = stats.requests;
-  return report;
 }

@@ -210,9 +210,13 @@ export async function createHubSpotSession(
     );
   }
 
-  function toRecord(o: z.infer<typeof objectBody>): RemoteRecord {
+  const parentProps = target.parent
+    ? [...new Set([KEY, ...target.parent.fields.filter((f) => f !== 'owner'), 'hubspot_owner_id'])]
+    : [];
+
+  function toRecord(o: z.infer<typeof objectBody>, props: string[] = readProps): RemoteRecord {
     const fields: RemoteRecord['fields'] = {};
-    for (const p of readProps) {
+    for (const p of props) {
       if (p === KEY) continue;
       const h = o.propertiesWithHistory?.[p]?.[0];
       const value = o.properties[p] === '' ? null : (o.properties[p] ?? null);
@@ -233,21 +237,59 @@ export async function createHubSpotSession(
     };
   }
 
-  async function batchRead(ids: string[]): Promise<RemoteRecord[]> {
+  async function batchRead(ids: string[], obj = object, props = readProps): Promise<RemoteRecord[]> {
     if (ids.length === 0) return [];
     const res = await client.request(
       {
         method: 'POST',
-        path: `/crm/v3/objects/${object}/batch/read`,
+        path: `/crm/v3/objects/${obj}/batch/read`,
         body: {
           inputs: ids.map((id) => ({ id })),
-          properties: readProps,
-          propertiesWithHistory: readProps.filter((p) => p !== KEY),
+          properties: props,
+          propertiesWithHistory: props.filter((p) => p !== KEY),
         },
       },
       { idempotent: true },
     );
-    return batchBody.parse(res.body).results.map(toRecord);
+    return batchBody.parse(res.body).results.map((r) => toRecord(r, props));
+  }
+
+  /** Records of `obj` changed after `since`, oldest first (search, then a batch read of each page). */
+  async function changed(
+    obj: string,
+    props: string[],
+    since: Date,
+    cursor: string | undefined,
+  ): Promise<{ records: RemoteRecord[]; next?: string }> {
+    const res = await client.request(
+      {
+        method: 'POST',
+        path: `/crm/v3/objects/${obj}/search`,
+        body: {
+          filterGroups: [
+            {
+              filters: [{ propertyName: 'lastmodifieddate', operator: 'GT', value: String(since.getTime()) }],
+            },
+          ],
+          sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+          properties: [KEY],
+          limit: 100,
+          ...(cursor ? { after: cursor } : {}),
+        },
+      },
+      { limit: 'search', idempotent: true },
+    );
+    const page = searchBody.parse(res.body);
+    const records = (
+      await batchRead(
+        page.results.map((r) => r.id),
+        obj,
+        props,
+      )
+    ).sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
+    // search stops at 10,000 results: the caller moves its watermark and starts a new window
+    const next = page.paging?.next?.after;
+    return { records, ...(next && Number(next) < 10_000 ? { next } : {}) };
   }
 
   return {
@@ -303,33 +345,14 @@ export async function createHubSpotSession(
       return (await batchRead([id]))[0];
     },
     async changes(since, cursor) {
-      const res = await client.request(
-        {
-          method: 'POST',
-          path: `/crm/v3/objects/${object}/search`,
-          body: {
-            filterGroups: [
-              {
-                filters: [
-                  { propertyName: 'lastmodifieddate', operator: 'GT', value: String(since.getTime()) },
-                ],
-              },
-            ],
-            sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
-            properties: [KEY],
-            limit: 100,
-            ...(cursor ? { after: cursor } : {}),
-          },
-        },
-        { limit: 'search', idempotent: true },
-      );
-      const page = searchBody.parse(res.body);
-      const records = (await batchRead(page.results.map((r) => r.id))).sort(
-        (a, b) => a.updatedAt.getTime() - b.updatedAt.getTime(),
-      );
-      // search stops at 10,000 results: the caller moves its watermark and starts a new window
-      const next = page.paging?.next?.after;
-      return { records, ...(next && Number(next) < 10_000 ? { next } : {}) };
+      return changed(object, readProps, since, cursor);
     },
+    ...(parentObject
+      ? {
+          async parentChanges(since: Date, cursor?: string) {
+            return changed(parentObject, parentProps, since, cursor);
+          },
+        }
+      : {}),
   };
 }
