@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { builtinSequences } from '../outreach/load-sequence.ts';
+import { builtinSequences, loadSequence } from '../outreach/load-sequence.ts';
 import { createOutreachServices } from '../outreach/outreach-services.ts';
 import { outreachStatus, recentEvents, selectContacts } from '../outreach/outreach-status.ts';
 import { addSuppression, ensureSequenceRow, sequenceRow, setPaused } from '../outreach/outreach-store.ts';
@@ -61,6 +61,7 @@ export function registerOutreach(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, opts: Selection, name: string) => {
+        await loadSequence(name); // a bad sequence file is named before any database is opened
         const db = await ctx.db();
         const services = createOutreachServices(db, ctx.config.env);
         const ids = opts.ids ? idsOf(opts.ids) : await selectContacts(db, opts.where, limitOf(opts.limit, 3));
@@ -91,6 +92,7 @@ export function registerOutreach(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, opts: Selection, name: string) => {
+        await loadSequence(name); // a bad sequence file is named before any database is opened
         const db = await ctx.db();
         const services = createOutreachServices(db, ctx.config.env, { log: (l) => ctx.out.warn(l) });
         const def = await services.loadSequence(name);
@@ -125,6 +127,7 @@ export function registerOutreach(program: Command): void {
       .option('--json', 'print one JSON object')
       .action(
         action(async (ctx, _o: { json?: boolean }, name: string) => {
+          await loadSequence(name); // a bad sequence file is named before any database is opened
           const db = await ctx.db();
           const services = createOutreachServices(db, ctx.config.env);
           const def = await services.loadSequence(name);
