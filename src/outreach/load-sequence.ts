@@ -43,6 +43,11 @@ export function builtinSequences(): Promise<string[]> {
 
 /** A built-in name or a file path → the compiled sequence. */
 export async function loadSequence(nameOrFile: string): Promise<SequenceDefinition> {
-  const { text, file } = await readDefinition('sequence', SEQUENCES_DIR, 'sequences', nameOrFile);
+  const { text, file } = await readDefinition(
+    { file: 'sequence', builtin: 'sequence' },
+    SEQUENCES_DIR,
+    'sequences',
+    nameOrFile,
+  );
   return parseSequence(text, file);
 }

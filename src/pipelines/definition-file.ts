@@ -95,10 +95,11 @@ export async function builtinDefinitions(dir: string): Promise<string[]> {
 
 /**
  * A built-in name (`golf-courses-clickup`, looked up in `dir`, shown as `label/<name>.yaml`) or a file
- * path → its text and the name messages use. Files over 1 MB are refused unread, as pipeline files are.
+ * path → its text and the name messages use. `noun` names a file ("sync definition") and a built-in
+ * ("sync") in messages. Files over 1 MB are refused unread, as pipeline files are.
  */
 export async function readDefinition(
-  noun: string,
+  noun: { file: string; builtin: string },
   dir: string,
   label: string,
   nameOrFile: string,
@@ -109,7 +110,7 @@ export async function readDefinition(
     const { size } = await stat(file);
     if (size > MAX_PIPELINE_BYTES)
       throw new ConfigError(
-        `${noun} ${file} is ${(size / 1024 / 1024).toFixed(1)} MB; definitions over ${MAX_PIPELINE_BYTES / 1024 / 1024} MB are refused unread (is it the right file?)`,
+        `${noun.file} ${file} is ${(size / 1024 / 1024).toFixed(1)} MB; definitions over ${MAX_PIPELINE_BYTES / 1024 / 1024} MB are refused unread (is it the right file?)`,
       );
     return { text: await readFile(file, 'utf8'), file: builtin ? `${label}/${nameOrFile}.yaml` : file };
   } catch (err) {
@@ -117,8 +118,8 @@ export async function readDefinition(
     const known = await builtinDefinitions(dir);
     throw new ConfigError(
       builtin
-        ? `no built-in ${noun} "${nameOrFile}" (built-in: ${known.join(', ') || 'none'}); give a file path for your own`
-        : `cannot read ${noun} ${file}: ${(err as Error).message}`,
+        ? `no built-in ${noun.builtin} "${nameOrFile}" (built-in: ${known.join(', ') || 'none'}); give a file path for your own`
+        : `cannot read ${noun.file} ${file}: ${(err as Error).message}`,
       { cause: err, exitCode: 2 },
     );
   }

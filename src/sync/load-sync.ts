@@ -43,6 +43,11 @@ export function builtinSyncs(): Promise<string[]> {
 
 /** A built-in name or a file path → the compiled definition. */
 export async function loadSync(nameOrFile: string): Promise<SyncDefinition> {
-  const { text, file } = await readDefinition('sync definition', SYNCS_DIR, 'syncs', nameOrFile);
+  const { text, file } = await readDefinition(
+    { file: 'sync definition', builtin: 'sync' },
+    SYNCS_DIR,
+    'syncs',
+    nameOrFile,
+  );
   return parseSync(text, file);
 }
