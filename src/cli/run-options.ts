@@ -9,8 +9,14 @@ export function parsePositive(option: string, raw: string): number {
   return n;
 }
 
-/** `--ids 1,2,3`; an empty list is refused: `--ids "$IDS"` with an empty variable must not select everything. */
-export function parseIds(raw: string): number[] {
+/**
+ * `--ids 1,2,3`; an empty list is refused: `--ids "$IDS"` with an empty variable must not select
+ * everything. `empty` words the refusal for the command (what an id names, what leaving it out does).
+ */
+export function parseIds(
+  raw: string,
+  empty = { noun: 'account', omitted: 'nothing was queued; leave --ids out to select every account' },
+): number[] {
   const ids = raw
     .split(',')
     .map((s) => s.trim())
@@ -18,7 +24,7 @@ export function parseIds(raw: string): number[] {
     .map((s) => parsePositive('--ids', s));
   if (ids.length === 0)
     throw new ConfigError(
-      `--ids ${JSON.stringify(raw)} names no account: give ids such as --ids 1,2,3 (nothing was queued; leave --ids out to select every account)`,
+      `--ids ${JSON.stringify(raw)} names no ${empty.noun}: give ids such as --ids 1,2,3 (${empty.omitted})`,
       { exitCode: 2 },
     );
   return ids;

@@ -9,7 +9,7 @@ import { listConflicts, resolveConflict } from '../sync/sync-conflicts.ts';
 import { syncErrors, syncStatus } from '../sync/sync-status.ts';
 import { action, type CommandContext } from './context.ts';
 import { table } from './output.ts';
-import { once, parsePositive } from './run-options.ts';
+import { once, parseIds, parsePositive } from './run-options.ts';
 import { createSyncProgressBar } from './sync-progress.ts';
 import { registerSyncSchedule } from './sync-schedule.ts';
 
@@ -92,7 +92,10 @@ export function registerSync(program: Command): void {
       .action(
         action(async (ctx, o: { ids?: string; json?: boolean }, nameOrFile: string) => {
           const def = await loadSync(nameOrFile);
-          const ids = o.ids !== undefined ? parseRecordIds(o.ids) : undefined;
+          const ids =
+            o.ids !== undefined
+              ? parseIds(o.ids, { noun: 'record', omitted: 'leave --ids out to sync every record' })
+              : undefined;
           const bar = createSyncProgressBar({
             enabled: name === 'run' && !ctx.out.json && process.stderr.isTTY === true,
           });
@@ -299,19 +302,4 @@ function printReport(
   }
   for (const e of r.errors.slice(0, 10)) ctx.out.warn(`${e.status}: ${e.key}: ${e.error}`);
   if (r.errors.length) ctx.out.warn('see `sluice sync errors` for every record that did not sync');
-}
-
-/** `--ids 1,2`; an empty list (`--ids "$IDS"` with an empty variable) is refused, never "every record". */
-function parseRecordIds(raw: string): number[] {
-  const ids = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => parsePositive('--ids', s));
-  if (ids.length === 0)
-    throw new ConfigError(
-      `--ids ${JSON.stringify(raw)} names no record: give ids such as --ids 1,2,3 (leave --ids out to sync every record)`,
-      { exitCode: 2 },
-    );
-  return ids;
 }
