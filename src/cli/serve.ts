@@ -58,7 +58,10 @@ export function registerServe(program: Command): void {
         const workers = nonNegative('--workers', o.workers);
         const config = loadTriggerConfig(o.config);
         const db = await ctx.db();
-        const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
+        // with --sandbox, `env` points every provider, CRM and email tool at the sandbox's fakes
+        const { engine, sandbox, env } = await openServeEngine(ctx.config, db, {
+          sandbox: o.sandbox === true,
+        });
         for (const rule of config.rules) {
           try {
             if (rule.sequence) await loadSequence(rule.sequence);
@@ -76,7 +79,7 @@ export function registerServe(program: Command): void {
           server = await startServer({
             db,
             engine,
-            env: ctx.config.env,
+            env,
             host: o.host,
             port,
             workers,
@@ -92,6 +95,8 @@ export function registerServe(program: Command): void {
           await sandbox?.stop();
           throw err;
         }
+        // the sandbox's email fakes send their events and replies back to this server
+        await sandbox?.email.connect(server.url);
         // Schedules: cron passes and firings in this process too (one firing across all processes).
         let schedules: Awaited<ReturnType<typeof startScheduleRunner>> | undefined;
         if (o.schedules !== false) {
@@ -99,7 +104,7 @@ export function registerServe(program: Command): void {
             schedules = await startScheduleRunner({
               services: {
                 db,
-                env: ctx.config.env,
+                env,
                 engine,
                 callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
                 log: (line) => ctx.out.warn(`serve: ${line}`),
