@@ -71,7 +71,10 @@ export function registerServe(program: Command): void {
             `--worker-processes ${workerProcesses}: the embedded database (${db.target}) belongs to one process; use it with server PostgreSQL (DATABASE_URL), or drop the option to work runs in this process`,
             { exitCode: 2 },
           );
-        const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
+        // with --sandbox, `env` points every provider, CRM and email tool at the sandbox's fakes
+        const { engine, sandbox, env } = await openServeEngine(ctx.config, db, {
+          sandbox: o.sandbox === true,
+        });
         for (const rule of config.rules) {
           try {
             if (rule.sequence) await loadSequence(rule.sequence);
@@ -89,7 +92,7 @@ export function registerServe(program: Command): void {
           server = await startServer({
             db,
             engine,
-            env: ctx.config.env,
+            env,
             host: o.host,
             port,
             workers: workerProcesses > 0 ? 0 : workers,
@@ -105,6 +108,8 @@ export function registerServe(program: Command): void {
           await sandbox?.stop();
           throw err;
         }
+        // the sandbox's email fakes send their events and replies back to this server
+        await sandbox?.email.connect(server.url);
         const children =
           workerProcesses > 0 && workers > 0
             ? startWorkerProcesses({
@@ -127,7 +132,7 @@ export function registerServe(program: Command): void {
             schedules = await startScheduleRunner({
               services: {
                 db,
-                env: ctx.config.env,
+                env,
                 engine,
                 callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
                 log: (line) => ctx.out.warn(`serve: ${line}`),

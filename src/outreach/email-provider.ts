@@ -103,6 +103,8 @@ export interface EmailEvent {
   occurredAt: Date;
   /** Sluice's send id when the event carries it (SendGrid custom_args). */
   sendKey?: string;
+  /** The contact, when the event names it itself (Sluice's own unsubscribe link); else found by send id or email. */
+  contactId?: number;
   campaignId?: string;
   step?: number;
   subject?: string;

@@ -8,13 +8,14 @@ import { clickupSource, hubspotSource } from './signed-sources.ts';
  * The registry `sluice serve` starts with: RB2B, ClickUp, HubSpot, the generic signed source, and
  * outreach's SendGrid/Instantly sources. The
  * ClickUp and HubSpot events are processed by the CRM sync (src/sync/crm-hooks.ts: two-way fields).
+ * Processors use `env` (keys, base URLs: the server's, e.g. the sandbox's), default `process.env`.
  */
-export function defaultInboundRegistry(): InboundRegistry {
+export function defaultInboundRegistry(env?: Readonly<Record<string, string | undefined>>): InboundRegistry {
   const registry = new InboundRegistry()
     .register(rb2bSource)
-    .register(clickupSyncSource(clickupSource))
-    .register(hubspotSyncSource(hubspotSource))
+    .register(clickupSyncSource(clickupSource, env))
+    .register(hubspotSyncSource(hubspotSource, env))
     .register(genericSource);
   // SendGrid events and replies, Instantly events (src/outreach/outreach-hooks.ts)
-  return registerOutreachSources(registry);
+  return registerOutreachSources(registry, env);
 }
