@@ -267,7 +267,7 @@ function report(label: string, w: Window) {
   const f = (ms: number) => `${ms.toFixed(2)} ms`;
   const share = (x: number | undefined) => `${((x ?? Number.NaN) * 100).toFixed(1)} %`;
   console.log(
-    `  ${label}, ${w.tool === 'paced' ? 'paced (open loop, one request every ' + (1000 / RATE).toFixed(1) + ' ms)' : 'autocannon (per-second quota: bursts on 16 connections)'}:`,
+    `  ${label}, ${w.tool === 'paced' ? `paced (open loop, one request every ${(1000 / RATE).toFixed(1)} ms)` : 'autocannon (per-second quota: bursts on 16 connections)'}:`,
   );
   console.log(
     `    client latency  p50 ${f(w.p50)}  p90 ${f(w.p90)}  p99 ${f(w.p99)}  max ${f(w.max)}` +
