@@ -10,6 +10,7 @@ import { createClickUpFake } from '../src/sandbox/fakes/crm/clickup.ts';
 import { createInstantlyFake, type InstantlyFake } from '../src/sandbox/fakes/email/instantly.ts';
 import { createSendGridFake, type SendGridFake } from '../src/sandbox/fakes/email/sendgrid.ts';
 import { listen, type RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
+import { getAction } from '../src/schedules/schedule-actions.ts';
 import { clickupSyncSource } from '../src/sync/crm-hooks.ts';
 import { loadSync } from '../src/sync/load-sync.ts';
 import { runSync } from '../src/sync/run-sync.ts';
@@ -202,6 +203,91 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
       `SELECT count(*)::int AS n FROM outreach_events WHERE kind = 'reply'`,
     );
     expect(events.rows[0]!.n).toBe(2);
+  });
+
+  it('Instantly bounces and unsubscribes are polled from lead statuses too, one event with their webhooks', async () => {
+    const { services, sink } = await fakes();
+    const { contacts } = await seedGolf(db, 3, 1);
+    await startSequenceFor(services, contacts, 'email-seq', mondayNY(9));
+    await startSequenceFor(services, contacts, 'inst-seq', mondayNY(9));
+    const emails = instantly.leads.map((l) => l.email);
+    expect(emails).toHaveLength(3);
+    const [a, b] = emails as [string, string];
+    // Instantly marks A bounced and B unsubscribed; A's webhook arrives, B's is lost
+    const leadA = instantly.leads.find((l) => l.email === a)!;
+    const leadB = instantly.leads.find((l) => l.email === b)!;
+    Object.assign(leadA, { status: -1, updated: Date.now() });
+    Object.assign(leadB, { status: -2, updated: Date.now() });
+    const hook = await fetch(sink.url('instantly/instantly-token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'email_bounced',
+        timestamp: new Date().toISOString(),
+        lead_email: a,
+        campaign_id: leadA.campaign,
+        step: 1,
+      }),
+    });
+    expect(hook.status).toBe(202);
+    const state = async () =>
+      (
+        await db.query<{ email: string; state: string }>(
+          `SELECT c.email, s.state FROM outreach_contact_state s JOIN contacts c ON c.id = s.contact_id ORDER BY 1`,
+        )
+      ).rows;
+    expect(await state()).toEqual([{ email: a, state: 'bounced' }]);
+
+    const first = await pollEmailEvents(services, 'instantly');
+    // A's bounce is the webhook's event (same key); B's unsubscribe is new and stops B everywhere
+    expect(first).toMatchObject({ events: 2, duplicates: 1, stops: 1 });
+    expect(await state()).toEqual(
+      [
+        { email: a, state: 'bounced' },
+        { email: b, state: 'unsubscribed' },
+      ].sort((x, y) => x.email.localeCompare(y.email)),
+    );
+    const sup = await db.query<{ email: string; reason: string }>(
+      'SELECT email, reason FROM outreach_suppressions ORDER BY email',
+    );
+    expect(sup.rows).toEqual(
+      [
+        { email: a, reason: 'bounce' },
+        { email: b, reason: 'unsubscribe' },
+      ].sort((x, y) => x.email.localeCompare(y.email)),
+    );
+    const active = await db.query<{ email: string }>(
+      `SELECT DISTINCT c.email FROM outreach_enrollments e JOIN contacts c ON c.id = e.contact_id WHERE e.state = 'active'`,
+    );
+    expect(active.rows.map((r) => r.email)).toEqual([emails[2]]);
+    // the SendGrid sequence sends to the third contact only
+    expect((await runDueSequenceSteps(services, mondayNY(10))).sent).toBe(1);
+    // a second poll (the built-in outreach-poll schedule's action), and B's late webhook, change nothing
+    const second = await getAction('outreach-poll').run({ db, env }, {});
+    expect(second).toMatchObject({ instantly: { events: 2, duplicates: 2, stops: 0 } });
+    await fetch(sink.url('instantly/instantly-token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'lead_unsubscribed',
+        timestamp: new Date().toISOString(),
+        lead_email: b,
+        campaign_id: leadB.campaign,
+        step: 1,
+      }),
+    });
+    const n = await db.query<{ kind: string; n: number }>(
+      `SELECT kind, count(*)::int AS n FROM outreach_events GROUP BY kind ORDER BY kind`,
+    );
+    expect(n.rows).toEqual([
+      { kind: 'bounce', n: 1 },
+      { kind: 'unsubscribe', n: 1 },
+    ]);
+    // the watermark is the newest lead update the poll saw (not "now", not a webhook's time)
+    const mark = await db.query<{ watermark: Date }>(
+      `SELECT watermark FROM outreach_poll_state WHERE provider = 'instantly'`,
+    );
+    expect(new Date(mark.rows[0]!.watermark).getTime()).toBe(Math.max(leadA.updated, leadB.updated));
   });
 
   it('a ClickUp task moved to "Contacted" starts the sequence (trigger rule); a reply moves it to "Replied" with a comment', async () => {

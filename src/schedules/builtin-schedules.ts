@@ -30,6 +30,14 @@ export const BUILTIN_SCHEDULES: Omit<Schedule, 'enabled'>[] = [
     builtin: true,
   },
   {
+    name: 'outreach-poll',
+    action: 'outreach-poll',
+    args: {},
+    cron: '*/15 * * * *',
+    timezone: 'UTC',
+    builtin: true,
+  },
+  {
     name: 'webhook-retries',
     action: 'webhook-retries',
     args: {},

@@ -59,6 +59,6 @@ export const mondayNY = (hh: number, mm = 0, plusDays = 0) =>
 /** Empties records and outreach tables (tests share one database per describe). */
 export async function emptyOutreachDb(db: Queryable): Promise<void> {
   await db.exec(
-    'TRUNCATE accounts, contacts, field_values, imports, sync_records, sync_outbox, rate_limits, outreach_sequences, outreach_enrollments, outreach_sends, outreach_events, outreach_suppressions, outreach_contact_state, record_events, webhook_deliveries, webhook_endpoints, hook_events RESTART IDENTITY CASCADE',
+    'TRUNCATE accounts, contacts, field_values, imports, sync_records, sync_outbox, rate_limits, outreach_sequences, outreach_enrollments, outreach_sends, outreach_events, outreach_suppressions, outreach_contact_state, outreach_poll_state, record_events, webhook_deliveries, webhook_endpoints, hook_events RESTART IDENTITY CASCADE',
   );
 }
