@@ -77,9 +77,9 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
     return { ...s, url };
   };
 
-  // One backend (a real process, slow): PGlite, the default install. On server Postgres the same
-  // delivery row is taken over when its 30 s lease lapses (delivery-worker.ts).
-  it.skipIf(backend !== 'pglite')(
+  // Both backends: PGlite releases every claim at start (one process owns it); server Postgres takes
+  // back the claims of owners whose advisory lock is free (lease-owner.ts), without waiting out the lease.
+  it(
     'kill -9 of the server between a job finishing and its callback loses nothing: the restarted server sends it',
     async () => {
       // the key in-process (the CLI's `keys create` is a process of its own: the tests below run it)
@@ -121,7 +121,7 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
         }
 
         const second = await serve();
-        // PGlite has one owner, so the new server takes the dead one's claim at start (no lease wait)
+        // the new server takes the dead one's claim at start (no lease wait)
         await second.waitFor(/took over 1 delivery\/event claim/);
         await receiver.waitFor(2, 120_000);
         const [lost, sent] = receiver.received;
