@@ -45,4 +45,12 @@ export const BUILTIN_SCHEDULES: Omit<Schedule, 'enabled'>[] = [
     timezone: 'UTC',
     builtin: true,
   },
+  {
+    name: 'alerts',
+    action: 'alerts-check',
+    args: {},
+    cron: '*/5 * * * *',
+    timezone: 'UTC',
+    builtin: true,
+  },
 ];

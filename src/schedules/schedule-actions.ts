@@ -114,7 +114,33 @@ const outreachPoll = defineAction({
   },
 });
 
-const ACTIONS: ScheduleAction[] = [freshness, crmPull, sequenceSteps, outreachPoll, webhookRetries];
+const alertsCheck = defineAction({
+  id: 'alerts-check',
+  description:
+    'alert rules on timing signals (src/alerts): queue Slack messages for new matching signals, send the alert emails',
+  args: z.object({ limit: z.number().int().positive().default(200) }).strict(),
+  async run(services, args) {
+    const { checkAlerts } = await import('../alerts/check-alerts.ts');
+    const { sendAlertEmails } = await import('../alerts/send-alert-emails.ts');
+    const rules = await checkAlerts(services.db);
+    const emails = await sendAlertEmails(services.db, { env: services.env, limit: args.limit });
+    return {
+      rules: rules.length,
+      signals: rules.reduce((s, r) => s + r.signals, 0),
+      notified: rules.reduce((s, r) => s + r.notified, 0),
+      emails,
+    };
+  },
+});
+
+const ACTIONS: ScheduleAction[] = [
+  freshness,
+  crmPull,
+  sequenceSteps,
+  outreachPoll,
+  webhookRetries,
+  alertsCheck,
+];
 
 export function scheduleActions(): readonly ScheduleAction[] {
   return ACTIONS;

@@ -57,6 +57,8 @@ export interface GoHighLevelFake {
   daily: RollingWindow;
   contacts: Map<string, GhlContact>;
   fields: GhlField[];
+  /** Notes (`POST /contacts/{id}/notes`) by contact id. */
+  notes: Map<string, { id: string; body: string; dateAdded: string }[]>;
   /** The value of a contact's custom field, by the field's name. */
   custom(contact: GhlContact, name: string): unknown;
   /** A rep edits a contact in HighLevel's UI (record-level dateUpdated moves). */
@@ -96,6 +98,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
   const window = new RollingWindow(options.per10s ?? 100, options.windowMs ?? 10_000);
   const daily = new RollingWindow(options.perDay ?? 200_000, 86_400_000);
   const contacts = new Map<string, GhlContact>();
+  const notes: GoHighLevelFake['notes'] = new Map();
   const nextId = idMaker('seD4', 9_100_000_000);
   const field = (n: number, name: string, fieldKey: string, dataType: GhlField['dataType']): GhlField => ({
     id: `6dvNaf7VhkQ9snc5vn${String(n).padStart(2, '0')}`,
@@ -294,6 +297,30 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     return c.json({ tags: t.tags });
   });
 
+  app.post('/contacts/:id/notes', async (c) => {
+    const t = contacts.get(c.req.param('id'));
+    if (!t) return fail(c, 400, 'Contact not found');
+    const body = ((await c.req.json().catch(() => null)) ?? {}) as { body?: unknown; userId?: unknown };
+    if (typeof body.body !== 'string' || !body.body.trim())
+      return fail(c, 422, 'body must be a string', 'Unprocessable Entity');
+    const note = {
+      id: `note_${notes.size + 1}_${Date.now().toString(36)}`,
+      body: body.body,
+      dateAdded: new Date().toISOString(),
+    };
+    notes.set(t.id, [...(notes.get(t.id) ?? []), note]);
+    return c.json(
+      {
+        note: {
+          ...note,
+          contactId: t.id,
+          ...(typeof body.userId === 'string' ? { userId: body.userId } : {}),
+        },
+      },
+      201,
+    );
+  });
+
   app.post('/contacts/search', async (c) => {
     const body = (await c.req.json().catch(() => null)) as {
       locationId?: string;
@@ -347,6 +374,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     daily,
     contacts,
     fields,
+    notes,
     custom(contact, name) {
       const f = fields.find((x) => x.name === name);
       return f ? contact.customFields.get(f.id) : undefined;
