@@ -137,6 +137,7 @@ export function registerServe(program: Command): void {
                 callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
                 log: (line) => ctx.out.warn(`serve: ${line}`),
               },
+              cronIntervalSeconds: ctx.config.cronIntervalSeconds,
               onError: (err) => ctx.out.warn(`serve: schedules: ${(err as Error).message}`),
               onFired: (run) =>
                 ctx.out.warn(

@@ -62,6 +62,7 @@ export function registerWorker(program: Command): void {
             ? undefined
             : await startScheduleRunner({
                 services: { db, env: ctx.config.env, engine, log: (line) => ctx.out.warn(`worker: ${line}`) },
+                cronIntervalSeconds: ctx.config.cronIntervalSeconds,
                 onError: (err) => warnError(ctx, 'worker: schedules', err),
                 onFired: (run) =>
                   ctx.out.warn(
