@@ -240,4 +240,75 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
     },
     180_000,
   );
+
+  it.skipIf(backend === 'pglite' || !backends.includes('postgres'))(
+    '`serve --worker-processes 1` works runs in a child `sluice worker`, which stops when the server is killed -9',
+    async () => {
+      const key = await createKey();
+      writeFileSync(
+        join(cwd, 'tag.yaml'),
+        'name: tag\nsteps:\n  - id: tag\n    kind: formula\n    fields:\n      tagged: "\'by a child\'"\n',
+      );
+      const receiver = await startReceiver([200]);
+      try {
+        const s = sluice(
+          ['serve', '--sandbox', '--worker-processes', '1', '--workers', '2', '--port', '0'],
+          shared.env,
+          cwd,
+        );
+        const m = await s.waitFor(/listening on (http:\/\/\S+) .*worker process \(pid (\d+)\)/);
+        const url = m[1]!;
+        const childPid = Number(m[2]);
+        const api = async (path: string, body?: unknown) =>
+          (await (
+            await fetch(`${url}${path}`, {
+              method: body === undefined ? 'GET' : 'POST',
+              headers: { 'x-api-key': key, 'content-type': 'application/json' },
+              ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+            })
+          ).json()) as Record<string, unknown>;
+        const health = await until(async () => {
+          const h = (await api('/health')) as { workers: { serve: number; worker: number; working: number } };
+          return h.workers.worker === 1 && h;
+        }, 120_000);
+        // the server itself works no runs: the child does
+        expect(health.workers).toMatchObject({ serve: 1, worker: 1, working: 1 });
+        const accepted = await api('/v1/jobs', {
+          pipeline: 'tag.yaml',
+          records: [{ name: 'Split Golf Club', state: 'VA' }],
+          callback_url: receiver.url,
+        });
+        receiver.setSecret(accepted.webhook_secret as string);
+        const [hit] = await receiver.waitFor(1, 90_000);
+        const payload = hit!.verified as { type: string; records: { account: Record<string, unknown> }[] };
+        expect(payload.records[0]!.account).toMatchObject({ name: 'Split Golf Club', tagged: 'by a child' });
+
+        s.child.kill('SIGKILL');
+        expect(await s.exited).toBe('SIGKILL');
+        // no orphan: its stdin (a pipe from the dead server) closed, so the child stopped by itself
+        const alive = () => {
+          try {
+            process.kill(childPid, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        await until(async () => !alive(), 60_000);
+      } finally {
+        await receiver.close();
+      }
+    },
+    180_000,
+  );
+
+  it.skipIf(backend !== 'pglite')(
+    '`serve --worker-processes` on the embedded database is refused with the reason',
+    async () => {
+      const s = sluice(['serve', '--worker-processes', '1', '--port', '0'], shared.env, cwd);
+      expect(await s.exited).toBe(2);
+      expect(s.err()).toMatch(/--worker-processes 1: the embedded database .* belongs to one process/);
+    },
+    60_000,
+  );
 });

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../db/db.ts';
 import { setBatchBudget } from '../limits/budget.ts';
 import type { QueueDriver } from '../queue/queue-driver.ts';
+import { storeBatchFigures } from './batch-figures.ts';
 import { RUNS_QUEUE, type RunJobData } from './run-executor.ts';
 import { type AccountSelection, selectAccountsSql } from './selection.ts';
 
@@ -125,20 +126,27 @@ export async function batchProgress(db: Queryable, batchId: number): Promise<Bat
   return row;
 }
 
-/** Marks a batch done once none of its runs is queued or running. Returns true when it is over. */
-export async function settleBatch(db: Queryable, batchId: number): Promise<boolean> {
-  const r = await db.query<{ status: string; open: boolean }>(
+/**
+ * Marks a batch done once none of its runs is queued or running, and stores its batch figures when it
+ * ends (batch-figures.ts). Returns true when it is over.
+ */
+export async function settleBatch(db: Db, batchId: number): Promise<boolean> {
+  const r = await db.query<{ status: string; open: boolean; ended_now: boolean }>(
     `WITH done AS (
        UPDATE batches SET status = 'done', finished_at = now()
         WHERE id = $1 AND status = 'running'
           AND NOT EXISTS (SELECT 1 FROM runs WHERE batch_id = $1 AND state IN ('queued', 'running'))
        RETURNING status)
      SELECT coalesce((SELECT status FROM done), b.status) AS status,
+            EXISTS (SELECT 1 FROM done) AS ended_now,
             EXISTS (SELECT 1 FROM runs WHERE batch_id = $1 AND state = 'running') AS open
        FROM batches b WHERE b.id = $1`,
     [batchId],
   );
   const row = r.rows[0];
+  // Once, when this call ended it. A failure here is left to the read port, which computes the figures
+  // of an ended batch that has none the first time someone asks: the batch is done either way.
+  if (row?.ended_now) await storeBatchFigures(db, batchId).catch(() => undefined);
   // A stopped batch is over once nothing of it is still in flight.
   return row ? row.status === 'done' || (row.status === 'stopped' && !row.open) : true;
 }

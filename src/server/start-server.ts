@@ -84,7 +84,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
   const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
   const pollMs = o.pollMs ?? 500;
   const policy = o.callbacks ?? {};
-  const hooks = o.hooks ?? defaultInboundRegistry();
+  const hooks = o.hooks ?? defaultInboundRegistry(o.env);
   const deliveries = startDeliveryWorker({ db, policy, intervalMs: pollMs, onError: onError('webhooks') });
   const watcher = startJobWatcher(db, {
     intervalMs: pollMs,

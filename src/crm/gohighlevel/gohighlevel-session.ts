@@ -344,6 +344,30 @@ export async function createGoHighLevelSession(
       }
       return out;
     },
+    async annotate(id, update) {
+      const path = `/contacts/${encodeURIComponent(id)}`;
+      // a note has no idempotency key: the caller records that it was made
+      if (update.comment)
+        await client.request({ method: 'POST', path: `${path}/notes`, body: { body: update.comment } });
+      if (update.status) {
+        // a contact has no status: the sync's stage field when it is a custom field, else a tag
+        const f = update.statusField ? byName.get(update.statusField.toLowerCase()) : undefined;
+        if (f) {
+          if (f.picklistOptions && !f.picklistOptions.includes(update.status))
+            throw new CriticalError(
+              `gohighlevel: the note was added, but custom field ${f.name} has no option "${update.status}" (options: ${f.picklistOptions.join(', ')})`,
+            );
+          await client.request(
+            { method: 'PUT', path, body: { customFields: [{ id: f.id, field_value: update.status }] } },
+            { idempotent: true },
+          );
+        } else
+          await client.request(
+            { method: 'POST', path: `${path}/tags`, body: { tags: [update.status] } },
+            { idempotent: true },
+          );
+      }
+    },
     async findByKey(key) {
       const res = await client.request(
         {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, NotFoundError } from '../../errors.ts';
+import { ConfigError, CriticalError, NotFoundError } from '../../errors.ts';
 import type {
   DestinationClient,
   DestinationSession,
@@ -51,6 +51,12 @@ const searchBody = z.object({
   results: z.array(z.object({ id: z.string() })),
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
+const propertyBody = z.object({
+  type: z.string(),
+  options: z.array(z.object({ label: z.string(), value: z.string() })).default([]),
+});
+/** HUBSPOT_DEFINED association type of a note to a contact. */
+const NOTE_TO_CONTACT = 202;
 const ownersBody = z.object({
   results: z.array(z.object({ id: z.string(), email: z.string().nullable().optional() })),
 });
@@ -212,6 +218,23 @@ export async function createHubSpotSession(
     ? [...new Set([KEY, ...target.parent.fields.filter((f) => f !== 'owner'), 'hubspot_owner_id'])]
     : [];
 
+  /** An enumeration takes one of its option values: the status is matched to a value or a label. */
+  async function statusValue(property: string, status: string): Promise<string> {
+    const res = await client.request(
+      { method: 'GET', path: `/crm/v3/properties/${object}/${encodeURIComponent(property)}` },
+      { idempotent: true },
+    );
+    const def = propertyBody.parse(res.body);
+    if (def.type !== 'enumeration') return status;
+    const want = status.trim().toLowerCase();
+    const option = def.options.find((o) => o.value.toLowerCase() === want || o.label.toLowerCase() === want);
+    if (!option)
+      throw new CriticalError(
+        `hubspot: the note was added, but ${object} property ${property} has no option "${status}" (options: ${def.options.map((o) => o.label).join(', ')}); add it in HubSpot (Settings → Properties) or set the sequence's crm.reply_status to one of them`,
+      );
+    return option.value;
+  }
+
   function toRecord(o: z.infer<typeof objectBody>, props: string[] = readProps): RemoteRecord {
     const fields: RemoteRecord['fields'] = {};
     for (const p of props) {
@@ -341,6 +364,38 @@ export async function createHubSpotSession(
     },
     async read(id) {
       return (await batchRead([id]))[0];
+    },
+    async annotate(id, update) {
+      // the note first: the reply's text is what the rep needs, whatever happens to the status
+      if (update.comment) {
+        if (object !== 'contacts')
+          throw new ConfigError(`hubspot: notes on ${object} are not supported (only contacts)`);
+        await client.request({
+          method: 'POST',
+          path: '/crm/v3/objects/notes',
+          body: {
+            properties: { hs_timestamp: new Date().toISOString(), hs_note_body: update.comment },
+            associations: [
+              {
+                to: { id },
+                types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: NOTE_TO_CONTACT }],
+              },
+            ],
+          },
+        });
+      }
+      if (update.status) {
+        const property = update.statusField ?? 'hs_lead_status';
+        const value = await statusValue(property, update.status);
+        await client.request(
+          {
+            method: 'PATCH',
+            path: `/crm/v3/objects/${object}/${encodeURIComponent(id)}`,
+            body: { properties: { [property]: value } },
+          },
+          { idempotent: true },
+        );
+      }
     },
     async changes(since, cursor) {
       return changed(object, readProps, since, cursor);

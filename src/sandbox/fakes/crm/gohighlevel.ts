@@ -82,6 +82,8 @@ export interface GoHighLevelFake {
   daily: RollingWindow;
   contacts: Map<string, GhlContact>;
   fields: GhlField[];
+  /** Notes (`POST /contacts/{id}/notes`) by contact id. */
+  notes: Map<string, { id: string; body: string; dateAdded: string }[]>;
   /** The value of a contact's custom field, by the field's name. */
   custom(contact: GhlContact, name: string): unknown;
   pipelines: GhlPipeline[];
@@ -147,6 +149,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
   const window = new RollingWindow(options.per10s ?? 100, options.windowMs ?? 10_000);
   const daily = new RollingWindow(options.perDay ?? 200_000, 86_400_000);
   const contacts = new Map<string, GhlContact>();
+  const notes: GoHighLevelFake['notes'] = new Map();
   const nextId = idMaker('seD4', 9_100_000_000);
   const nextOpp = idMaker('yWQo', 9_300_000_000);
   const pipelines: GhlPipeline[] = [
@@ -476,6 +479,30 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     return o ? c.json({ opportunity: opportunityJson(o) }) : fail(c, 400, 'Opportunity not found');
   });
 
+  app.post('/contacts/:id/notes', async (c) => {
+    const t = contacts.get(c.req.param('id'));
+    if (!t) return fail(c, 400, 'Contact not found');
+    const body = ((await c.req.json().catch(() => null)) ?? {}) as { body?: unknown; userId?: unknown };
+    if (typeof body.body !== 'string' || !body.body.trim())
+      return fail(c, 422, 'body must be a string', 'Unprocessable Entity');
+    const note = {
+      id: `note_${notes.size + 1}_${Date.now().toString(36)}`,
+      body: body.body,
+      dateAdded: new Date().toISOString(),
+    };
+    notes.set(t.id, [...(notes.get(t.id) ?? []), note]);
+    return c.json(
+      {
+        note: {
+          ...note,
+          contactId: t.id,
+          ...(typeof body.userId === 'string' ? { userId: body.userId } : {}),
+        },
+      },
+      201,
+    );
+  });
+
   app.post('/contacts/search', async (c) => {
     const body = (await c.req.json().catch(() => null)) as {
       locationId?: string;
@@ -538,6 +565,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     async settled() {
       while (inFlight.size) await Promise.all([...inFlight]);
     },
+    notes,
     custom(contact, name) {
       const f = fields.find((x) => x.name === name);
       return f ? contact.customFields.get(f.id) : undefined;
