@@ -4,7 +4,7 @@ import { afterEach, expect, it } from 'vitest';
 import { InfrastructureError, RetryableError, ThrottledError } from '../src/errors.ts';
 import { listLedger } from '../src/ledger/ledger-query.ts';
 import { busiestWindow } from '../src/limits/limit-spec.ts';
-import { bookRate, limitWindows } from '../src/limits/sliding-window.ts';
+import { bookRate, claimRate, limitWindows, sentRate } from '../src/limits/sliding-window.ts';
 import type { RateLimitSpec } from '../src/providers/define-provider.ts';
 import { describeEachBackend, TEST_DATABASE_URL, type TestDb } from './helpers/backends.ts';
 import { fakeEnv, fakeProvider, startFakeServerProcess } from './helpers/fake-provider.ts';
@@ -349,6 +349,32 @@ describeEachBackend('sliding-window limiter', (backend) => {
       expect(endingAt(all, t, 400)).toBeLessThanOrEqual(7);
       expect(endingAt(all, t, 3_000)).toBeLessThanOrEqual(14);
     }
+  });
+
+  it('a claim places each call from where the calls before it were sent, not where they were booked', async () => {
+    const db = sharedDb();
+    const w = limitWindows('acct3', 'op', [{ limit: 2, windowMs: 1_000 }], undefined, 0);
+    const booked = [];
+    for (let i = 0; i < 4; i++) booked.push(await bookRate(db, w, { maxWaitMs: 10_000 }));
+    const first = await claimRate(db, w, booked.slice(0, 2), 10_000);
+    expect(first.claimed).toBe(2);
+    // The second call left 300 ms after its claim (a late timer, a slow connection).
+    await sentRate(db, [{ booking: booked[1]!, atMs: first.atMs[1]! + 300 }]);
+    // Too far for a 100 ms wait: nothing is claimed.
+    const refused = await claimRate(db, w, booked.slice(2), 100);
+    expect(refused.claimed).toBe(0);
+    expect(refused.waitMs).toBeGreaterThan(800);
+    const next = await claimRate(db, w, booked.slice(2), 10_000);
+    expect(next.claimed).toBe(2);
+    // The third goes a window after the first; the fourth a window after the second LEFT (its place
+    // was booked a window after the second's booked place, 300 ms too early).
+    expect(next.atMs[0]! - first.atMs[0]!).toBeGreaterThanOrEqual(1_000);
+    expect(next.atMs[1]! - (first.atMs[1]! + 300)).toBeGreaterThanOrEqual(1_000);
+    expect(next.atMs[1]! - (first.atMs[1]! + 300)).toBeLessThan(1_100);
+    const rows = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM rate_log WHERE key LIKE 'acct3:%' AND sent",
+    );
+    expect(rows.rows[0]!.n).toBe(4);
   });
 
   it('a place too far away books nothing', async () => {
