@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createDestinationClient } from '../src/crm/destination-client.ts';
 import { getDestination } from '../src/crm/registry.ts';
 import type { Db } from '../src/db/db.ts';
-import { bookRate, delayRate, limitWindows } from '../src/limits/sliding-window.ts';
+import { bookRate, limitWindows, sentRate } from '../src/limits/sliding-window.ts';
 import { createGoHighLevelFake } from '../src/sandbox/fakes/crm/gohighlevel.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 import { serveFake } from './helpers/sync-fixtures.ts';
@@ -28,8 +28,8 @@ describeEachBackend('CRM destination client and the limiter', (backend) => {
     const windows = limitWindows('acct', 'write', [{ limit: 1, windowMs: 1_000 }], undefined, 0);
     const a = await bookRate(db, windows, { maxWaitMs: 5_000 });
     expect(a.granted).toBe(true);
-    await delayRate(db, a, a.atMs! + 600);
-    await delayRate(db, a, a.atMs! + 100); // earlier: ignored
+    await sentRate(db, [{ booking: a, atMs: a.atMs! + 600 }]);
+    await sentRate(db, [{ booking: a, atMs: a.atMs! + 100 }]); // earlier: ignored
     const b = await bookRate(db, windows, { maxWaitMs: 5_000 });
     expect(b.atMs! - a.atMs!).toBeGreaterThanOrEqual(1_600);
   });

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts';
 import { ConfigError, RetryableError, ThrottledError } from '../errors.ts';
 import { backoffDelay } from '../limits/backoff.ts';
 import { Semaphore } from '../limits/concurrency.ts';
-import { bookRate, delayRate, limitWindows } from '../limits/sliding-window.ts';
+import { bookRate, limitWindows, sentRate } from '../limits/sliding-window.ts';
 import type { HttpRequest, HttpResponse, ProviderDefinition } from '../providers/define-provider.ts';
 import { createOperationContext } from '../providers/http.ts';
 import type { DestinationClient, DestinationDefinition } from './define-destination.ts';
@@ -134,7 +134,7 @@ export function createDestinationClient(
           // after its place, and the one booked a window later would land in its window (a 429 and
           // HubSpot's 10 s pause, bench:sync).
           answered = true;
-          await delayRate(options.db, place, place.dbAt(Date.now()));
+          await sentRate(options.db, [{ booking: place, atMs: place.dbAt(Date.now()) }]);
         }
       } catch (err) {
         if (err instanceof ThrottledError) {
