@@ -20,21 +20,32 @@ SELECT id, lower(coalesce(name, '') || ' ' || coalesce(domain, '') || ' ' || coa
                  CASE WHEN attributes = '{}'::jsonb THEN '' ELSE attributes::text END)
   FROM accounts;
 
-CREATE FUNCTION sluice_account_search() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Inserted rows: a plain INSERT (new ids cannot conflict). Updated rows: only those whose text changed
+-- (most account updates write other columns: phone, segment...).
+CREATE FUNCTION sluice_account_search_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO account_search (account_id, search_text)
   SELECT n.id, lower(coalesce(n.name, '') || ' ' || coalesce(n.domain, '') || ' ' || coalesce(n.website, '') || ' ' ||
                      CASE WHEN n.attributes = '{}'::jsonb THEN '' ELSE n.attributes::text END)
-    FROM new_rows n
-  ON CONFLICT (account_id) DO UPDATE SET search_text = EXCLUDED.search_text
-    WHERE account_search.search_text IS DISTINCT FROM EXCLUDED.search_text;
+    FROM new_rows n;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION sluice_account_search_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO account_search (account_id, search_text)
+  SELECT n.id, lower(coalesce(n.name, '') || ' ' || coalesce(n.domain, '') || ' ' || coalesce(n.website, '') || ' ' ||
+                     CASE WHEN n.attributes = '{}'::jsonb THEN '' ELSE n.attributes::text END)
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+   WHERE (n.name, n.domain, n.website, n.attributes) IS DISTINCT FROM (o.name, o.domain, o.website, o.attributes)
+  ON CONFLICT (account_id) DO UPDATE SET search_text = EXCLUDED.search_text;
   RETURN NULL;
 END $$;
 
 CREATE TRIGGER accounts_search_insert AFTER INSERT ON accounts REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION sluice_account_search();
-CREATE TRIGGER accounts_search_update AFTER UPDATE ON accounts REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION sluice_account_search();
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice_account_search_insert();
+CREATE TRIGGER accounts_search_update AFTER UPDATE ON accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice_account_search_update();
 
 -- The runs explorer's provider filter (`/runs?provider=`: EXISTS a ledger row of the run for that
 -- provider) answered from the index alone, without a heap fetch per ledger row of each run. Replaces
