@@ -109,7 +109,8 @@ export function registerServe(program: Command): void {
           throw err;
         }
         // the sandbox's email fakes send their events and replies back to this server
-        await sandbox?.email.connect(server.url);
+        // (over loopback whatever --host is: the fakes run on this machine and post to loopback only)
+        await sandbox?.email.connect(`http://127.0.0.1:${server.port}`);
         const children =
           workerProcesses > 0 && workers > 0
             ? startWorkerProcesses({

@@ -150,3 +150,21 @@ export async function settleBatch(db: Db, batchId: number): Promise<boolean> {
   // A stopped batch is over once nothing of it is still in flight.
   return row ? row.status === 'done' || (row.status === 'stopped' && !row.open) : true;
 }
+
+/** A batch's pipeline (name or file, as given to `sluice run`), or null when there is no such batch. */
+export async function batchPipeline(db: Queryable, batchId: number): Promise<string | null> {
+  const r = await db.query<{ pipeline: string }>('SELECT pipeline FROM batches WHERE id = $1', [batchId]);
+  return r.rows[0]?.pipeline ?? null;
+}
+
+/** Batches queued at or after `since` (oldest first): id, pipeline and when they were created. */
+export async function batchesCreatedSince(
+  db: Queryable,
+  since: string,
+): Promise<{ id: number; pipeline: string; at: string }[]> {
+  const r = await db.query<{ id: number; pipeline: string; at: string }>(
+    `SELECT id, pipeline, created_at::text AS at FROM batches WHERE created_at >= $1::timestamptz ORDER BY created_at, id`,
+    [since],
+  );
+  return r.rows.map((b) => ({ ...b, id: Number(b.id) }));
+}

@@ -66,6 +66,39 @@ export async function ledgerCallFailures(db: Queryable, batchId: number): Promis
   return r.rows;
 }
 
+/** Mean cost of real requests (attempt ≥ 1) that found and that did not find, per operation. */
+export interface MeasuredPrice {
+  provider: string;
+  operation: string;
+  hitUsd: number | null;
+  missUsd: number | null;
+  /** Requests the means are over. */
+  n: number;
+}
+
+/**
+ * What the providers' requests cost when run by a pipeline's runs (the optimizer's list prices): the
+ * ledger rows of those providers whose run ran `pipeline`.
+ */
+export async function measuredPrices(
+  db: Queryable,
+  pipeline: string,
+  providers: readonly string[],
+): Promise<MeasuredPrice[]> {
+  const r = await db.query<MeasuredPrice>(
+    `SELECT l.provider, l.operation,
+            avg(l.cost_usd) FILTER (WHERE l.status = 'found')::float8 AS "hitUsd",
+            avg(l.cost_usd) FILTER (WHERE l.status = 'not_found')::float8 AS "missUsd",
+            count(*)::int AS n
+       FROM ledger l JOIN runs r ON r.id = l.run_id
+      WHERE r.pipeline = $1 AND l.attempt >= 1 AND l.status IN ('found', 'not_found')
+        AND l.provider = ANY($2::text[])
+      GROUP BY 1, 2`,
+    [pipeline, providers],
+  );
+  return r.rows;
+}
+
 /** percentile_cont over the values a histogram counts ({"value": count}), as Postgres computes it. */
 export function histogramPercentile(hist: Record<string, number>, p: number): number | null {
   const values = Object.entries(hist)

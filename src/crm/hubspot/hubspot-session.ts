@@ -74,8 +74,9 @@ export async function createHubSpotSession(
 ): Promise<DestinationSession> {
   const object = target.object;
   const parentObject = target.parent?.object;
-  // sluice_id must exist with unique values on every object we write, or upserts cannot be keyed
-  for (const obj of [object, ...(parentObject ? [parentObject] : [])]) {
+  // sluice_id must exist with unique values on every object we write, or upserts cannot be keyed.
+  // The checks and the owners are read at once (connecting is on the clock of the first sync).
+  const checkKey = async (obj: string) => {
     try {
       const res = await client.request(
         { method: 'GET', path: `/crm/v3/properties/${obj}/${KEY}` },
@@ -89,17 +90,14 @@ export async function createHubSpotSession(
         `HubSpot ${obj} need a custom property "${KEY}" with unique values: create it (POST /crm/v3/properties/${obj} {"name":"${KEY}","label":"Sluice id","type":"string","fieldType":"text","groupName":"${obj === 'companies' ? 'companyinformation' : 'contactinformation'}","hasUniqueValue":true}), then sync again`,
       );
     }
-  }
+  };
+  const [ownersRes] = await Promise.all([
+    client.request({ method: 'GET', path: '/crm/v3/owners', query: { limit: 500 } }, { idempotent: true }),
+    ...[object, ...(parentObject ? [parentObject] : [])].map(checkKey),
+  ]);
   const owners = new Map<string, string>();
   const ownerEmails = new Map<string, string>();
-  const o = ownersBody.parse(
-    (
-      await client.request(
-        { method: 'GET', path: '/crm/v3/owners', query: { limit: 500 } },
-        { idempotent: true },
-      )
-    ).body,
-  );
+  const o = ownersBody.parse(ownersRes.body);
   for (const x of o.results) {
     if (!x.email) continue;
     owners.set(x.email.toLowerCase(), x.id);

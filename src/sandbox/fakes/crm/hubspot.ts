@@ -257,13 +257,17 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   function apply(o: Obj, props: Record<string, string>, sourceType: string, sourceId: string): string[] {
     const changed: string[] = [];
     const now = Date.now();
+    const timestamp = new Date(now).toISOString();
     for (const [k, v] of Object.entries(props)) {
       if ((o.properties[k] ?? '') === v) continue;
       o.properties[k] = v;
-      o.history[k] = [
-        ...(o.history[k] ?? []),
-        { value: v, timestamp: new Date(now).toISOString(), sourceType, sourceId },
-      ];
+      for (const object of OBJECTS) {
+        const idx = index.get(`${object}.${k}`);
+        if (idx && objects[object].get(o.id) === o) addTo(idx, v, o);
+      }
+      const history = o.history[k] ?? [];
+      history.push({ value: v, timestamp, sourceType, sourceId });
+      o.history[k] = history;
       changed.push(k);
     }
     if (changed.length) {
@@ -289,10 +293,31 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     }
     return undefined;
   };
-  const findBy = (object: 'contacts' | 'companies', prop: string, value: string) =>
-    [...objects[object].values()].find(
-      (o) => !o.archived && (o.properties[prop] ?? '').toLowerCase() === value.toLowerCase(),
-    );
+  // Lookups by a unique property go through an index, as HubSpot's do: a scan of every object per
+  // input made the fake, not the sync, the bottleneck of bench:sync (two scans per contact).
+  const index = new Map<string, Map<string, Set<Obj>>>();
+  const indexOf = (object: 'contacts' | 'companies', prop: string) => {
+    const key = `${object}.${prop}`;
+    let idx = index.get(key);
+    if (!idx) {
+      idx = new Map();
+      index.set(key, idx);
+      for (const o of objects[object].values()) addTo(idx, o.properties[prop], o);
+    }
+    return idx;
+  };
+  function addTo(idx: Map<string, Set<Obj>>, value: string | undefined, o: Obj) {
+    if (!value) return;
+    const k = value.toLowerCase();
+    const set = idx.get(k) ?? new Set<Obj>();
+    set.add(o);
+    idx.set(k, set);
+  }
+  const findBy = (object: 'contacts' | 'companies', prop: string, value: string) => {
+    for (const o of indexOf(object, prop).get(value.toLowerCase()) ?? [])
+      if (!o.archived && (o.properties[prop] ?? '').toLowerCase() === value.toLowerCase()) return o;
+    return undefined;
+  };
 
   for (const object of OBJECTS) {
     const base = `/crm/v3/objects/${object}`;
