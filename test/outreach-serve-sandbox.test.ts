@@ -44,31 +44,33 @@ describeEachBackend('serve --sandbox and outreach', (backend) => {
     });
     try {
       expect(env.SENDGRID_API_KEY).toBe(sandbox!.email.sendgrid.apiKey);
-      await sandbox!.email.connect(server.url, { intervalMs: 100 });
       const { contacts } = await seedGolf(db, 2, 1);
       const services = servicesFor(db, env as Record<string, string>, {
         'test-seq': sequenceYaml(),
         'inst-seq': sequenceYaml({ name: 'inst-seq', channel: 'instantly' }),
       });
       await startSequenceFor(services, contacts, 'test-seq', mondayNY(8));
-      const inst = await startSequenceFor(services, [contacts[0]!], 'inst-seq', mondayNY(8));
-      expect(inst.leads?.added).toBe(1);
       const run = await runDueSequenceSteps(services, mondayNY(10));
       expect(run.sent).toBe(2);
       expect(sandbox!.email.sendgrid.messages.map((m) => m.sendKey?.split(':')[0])).toEqual([
         'test-seq',
         'test-seq',
       ]);
+      const inst = await startSequenceFor(services, [contacts[0]!], 'inst-seq', mondayNY(8));
+      expect(inst.leads?.added).toBe(1);
       // the Instantly sequence's campaign and lead are in the sandbox's Instantly
       expect(sandbox!.email.instantly.leads).toHaveLength(1);
       expect([...sandbox!.email.instantly.campaigns.values()].map((c) => c.status)).toContain(1);
+      // now the fakes go live against the server (before this, nothing could come back)
+      await sandbox!.email.connect(server.url, { intervalMs: 100 });
       // these addresses are nobody in the sandbox's world: SendGrid bounces them, the signed bounce
       // events reach /v1/hooks/sendgrid, and the server's hook processor stops and suppresses both
       const states = await until(async () => {
         const r = await db.query<{ state: string }>(
           'SELECT state FROM outreach_contact_state ORDER BY contact_id',
         );
-        return r.rows.length === 2 ? r.rows : undefined;
+        const open = await db.query(`SELECT 1 FROM hook_events WHERE state NOT IN ('processed', 'failed')`);
+        return r.rows.length === 2 && open.rows.length === 0 ? r.rows : undefined;
       }, 90_000);
       expect(states).toEqual([{ state: 'bounced' }, { state: 'bounced' }]);
       const hooks = await db.query<{ source: string; state: string }>(
