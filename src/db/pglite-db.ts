@@ -11,34 +11,70 @@ export interface PgliteDbOptions {
   schema?: string;
 }
 
-function wrap(q: Pick<PGlite, 'query' | 'exec'>): Queryable {
+/** What pg-boss is given (fromPglite): PGlite's statements, taking their turns like Sluice's. */
+export type PgliteStatements = Pick<PGlite, 'query' | 'exec' | 'listen'>;
+
+const nextTurnOfLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * PGlite runs each statement synchronously (WASM) on this thread and hands its lock to the next
+ * waiting statement in a microtask, so with many callers queued (a worker's runs, pg-boss) a chain
+ * of statements ran with no turn of the event loop between them: due timers and socket writes
+ * waited for all of them. Measured in bench `two-window` (240 calls, PGlite): event-loop delay p99
+ * 77 ms, and a request's headers reached its socket up to 214 ms after `fetch()`, so a rate-limited
+ * call arrived far from its place. `turns()` runs statements (and whole transactions) one at a time,
+ * each started from `setImmediate`: between any two statements the event loop runs its timers and
+ * I/O, so a call leaves within one statement of its time.
+ */
+function turns() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(nextTurnOfLoop).then(fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
+function wrap(q: Pick<PGlite, 'query' | 'exec'>, turn: <T>(fn: () => Promise<T>) => Promise<T>): Queryable {
   return {
     async exec(sql: string) {
-      await q.exec(sql);
+      await turn(() => q.exec(sql));
     },
     async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await q.query<T>(text, params as unknown[] | undefined, { parsers });
+      const r = await turn(() => q.query<T>(text, params as unknown[] | undefined, { parsers }));
       return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
     },
   };
 }
 
-export async function openPgliteDb(options: PgliteDbOptions = {}): Promise<Db & { pglite: PGlite }> {
+/** Inside a transaction (which holds the turn): each statement still lets the event loop turn first. */
+const inTransaction = <T>(fn: () => Promise<T>): Promise<T> => nextTurnOfLoop().then(fn);
+
+export async function openPgliteDb(
+  options: PgliteDbOptions = {},
+): Promise<Db & { pglite: PGlite; statements: PgliteStatements }> {
   const pglite = new PGlite(options.dataDir);
   await pglite.waitReady;
   const schema = options.schema ?? 'public';
   if (schema !== 'public') {
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
   }
-  const base = wrap(pglite);
+  const turn = turns();
+  const base = wrap(pglite, turn);
+  const statements: PgliteStatements = {
+    query: (text, params, opts) => turn(() => pglite.query(text, params, opts)),
+    exec: (text, opts) => turn(() => pglite.exec(text, opts)),
+    listen: (channel, callback, tx) => pglite.listen(channel, callback, tx),
+  };
   return {
     pglite,
+    statements,
     backend: 'pglite',
     target: options.dataDir ?? 'memory',
     schema,
     query: base.query,
     exec: base.exec,
-    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
-    close: () => pglite.close(),
+    transaction: (fn) => turn(() => pglite.transaction((tx) => fn(wrap(tx, inTransaction)))),
+    close: () => turn(() => pglite.close()),
   };
 }
