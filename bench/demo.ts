@@ -15,7 +15,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Db } from '../src/db/db.ts';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { runDemo } from '../src/demo/run-demo.ts';
 import type { FakeLoad } from '../src/sandbox/fakes/fake-kit.ts';
@@ -41,22 +42,45 @@ interface DbStats {
   execByText: Map<string, { n: number; ms: number }>;
 }
 
-/** The statement text of a protocol message batch (Parse `P` or simple Query `Q`), for attribution. */
-function textOfMessage(m: Uint8Array): string {
-  const t = m[0];
-  if (t === 0x51) return new TextDecoder().decode(m.subarray(5, m.indexOf(0, 5)));
-  if (t === 0x50) {
-    const nameEnd = m.indexOf(0, 5);
-    return new TextDecoder().decode(m.subarray(nameEnd + 1, m.indexOf(0, nameEnd + 1)));
+const decoder = new TextDecoder();
+const cstring = (m: Uint8Array, at: number) => {
+  const end = m.indexOf(0, at);
+  return { text: decoder.decode(m.subarray(at, end)), next: end + 1 };
+};
+
+/**
+ * Which statement a protocol exchange runs: walks its messages (type byte, int32 length) for a simple
+ * Query `Q`, a Parse `P` (name, text: remembered by name) or a Bind `B` of a named statement.
+ */
+function statementOf(m: Uint8Array, byName: Map<string, string>, last: string): string {
+  let at = 0;
+  let found = last;
+  while (at + 5 <= m.length) {
+    const type = m[at]!;
+    const length = ((m[at + 1]! << 24) | (m[at + 2]! << 16) | (m[at + 3]! << 8) | m[at + 4]!) >>> 0;
+    const body = at + 5;
+    if (type === 0x51) return cstring(m, body).text;
+    if (type === 0x50) {
+      const name = cstring(m, body);
+      const text = cstring(m, name.next).text;
+      byName.set(name.text, text);
+      found = text;
+    } else if (type === 0x42) {
+      const portal = cstring(m, body);
+      const name = cstring(m, portal.next).text;
+      found = byName.get(name) ?? found;
+    }
+    at += 1 + length;
   }
-  return `(protocol ${String.fromCharCode(t ?? 63)})`;
+  return found;
 }
 
 /**
- * Counts every statement on the PGlite instance (Sluice's and pg-boss's) and the time with at least
- * one outstanding (PGlite runs one at a time, on this thread).
+ * Counts every statement (Sluice's through the Db, pg-boss's on the PGlite instance) and the time
+ * with at least one outstanding; and the time this thread spends inside PGlite's synchronous
+ * execution, by statement text (PGlite runs one statement at a time, on this thread).
  */
-function instrument(db: Db): DbStats {
+function instrument(db: Db): { db: Db; stats: DbStats } {
   const stats: DbStats = {
     statements: 0,
     outstanding: 0,
@@ -86,44 +110,48 @@ function instrument(db: Db): DbStats {
     e.rows += rows;
     stats.byText.set(key, e);
   };
-  type Q = { query: (...a: unknown[]) => Promise<unknown>; exec: (...a: unknown[]) => Promise<unknown> };
-  const patch = (q: Q, inTx: boolean) => {
-    const query = q.query.bind(q);
-    const exec = q.exec.bind(q);
-    q.query = async (...a) => {
-      if (inTx) stats.statements++;
+  const counted = (q: Queryable, inTx: boolean): Queryable => ({
+    async query(text, params) {
       const t0 = inTx ? 0 : begin();
+      if (inTx) stats.statements++;
       let rows = 0;
       try {
-        const r = (await query(...a)) as { rows?: unknown[] };
-        rows = r.rows?.length ?? 0;
-        return r;
+        const r = await q.query(text, params);
+        rows = r.rows.length;
+        return r as never;
       } finally {
-        if (!inTx) end(String(a[0]), t0, rows);
+        if (!inTx) end(text, t0, rows);
       }
-    };
-    q.exec = async (...a) => {
-      if (inTx) stats.statements++;
+    },
+    async exec(sql) {
       const t0 = inTx ? 0 : begin();
+      if (inTx) stats.statements++;
       try {
-        return await exec(...a);
+        return await q.exec(sql);
       } finally {
-        if (!inTx) end(String(a[0]), t0);
+        if (!inTx) end(sql, t0);
       }
-    };
-  };
-  const pglite = (
-    db as Db & { pglite?: Q & { transaction: (fn: (tx: Q) => Promise<unknown>) => Promise<unknown> } }
-  ).pglite;
+    },
+  });
+  const pglite = (db as Db & { pglite?: PGlite }).pglite;
   if (!pglite) throw new Error('bench:demo measures the embedded database (PGlite) only');
-  patch(pglite, false);
+  // pg-boss's statements reach the instance directly.
+  const bossQuery = pglite.query.bind(pglite);
+  pglite.query = (async (text: string, params?: unknown[], options?: unknown) => {
+    const t0 = begin();
+    try {
+      return await bossQuery(text, params, options as never);
+    } finally {
+      end(`(pg-boss) ${text}`, t0);
+    }
+  }) as typeof pglite.query;
   const raw = pglite as unknown as { execProtocolRawSync: (m: Uint8Array, ...rest: unknown[]) => unknown };
   const execSync = raw.execProtocolRawSync.bind(raw);
-  // Extended protocol: Parse, then Bind/Describe/Execute/Sync in separate calls, all of one statement.
+  const byName = new Map<string, string>();
   let last = '';
   raw.execProtocolRawSync = (m, ...rest) => {
     const t0 = performance.now();
-    if (m[0] === 0x50 || m[0] === 0x51) last = textOfMessage(m);
+    last = statementOf(m, byName, last);
     try {
       return execSync(m, ...rest);
     } finally {
@@ -136,35 +164,47 @@ function instrument(db: Db): DbStats {
       stats.execByText.set(key, e);
     }
   };
-  const transaction = pglite.transaction.bind(pglite);
-  pglite.transaction = (fn) => {
-    const t0 = begin();
-    return transaction((tx) => {
-      patch(tx, true);
-      return fn(tx);
-    }).finally(() => end('(transaction)', t0));
+  const outer = counted(db, false);
+  const wrapped: Db = {
+    backend: db.backend,
+    target: db.target,
+    schema: db.schema,
+    query: outer.query,
+    exec: outer.exec,
+    transaction: (fn) => {
+      const t0 = begin();
+      return db.transaction((tx) => fn(counted(tx, true))).finally(() => end('(transaction)', t0));
+    },
+    close: () => db.close(),
   };
-  return stats;
+  // pg-boss finds the instance on the Db it is given.
+  return { db: Object.assign(wrapped, { pglite }), stats };
 }
 
 let fakes: Sandbox['fakes'] = {};
-let current: DbStats | undefined;
+let current: ReturnType<typeof instrument> | undefined;
 /** Zeroes the counters between runs (the instance is patched once). */
-function fresh(db: Db): DbStats {
+function fresh(db: Db) {
   current ??= instrument(db);
-  Object.assign(current, { statements: 0, busyMs: 0, byText: new Map(), execMs: 0, execByText: new Map() });
+  Object.assign(current.stats, {
+    statements: 0,
+    busyMs: 0,
+    byText: new Map(),
+    execMs: 0,
+    execByText: new Map(),
+  });
   return current;
 }
 
 async function once_(db: Db, label: string) {
-  const stats = fresh(db);
+  const { db: idb, stats } = fresh(db);
   const phases: [string, number][] = [];
   const t0 = performance.now();
   const mark = (what: string) => phases.push([what, (performance.now() - t0) / 1000]);
   let firstProgress = false;
   const cpu0 = process.cpuUsage();
   const report = await runDemo({
-    db,
+    db: idb,
     env: process.env,
     ...(records !== undefined ? { records } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),

@@ -126,6 +126,9 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
       ['provider', 'real limit', 'demo limit', 'made, at the real limit', 'forecast, at the real limit'],
     ),
   );
+  line(
+    "llm's requests include its perplexity:sonar calls, which count against the perplexity account (raised above too); the llm row times them all at its 50/min.",
+  );
   line();
   line(
     table(

@@ -1,5 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.ts';
+import { type PgliteStatements, pgliteStatements } from './pglite-statements.ts';
 
 /** numeric → JS number (costs, confidences); int8 is already a number in PGlite. */
 const parsers = { [types.NUMERIC]: (v: string) => Number.parseFloat(v) };
@@ -11,14 +12,19 @@ export interface PgliteDbOptions {
   schema?: string;
 }
 
-function wrap(q: Pick<PGlite, 'query' | 'exec'>): Queryable {
+/**
+ * Statements with parameters go through pglite-statements.ts (one protocol exchange, hot texts
+ * prepared once); without parameters too, so a text is described once either way. `exec` (several
+ * statements, no parameters: migrations, maintenance) stays PGlite's.
+ */
+function wrap(q: Pick<PGlite, 'exec'>, statements: PgliteStatements, inTransaction: boolean): Queryable {
   return {
     async exec(sql: string) {
       await q.exec(sql);
+      statements.forget();
     },
-    async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await q.query<T>(text, params as unknown[] | undefined, { parsers });
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      return statements.query<T>(text, params ?? [], inTransaction);
     },
   };
 }
@@ -30,7 +36,8 @@ export async function openPgliteDb(options: PgliteDbOptions = {}): Promise<Db & 
   if (schema !== 'public') {
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
   }
-  const base = wrap(pglite);
+  const statements = pgliteStatements(pglite, parsers);
+  const base = wrap(pglite, statements, false);
   return {
     pglite,
     backend: 'pglite',
@@ -38,7 +45,7 @@ export async function openPgliteDb(options: PgliteDbOptions = {}): Promise<Db & 
     schema,
     query: base.query,
     exec: base.exec,
-    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx, statements, true))),
     close: () => pglite.close(),
   };
 }
