@@ -7,10 +7,15 @@
  * (100 per request) and associated. Prints the time the requests took against the fastest schedule
  * the limit allows for the same number of requests (target >= 0.9), against the sustained rate
  * (19/s), throttles and the busiest 10 s the fake saw, then syncs again with nothing changed
- * (target: 0 requests). Embedded PGlite in memory unless --database-url is given.
+ * (target: 0 requests). Embedded PGlite in memory unless --database-url is given. The fake runs in a
+ * child process (bench/hubspot-fake-child.ts) so its arrival stamps do not lag with the sender's
+ * event loop; `--in-process` puts it in this process as before.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { openDb } from '../src/db/open-db.ts';
 import { type FieldObservation, writeFieldValues } from '../src/records/field-values.ts';
+import type { CrmFakeStats } from '../src/sandbox/fakes/crm/crm-kit.ts';
 import { createHubSpotFake } from '../src/sandbox/fakes/crm/hubspot.ts';
 import { listen } from '../src/sandbox/fakes/fake-kit.ts';
 import { loadSync } from '../src/sync/load-sync.ts';
@@ -89,28 +94,29 @@ try {
   console.log(
     `seeded ${CONTACTS} contacts in ${Math.ceil(CONTACTS / PER)} courses (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  const fake = createHubSpotFake({ per10s: LIMIT });
-  const server = await listen(fake.app, 0);
+  const fake = await startFake(args.includes('--in-process'));
   try {
     const def = await loadSync('golf-courses-hubspot');
     const env = { HUBSPOT_ACCESS_TOKEN: fake.apiKey };
+    const baseUrl = fake.url;
     const started = Date.now();
     const first = await runSync({
       db,
       def,
       env,
-      baseUrl: server.url,
+      baseUrl,
       ...(arg('concurrency') ? { concurrency: Number(arg('concurrency')) } : {}),
     });
     const wall = (Date.now() - started) / 1000;
-    const a = fake.stats.arrivals;
+    const stats = await fake.stats();
+    const a = stats.arrivals;
     const spanMs = a.length > 1 ? a[a.length - 1]! - a[0]! : 0;
     const n = a.length;
     const best = fastestMs(n);
     const sustained = ((n - 1) * WINDOW_MS) / LIMIT;
     const c = first.counts;
     console.log(
-      `first sync: ${c.created} created, ${c.permanent} permanent, ${c.retryable} retryable; ${fake.stats.requests} requests (${JSON.stringify(fake.stats.byRoute)})`,
+      `first sync: ${c.created} created, ${c.permanent} permanent, ${c.retryable} retryable; ${stats.requests} requests (${JSON.stringify(stats.byRoute)})`,
     );
     console.log(
       `requests from first to last: ${(spanMs / 1000).toFixed(2)} s (wall ${wall.toFixed(1)} s incl. connect and database work)`,
@@ -121,17 +127,69 @@ try {
     console.log(
       `at the sustained rate (${LIMIT / (WINDOW_MS / 1000)}/s, no burst): ${(sustained / 1000).toFixed(2)} s → ratio ${spanMs ? (sustained / spanMs).toFixed(3) : 'n/a'}`,
     );
+    if (n > LIMIT)
+      console.log(
+        `request ${n - LIMIT} (the one the last must wait a window for) arrived ${((a[n - LIMIT - 1]! - a[0]!) / 1000).toFixed(2)} s after the first; request ${LIMIT} at ${((a[LIMIT - 1]! - a[0]!) / 1000).toFixed(2)} s`,
+      );
     console.log(
-      `throttled (429) by the fake: ${fake.stats.throttled}; busiest ${WINDOW_MS / 1000} s seen by the fake: ${fake.window.maxSeen} of ${LIMIT}`,
+      `throttled (429) by the fake: ${stats.throttled}; busiest ${WINDOW_MS / 1000} s seen by the fake: ${stats.maxSeen} of ${LIMIT}`,
     );
-    const before = fake.stats.requests;
-    const second = await runSync({ db, def, env, baseUrl: server.url });
+    const before = stats.requests;
+    const second = await runSync({ db, def, env, baseUrl });
     console.log(
-      `re-sync with nothing changed: ${fake.stats.requests - before} requests (${second.counts.unchanged} unchanged; target 0)`,
+      `re-sync with nothing changed: ${(await fake.stats()).requests - before} requests (${second.counts.unchanged} unchanged; target 0)`,
     );
   } finally {
-    await server.close();
+    await fake.close();
   }
 } finally {
   await db.close();
+}
+
+/** The HubSpot fake at the real limit, in a child process unless asked otherwise. */
+async function startFake(inProcess: boolean): Promise<{
+  url: string;
+  apiKey: string;
+  stats(): Promise<CrmFakeStats & { maxSeen: number }>;
+  close(): Promise<void>;
+}> {
+  if (inProcess) {
+    const f = createHubSpotFake({ per10s: LIMIT });
+    const server = await listen(f.app, 0);
+    return {
+      url: server.url,
+      apiKey: f.apiKey,
+      stats: async () => ({ ...f.stats, maxSeen: f.window.maxSeen }),
+      close: () => server.close(),
+    };
+  }
+  const script = fileURLToPath(new URL('./hubspot-fake-child.ts', import.meta.url));
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.FAKE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FAKE_PROF}`] : []),
+      '--import',
+      'tsx',
+      script,
+    ],
+    {
+      env: { ...process.env, HUBSPOT_FAKE: JSON.stringify({ per10s: LIMIT }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const started = await new Promise<{ url: string; apiKey: string }>((resolve, reject) => {
+    proc.stdout!.once('data', (d: Buffer) =>
+      resolve(JSON.parse(d.toString()) as { url: string; apiKey: string }),
+    );
+    proc.once('exit', (code) => reject(new Error(`the HubSpot fake exited with ${code}`)));
+  });
+  return {
+    ...started,
+    stats: async () =>
+      (await (await fetch(`${started.url}/__stats`)).json()) as CrmFakeStats & { maxSeen: number },
+    close: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
 }

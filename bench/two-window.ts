@@ -35,6 +35,8 @@ export interface TwoWindowResult {
   sendLateMs: { p99: number; max: number };
   rebooked: number;
   marginMs: number;
+  /** Per request: query, booked place, send (local epoch ms), arrival at the fake. */
+  samples: { q: string; booked: number; sent: number; arrived: number }[];
 }
 
 const q = (xs: number[], p: number) => {
@@ -76,9 +78,11 @@ export async function twoWindow(
     const spanMs = Math.max(...at) - Math.min(...at);
     const offsets: number[] = [];
     const late: number[] = [];
+    const samples: TwoWindowResult['samples'] = [];
     for (const a of st.arrivals) {
       const b = booked.get(a.q);
       if (!b) continue;
+      samples.push({ q: a.q, booked: b.booked, sent: b.sent, arrived: a.at });
       offsets.push(a.at - b.booked);
       late.push(b.sent - b.booked);
     }
@@ -105,6 +109,7 @@ export async function twoWindow(
       sendLateMs: { p99: r1(q(late, 0.99)), max: r1(q(late, 1)) },
       rebooked: r.gateway.stats.rebooked,
       marginMs: options.marginMs,
+      samples,
     };
   } finally {
     await s.cleanup();
@@ -118,7 +123,7 @@ export function describeTwoWindow(t: TwoWindowResult): string {
     `${t.calls} calls at ${formatLimits(TWO_WINDOWS)}: span ${t.spanS.toFixed(2)} s vs fastest allowed ${t.optimumS.toFixed(2)} s = ratio ${t.ratio.toFixed(3)}; ` +
     `batch wall ${t.wallS.toFixed(1)} s; max in any window ${t.windows.map((w) => `${w.label} ${w.seen}/${w.limit}`).join(', ')}; ` +
     `${t.requests} requests, ${t.throttled} over a window (429); ` +
-    `arrival − booked place ms min ${t.offsetMs.min} p50 ${t.offsetMs.p50} p99 ${t.offsetMs.p99} max ${t.offsetMs.max} (spread ${r1(spread)}, margin ${t.marginMs}); ` +
-    `send late p99 ${t.sendLateMs.p99} max ${t.sendLateMs.max} ms; places given up ${t.rebooked}`
+    `arrival − recorded place ms min ${t.offsetMs.min} p50 ${t.offsetMs.p50} p99 ${t.offsetMs.p99} max ${t.offsetMs.max} (spread ${r1(spread)}, margin ${t.marginMs}); ` +
+    `send late p99 ${t.sendLateMs.p99} max ${t.sendLateMs.max} ms; claims refused ${t.rebooked}`
   );
 }

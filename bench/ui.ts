@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ui [-- --contacts N] [--ledger N] [--runs N] [--requests N]`
+ * `npm run bench:ui [-- --contacts N] [--ledger N] [--runs N] [--requests N] [--only a,b] [--keep | --schema S]`
  *
  * The dashboard's server time per page on server PostgreSQL (a fresh schema on DATABASE_URL, default
  * postgres://postgres@127.0.0.1:5432/test) holding 100,000 contacts, 1,000,000 ledger rows and 50,000
@@ -30,11 +30,22 @@ const CONTACTS = arg('contacts', 100_000);
 const LEDGER = arg('ledger', 1_000_000);
 const RUNS = arg('runs', 50_000);
 const REQUESTS = arg('requests', 30);
+/** `--keep`: leave the schema (printed) for EXPLAIN; `--schema NAME`: reuse a kept one instead of seeding. */
+const KEEP = args.includes('--keep');
+const REUSE = (() => {
+  const i = args.indexOf('--schema');
+  return i >= 0 ? args[i + 1] : undefined;
+})();
+/** `--only a,b`: just the pages whose name contains one of these. */
+const ONLY = (() => {
+  const i = args.indexOf('--only');
+  return i >= 0 ? (args[i + 1] ?? '').split(',') : undefined;
+})();
 const ACCOUNTS = Math.max(1, Math.round(CONTACTS / 4));
 const BATCHES = 50;
 const TARGET_MS = 200;
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `bench_ui_${randomBytes(4).toString('hex')}`;
+const schema = REUSE ?? `bench_ui_${randomBytes(4).toString('hex')}`;
 
 const t0 = performance.now();
 const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
@@ -42,7 +53,9 @@ const db = await openDb({ databaseUrl: url, schema });
 const engine = await openRunEngine(loadConfig({}), db);
 try {
   let t = performance.now();
-  await db.exec(`
+  if (!REUSE) await seed();
+  async function seed() {
+    await db.exec(`
     INSERT INTO accounts (name, name_key, domain, website, phone, city, state, segment)
       SELECT 'Course ' || g, 'course ' || g, 'course' || g || '.example', 'https://course' || g || '.example',
              CASE WHEN g % 3 = 0 THEN NULL ELSE '+1540555' || lpad((g % 10000)::text, 4, '0') END,
@@ -104,19 +117,20 @@ try {
       SELECT 'rb2b', 'evt_' || g, '{}', 'processed', now() - make_interval(mins => g) FROM generate_series(1, 5000) g;
     ANALYZE;
   `);
-  console.log(
-    `data: ${ACCOUNTS.toLocaleString()} accounts, ${CONTACTS.toLocaleString()} contacts, ${RUNS.toLocaleString()} runs, ${LEDGER.toLocaleString()} ledger rows in ${since(t)} (schema ${schema})`,
-  );
-  t = performance.now();
-  const folded = await foldLedger(db);
-  console.log(
-    `first fold of the ledger into ledger_hourly: ${folded.toLocaleString()} rows in ${since(t)} (once; later folds take only new rows)`,
-  );
-  // a realistic unfolded tail: the last minute's calls
-  await db.exec(`
+    console.log(
+      `data: ${ACCOUNTS.toLocaleString()} accounts, ${CONTACTS.toLocaleString()} contacts, ${RUNS.toLocaleString()} runs, ${LEDGER.toLocaleString()} ledger rows in ${since(t)} (schema ${schema})`,
+    );
+    t = performance.now();
+    const folded = await foldLedger(db);
+    console.log(
+      `first fold of the ledger into ledger_hourly: ${folded.toLocaleString()} rows in ${since(t)} (once; later folds take only new rows)`,
+    );
+    // a realistic unfolded tail: the last minute's calls
+    await db.exec(`
     INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, cost_usd, latency_ms)
       SELECT 'hunter', 'email-finder', 1 + g, ${BATCHES}, 1, 'miss', 'found', 0.049, 100 FROM generate_series(1, 2000) g;
     ANALYZE ledger;`);
+  }
 
   const app = createApp({
     db,
@@ -158,7 +172,7 @@ try {
   ];
   const rows: string[][] = [];
   let worst = 0;
-  for (const [name, path] of pages) {
+  for (const [name, path] of pages.filter(([n]) => !ONLY || ONLY.some((o) => n.includes(o)))) {
     const first = await app.request(path, { headers });
     if (first.status !== 200)
       throw new Error(`${path}: HTTP ${first.status}: ${(await first.text()).slice(0, 300)}`);
@@ -203,10 +217,12 @@ try {
   console.log(`total ${since(t0)}`);
 } finally {
   await engine.queue.stop();
-  await db
-    .exec(
-      `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${bossSchemaFor(schema)}" CASCADE`,
-    )
-    .catch(() => {});
+  if (KEEP || REUSE) console.log(`schema kept: ${schema} (--schema ${schema} to reuse; drop it when done)`);
+  else
+    await db
+      .exec(
+        `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${bossSchemaFor(schema)}" CASCADE`,
+      )
+      .catch(() => {});
   await db.close();
 }

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addRule, listRules } from '../src/alerts/alert-rules.ts';
 import { checkAlerts } from '../src/alerts/check-alerts.ts';
+import { sendAlertEmails } from '../src/alerts/send-alert-emails.ts';
 import type { Db } from '../src/db/db.ts';
+import { createSendGridFake } from '../src/sandbox/fakes/email/sendgrid.ts';
+import { listen } from '../src/sandbox/fakes/fake-kit.ts';
+import { BUILTIN_SCHEDULES } from '../src/schedules/builtin-schedules.ts';
+import { getAction, parseArgs } from '../src/schedules/schedule-actions.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 
 const SLACK = 'https://hooks.slack.com/services/T000/B000/secret';
@@ -109,5 +114,105 @@ describeEachBackend('alerts on timing signals', (backend) => {
     expect(
       (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries')).rows[0]?.n,
     ).toBe(3);
+  });
+
+  it('emails an alert through SendGrid once: a lost answer is looked up, a refusal is final, a missing key is raised', async () => {
+    const fake = createSendGridFake();
+    const server = await listen(fake.app);
+    const env = {
+      SENDGRID_API_KEY: fake.apiKey,
+      SLUICE_SENDGRID_BASE_URL: server.url,
+      SLUICE_SENDGRID_ACTIVITY_LAG_MS: '0',
+    };
+    try {
+      await expect(
+        addRule(db, { name: 'x', signal: 'reply', email: { to: 'ops', from: 'alerts@agency.test' } }),
+      ).rejects.toThrow(/--email "ops" is not an email address/);
+      await expect(
+        addRule(db, {
+          name: 'x',
+          signal: 'reply',
+          email: { to: 'ops@agency.test', from: 'alerts@agency.test', provider: 'instantly' },
+        }),
+      ).rejects.toThrow(/sends campaigns.*use one of sendgrid/);
+      await expect(
+        addRule(db, {
+          name: 'x',
+          signal: 'reply',
+          slackUrl: SLACK,
+          email: { to: 'ops@agency.test', from: 'alerts@agency.test' },
+        }),
+      ).rejects.toThrow(/one channel/);
+      await addRule(db, {
+        name: 'replies-by-email',
+        signal: 'reply',
+        email: { to: 'Ops@Agency.test', from: 'alerts@agency.test' },
+        match: { industry: 'saas' },
+      });
+      expect((await listRules(db)).find((r) => r.name === 'replies-by-email')).toMatchObject({
+        channel: 'email',
+        emailTo: 'ops@agency.test',
+        emailProvider: 'sendgrid',
+        endpointId: null,
+      });
+      const reply = (key: string) =>
+        db.query(
+          `INSERT INTO outreach_events (provider, event_key, kind, email, contact_id, occurred_at)
+           VALUES ('sendgrid', $1, 'reply', 'bob@acme.test', $2, now())`,
+          [key, saasContact],
+        );
+      const deliveries = async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries')).rows[0]!.n;
+      const before = await deliveries();
+      await reply('r-email-1');
+      const pass = await checkAlerts(db, { rule: 'replies-by-email' });
+      expect(pass).toEqual([{ rule: 'replies-by-email', signals: 1, notified: 1 }]);
+      expect(await deliveries()).toBe(before); // not a webhook
+      // the answer is lost after SendGrid accepted it: unconfirmed, then found by its send key, never resent
+      fake.faults.loseAnswers = 1;
+      expect(await sendAlertEmails(db, { env })).toEqual({ sent: 0, failed: 0, unconfirmed: 1, pending: 0 });
+      expect(fake.messages).toHaveLength(1);
+      expect(await sendAlertEmails(db, { env })).toEqual({ sent: 1, failed: 0, unconfirmed: 0, pending: 0 });
+      expect(await sendAlertEmails(db, { env })).toEqual({ sent: 0, failed: 0, unconfirmed: 0, pending: 0 });
+      expect(fake.messages).toHaveLength(1);
+      const m = fake.messages[0]!;
+      expect([m.to, m.from]).toEqual(['ops@agency.test', 'alerts@agency.test']);
+      expect(m.subject).toBe('Sluice alert: Bob Stone (CTO) at Acme replied to outreach');
+      expect(m.text).toContain('Rule: replies-by-email (reply, where industry=saas)');
+      expect(m.sendKey).toMatch(/^alert:\d+:/);
+      const row = await db.query<{ email_state: string; email_message_id: string; email_attempts: number }>(
+        `SELECT n.email_state, n.email_message_id, n.email_attempts FROM alert_notifications n
+           JOIN alert_rules r ON r.id = n.rule_id WHERE r.name = 'replies-by-email'`,
+      );
+      expect(row.rows).toEqual([{ email_state: 'sent', email_message_id: m.id, email_attempts: 1 }]);
+      // refused (HTTP 400): failed with SendGrid's reason, not tried again
+      await reply('r-email-2');
+      await checkAlerts(db, { rule: 'replies-by-email' });
+      fake.faults.failWith = 400;
+      expect(await sendAlertEmails(db, { env })).toMatchObject({ sent: 0, failed: 1 });
+      fake.faults.failWith = undefined;
+      expect(await sendAlertEmails(db, { env })).toMatchObject({ sent: 0, failed: 0, pending: 0 });
+      expect(fake.messages).toHaveLength(1);
+      // no key: nothing can be sent; raised, and the email waits for the next pass
+      await reply('r-email-3');
+      await checkAlerts(db, { rule: 'replies-by-email' });
+      await expect(sendAlertEmails(db, { env: { ...env, SENDGRID_API_KEY: undefined } })).rejects.toThrow(
+        /SENDGRID_API_KEY/,
+      );
+      expect(await sendAlertEmails(db, { env })).toMatchObject({ sent: 1, pending: 0 });
+      expect(fake.messages).toHaveLength(2);
+      // the built-in `alerts` schedule fires the same check and send
+      expect(BUILTIN_SCHEDULES.find((x) => x.name === 'alerts')).toMatchObject({
+        action: 'alerts-check',
+        cron: '*/5 * * * *',
+      });
+      await reply('r-email-4');
+      const action = getAction('alerts-check');
+      const summary = await action.run({ db, env }, parseArgs(action, {}, 'alerts'));
+      expect(summary).toMatchObject({ rules: 4, emails: { sent: 1, pending: 0 } });
+      expect(fake.messages).toHaveLength(3);
+    } finally {
+      await server.close();
+    }
   });
 });

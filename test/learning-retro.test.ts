@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
+import { settleBatch } from '../src/engine/batch.ts';
 import {
   attachBatch,
   createDeployment,
@@ -101,11 +102,17 @@ describeEachBackend('retrospective generator', (backend) => {
       '$1Catch-all domains cost us a week.\n$2',
     );
     await writeFile(file, edited);
-    // more traffic lands: the figures change, the person's text does not
+    // the batch is reopened (as a dead-letter replay does), more traffic lands and it ends again: the
+    // figures change (stored again when it settles), the person's text does not
+    const batch = (await db.query<{ batch_id: number }>('SELECT batch_id FROM deployment_batches LIMIT 1'))
+      .rows[0]!.batch_id;
+    await db.query("UPDATE batches SET status = 'running', finished_at = NULL WHERE id = $1", [batch]);
     await db.query(
       `INSERT INTO ledger (provider, operation, batch_id, attempt, cache, status, cost_usd)
-       SELECT 'hunter', 'email-finder', batch_id, 1, 'miss', 'found', 0.07 FROM deployment_batches LIMIT 1`,
+       VALUES ('hunter', 'email-finder', $1, 1, 'miss', 'found', 0.07)`,
+      [batch],
     );
+    expect(await settleBatch(db, batch)).toBe(true);
     const second = await generateRetro(db, 'acme', { file });
     expect(second.kept).toBe(true);
     const after = await readFile(file, 'utf8');

@@ -1,15 +1,18 @@
 import { Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
+import { ingestEmailEvent } from '../src/outreach/ingest-event.ts';
 import { outreachSources } from '../src/outreach/outreach-hooks.ts';
 import { pollEmailEvents } from '../src/outreach/poll-events.ts';
 import { runDueSequenceSteps } from '../src/outreach/run-due-steps.ts';
 import { startSequenceFor } from '../src/outreach/start-sequence.ts';
 import type { QueueDriver } from '../src/queue/queue-driver.ts';
 import { createClickUpFake } from '../src/sandbox/fakes/crm/clickup.ts';
+import { startCrmFakes } from '../src/sandbox/fakes/crm/start-crm-fakes.ts';
 import { createInstantlyFake, type InstantlyFake } from '../src/sandbox/fakes/email/instantly.ts';
 import { createSendGridFake, type SendGridFake } from '../src/sandbox/fakes/email/sendgrid.ts';
 import { listen, type RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
+import { getAction } from '../src/schedules/schedule-actions.ts';
 import { clickupSyncSource } from '../src/sync/crm-hooks.ts';
 import { loadSync } from '../src/sync/load-sync.ts';
 import { runSync } from '../src/sync/run-sync.ts';
@@ -66,8 +69,10 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
   afterAll(async () => {
     await db.close();
   });
+  const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
+    await Promise.all(cleanups.splice(0).map((f) => f()));
   });
 
   async function fakes(extra: Record<string, string> = {}) {
@@ -204,6 +209,172 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
     expect(events.rows[0]!.n).toBe(2);
   });
 
+  it('Instantly bounces and unsubscribes are polled from lead statuses too, one event with their webhooks', async () => {
+    const { services, sink } = await fakes();
+    const { contacts } = await seedGolf(db, 3, 1);
+    await startSequenceFor(services, contacts, 'email-seq', mondayNY(9));
+    await startSequenceFor(services, contacts, 'inst-seq', mondayNY(9));
+    const emails = instantly.leads.map((l) => l.email);
+    expect(emails).toHaveLength(3);
+    const [a, b] = emails as [string, string];
+    // Instantly marks A bounced and B unsubscribed; A's webhook arrives, B's is lost
+    const leadA = instantly.leads.find((l) => l.email === a)!;
+    const leadB = instantly.leads.find((l) => l.email === b)!;
+    Object.assign(leadA, { status: -1, updated: Date.now() });
+    Object.assign(leadB, { status: -2, updated: Date.now() });
+    const hook = await fetch(sink.url('instantly/instantly-token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'email_bounced',
+        timestamp: new Date().toISOString(),
+        lead_email: a,
+        campaign_id: leadA.campaign,
+        step: 1,
+      }),
+    });
+    expect(hook.status).toBe(202);
+    const state = async () =>
+      (
+        await db.query<{ email: string; state: string }>(
+          `SELECT c.email, s.state FROM outreach_contact_state s JOIN contacts c ON c.id = s.contact_id ORDER BY 1`,
+        )
+      ).rows;
+    expect(await state()).toEqual([{ email: a, state: 'bounced' }]);
+
+    const first = await pollEmailEvents(services, 'instantly');
+    // A's bounce is the webhook's event (same key); B's unsubscribe is new and stops B everywhere
+    expect(first).toMatchObject({ events: 2, duplicates: 1, stops: 1 });
+    expect(await state()).toEqual(
+      [
+        { email: a, state: 'bounced' },
+        { email: b, state: 'unsubscribed' },
+      ].sort((x, y) => x.email.localeCompare(y.email)),
+    );
+    const sup = await db.query<{ email: string; reason: string }>(
+      'SELECT email, reason FROM outreach_suppressions ORDER BY email',
+    );
+    expect(sup.rows).toEqual(
+      [
+        { email: a, reason: 'bounce' },
+        { email: b, reason: 'unsubscribe' },
+      ].sort((x, y) => x.email.localeCompare(y.email)),
+    );
+    const active = await db.query<{ email: string }>(
+      `SELECT DISTINCT c.email FROM outreach_enrollments e JOIN contacts c ON c.id = e.contact_id WHERE e.state = 'active'`,
+    );
+    expect(active.rows.map((r) => r.email)).toEqual([emails[2]]);
+    // the SendGrid sequence sends to the third contact only
+    expect((await runDueSequenceSteps(services, mondayNY(10))).sent).toBe(1);
+    // a second poll (the built-in outreach-poll schedule's action), and B's late webhook, change nothing
+    const second = await getAction('outreach-poll').run({ db, env }, {});
+    expect(second).toMatchObject({ instantly: { events: 2, duplicates: 2, stops: 0 } });
+    await fetch(sink.url('instantly/instantly-token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'lead_unsubscribed',
+        timestamp: new Date().toISOString(),
+        lead_email: b,
+        campaign_id: leadB.campaign,
+        step: 1,
+      }),
+    });
+    const n = await db.query<{ kind: string; n: number }>(
+      `SELECT kind, count(*)::int AS n FROM outreach_events GROUP BY kind ORDER BY kind`,
+    );
+    expect(n.rows).toEqual([
+      { kind: 'bounce', n: 1 },
+      { kind: 'unsubscribe', n: 1 },
+    ]);
+    // the watermark is the newest lead update the poll saw (not "now", not a webhook's time)
+    const mark = await db.query<{ watermark: Date }>(
+      `SELECT watermark FROM outreach_poll_state WHERE provider = 'instantly'`,
+    );
+    expect(new Date(mark.rows[0]!.watermark).getTime()).toBe(Math.max(leadA.updated, leadB.updated));
+  });
+
+  it('a reply reaches HubSpot (a note, the lead status) and GoHighLevel (a note, a tag) through the sync', async () => {
+    await fakes();
+    const crm = await startCrmFakes();
+    cleanups.push(() => crm.stop());
+    const crmEnv = { ...env, ...crm.env };
+    const { contacts } = await seedGolf(db, 3, 1);
+    for (const name of ['golf-courses-hubspot', 'golf-courses-gohighlevel'])
+      await runSync({ db, def: await loadSync(name), env: crmEnv });
+    const services = servicesFor(db, crmEnv, {
+      'hs-seq': sequenceYaml({ name: 'hs-seq', crm: 'golf-courses-hubspot' }),
+      'ghl-seq': sequenceYaml({ name: 'ghl-seq', crm: 'golf-courses-gohighlevel' }),
+    });
+    const [c0, c1, c2] = contacts as [number, number, number];
+    await startSequenceFor(services, [c0, c2], 'hs-seq', mondayNY(9));
+    await startSequenceFor(services, [c1], 'ghl-seq', mondayNY(9));
+    const remote = async (sync: string, id: number) =>
+      (
+        await db.query<{ remote_id: string }>(
+          `SELECT remote_id FROM sync_records WHERE sync_name = $1 AND entity_type = 'contact' AND entity_id = $2`,
+          [sync, id],
+        )
+      ).rows[0]!.remote_id;
+    const reply = async (id: number, text: string) => {
+      const email = (await db.query<{ email: string }>('SELECT email FROM contacts WHERE id = $1', [id]))
+        .rows[0]!.email;
+      await ingestEmailEvent(services, {
+        provider: 'sendgrid',
+        key: `reply-${id}`,
+        kind: 'reply',
+        email,
+        occurredAt: new Date(),
+        text,
+        providerKind: 'inbound',
+      });
+      return (
+        await db.query<{ crm_result: string }>(
+          'SELECT crm_result FROM outreach_contact_state WHERE contact_id = $1',
+          [id],
+        )
+      ).rows[0]!.crm_result;
+    };
+    // HubSpot's default lead statuses have no "Replied": the note goes in, the status is refused by name
+    const hs0 = await remote('golf-courses-hubspot', c0);
+    const r0 = await reply(c0, 'Call me next week.');
+    expect(r0).toMatch(
+      /^failed: hubspot: the note was added, but contacts property hs_lead_status has no option "Replied" \(options: New, Open/,
+    );
+    expect(crm.hubspot.notes.filter((n) => n.contacts.includes(hs0)).map((n) => n.body)).toEqual([
+      expect.stringContaining('Call me next week.'),
+    ]);
+    expect(crm.hubspot.objects.contacts.get(hs0)!.properties.hs_lead_status ?? '').toBe('');
+    // once the portal has the option, the status is set by its internal value
+    crm.hubspot.leadStatusOptions.push({ label: 'Replied', value: 'REPLIED' });
+    const hs2 = await remote('golf-courses-hubspot', c2);
+    expect(await reply(c2, 'Pricing please.')).toBe(
+      `hubspot ${hs2}: status "Replied" in hs_lead_status, comment added`,
+    );
+    expect(crm.hubspot.objects.contacts.get(hs2)!.properties.hs_lead_status).toBe('REPLIED');
+    expect(crm.hubspot.notes.filter((n) => n.contacts.includes(hs2))).toHaveLength(1);
+    // GoHighLevel: no status of its own and no stage field in this sync: a tag, and the note
+    const ghl1 = await remote('golf-courses-gohighlevel', c1);
+    expect(await reply(c1, 'Not now, maybe spring.')).toBe(
+      `gohighlevel ${ghl1}: status "Replied", comment added`,
+    );
+    expect(crm.gohighlevel.contacts.get(ghl1)!.tags).toContain('replied');
+    expect(crm.gohighlevel.notes.get(ghl1)?.map((n) => n.body)).toEqual([
+      expect.stringContaining('Not now, maybe spring.'),
+    ]);
+    // a repeated reply event does not write a second note
+    await ingestEmailEvent(services, {
+      provider: 'sendgrid',
+      key: `reply-${c1}`,
+      kind: 'reply',
+      email: (await db.query<{ email: string }>('SELECT email FROM contacts WHERE id = $1', [c1])).rows[0]!
+        .email,
+      occurredAt: new Date(),
+      providerKind: 'inbound',
+    });
+    expect(crm.gohighlevel.notes.get(ghl1)).toHaveLength(1);
+  });
+
   it('a ClickUp task moved to "Contacted" starts the sequence (trigger rule); a reply moves it to "Replied" with a comment', async () => {
     const clickup = createClickUpFake({ perMinute: 1000 });
     const cu = await listen(clickup.app);
@@ -293,7 +464,7 @@ describeEachBackend('outreach across channels and the CRM', (backend) => {
       expect.stringContaining('Send me a quote for 500 dozen.'),
     ]);
     const st = await db.query<{ crm_result: string }>('SELECT crm_result FROM outreach_contact_state');
-    expect(st.rows[0]!.crm_result).toMatch(/^clickup \w+: status "Replied", comment added$/);
+    expect(st.rows[0]!.crm_result).toMatch(/^clickup \w+: status "Replied" in status, comment added$/);
     // the rep is told by a signed webhook, through the webhooks outbox (retried, safe outbound edge)
     const d = await db.query<{ event_type: string; payload: string }>(
       'SELECT event_type, payload FROM webhook_deliveries',

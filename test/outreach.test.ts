@@ -54,7 +54,9 @@ describe('sequence files', () => {
     expect(m.subject).toBe('HE 1 for Richmond Country Club');
     expect(m.body).toMatch(/^Hi there, I noticed the new range \(Richmond Country Club\)/);
     expect(m.body).toContain('Sandbox Golf Supply, 100 E Main St, Richmond, VA 23219');
-    expect(m.headers['List-Unsubscribe']).toMatch(/^<https:\/\/outreach\.sandbox\.test\/u\/7\.[\w-]+>$/);
+    expect(m.headers['List-Unsubscribe']).toMatch(
+      /^<https:\/\/outreach\.sandbox\.test\/u\/7\.[\w-]+\.[0-9a-z]+\.[\w-]{22}>$/,
+    );
     expect(m.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
     expect(m.missing).toEqual([]);
   });

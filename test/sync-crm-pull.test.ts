@@ -1,14 +1,74 @@
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/db.ts';
 import { writeFieldValues } from '../src/records/field-values.ts';
 import { createGoHighLevelFake, type GoHighLevelFake } from '../src/sandbox/fakes/crm/gohighlevel.ts';
 import { createHubSpotFake, type HubSpotFake } from '../src/sandbox/fakes/crm/hubspot.ts';
 import type { RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
+import type { SyncDefinition } from '../src/sync/compile-sync.ts';
 import { pullCrm } from '../src/sync/crm-pull.ts';
+import { invertField } from '../src/sync/invert-mapping.ts';
 import { loadSync } from '../src/sync/load-sync.ts';
 import { runSync } from '../src/sync/run-sync.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 import { emptySyncDb, seedGolf, serveFake } from './helpers/sync-fixtures.ts';
+
+describe('reading a sync mapping back (crm pull)', () => {
+  let clickup: SyncDefinition;
+  beforeAll(async () => {
+    clickup = await loadSync('golf-courses-clickup');
+  });
+  const inv = (to: string) => invertField(clickup.fields.find((f) => f.to === to)!);
+  const none = () => [];
+  const values = (r: ReturnType<ReturnType<typeof inv>['read']>) =>
+    r && 'values' in r ? Object.fromEntries(r.values) : r;
+
+  it('a text template: each {{ }} takes what lies between the literals; a fallback reads as no value; text it cannot produce is a mismatch', () => {
+    const name = inv('name');
+    expect(name).toMatchObject({
+      kind: 'template',
+      locals: [
+        { entity: 'contact', field: 'full_name' },
+        { entity: 'contact', field: 'title' },
+        { entity: 'account', field: 'name' },
+      ],
+    });
+    expect(values(name.read('Stacy Foster - General Manager | Richmond Country Club', none))).toEqual({
+      'contact.full_name': 'Stacy Foster',
+      'contact.title': 'General Manager',
+      'account.name': 'Richmond Country Club',
+    });
+    // coalesce(contact.title, 'Staff'): the fallback is not a title
+    expect(values(name.read('Pat Lee - Staff | Pinehurst', none))).toEqual({
+      'contact.full_name': 'Pat Lee',
+      'account.name': 'Pinehurst',
+    });
+    expect(name.read('Call Pat back', none)).toEqual({ mismatch: 'not in the form of the template' });
+    expect(name.read('Ann - Lee - GM | Club', none)).toEqual({ mismatch: 'splits more than one way' });
+  });
+
+  it("a case transform takes the spelling Sluice uses (a routing key, a stored value), else the CRM's; a local field reads as it is", () => {
+    const segment = inv('Segment');
+    expect(segment.cased).toEqual([{ entity: 'account', field: 'segment' }]);
+    expect(values(segment.read('High-End', () => ['high-end', 'budget']))).toEqual({
+      'account.segment': 'high-end',
+    });
+    expect(values(segment.read('Premium', () => ['high-end']))).toEqual({ 'account.segment': 'Premium' });
+    expect(inv('status')).toMatchObject({ kind: 'local', locals: [{ entity: 'contact', field: 'stage' }] });
+    expect(values(inv('status').read('contacted', none))).toEqual({ 'contact.stage': 'contacted' });
+    expect(values(inv('Email').read('a@b.example', none))).toEqual({ 'contact.email': 'a@b.example' });
+  });
+
+  it('a mapping that cannot be inverted says why', () => {
+    expect(inv('Top Opp 1')).toMatchObject({
+      kind: 'none',
+      reason: expect.stringMatching(/^ranked\(\.\.\.\) picks/),
+    });
+    expect(inv('description')).toMatchObject({
+      kind: 'none',
+      reason: expect.stringMatching(/^numbered\(\.\.\.\)/),
+    });
+  });
+});
 
 describeEachBackend('sluice crm pull', (backend) => {
   let db: Db;
@@ -122,6 +182,48 @@ describeEachBackend('sluice crm pull', (backend) => {
 
     const again = await pullCrm({ db, def, env: env(), baseUrl: server.url });
     expect(again).toMatchObject({ created: 0, merged: 0, linked: 0, skipped: 2 });
+  });
+
+  it('templated fields come back too (tags, title-cased segment); each field says how it was read, or why it cannot be', async () => {
+    const segment = fake.fields.find((f) => f.name === 'Segment')!.id;
+    const jobTitle = fake.fields.find((f) => f.name === 'Job Title')!.id;
+    await upsert({
+      email: 'pat.lee@pinehurst.com',
+      firstName: 'Pat',
+      lastName: 'Lee',
+      companyName: 'Pinehurst Resort',
+      website: 'pinehurst.com',
+      tags: ['golf', 'budget'],
+      customFields: [
+        { id: segment, field_value: 'Budget' },
+        { id: jobTitle, field_value: 'Head Pro' },
+      ],
+    });
+    // a rep's own tagging, not in the form the sync writes: reported, nothing taken from it
+    await upsert({ email: 'kim@augusta.com', firstName: 'Kim', tags: ['vip'] });
+    const def = await loadSync('golf-courses-gohighlevel');
+    const r = await pullCrm({ db, def, env: env(), baseUrl: server.url });
+    expect(r).toMatchObject({ read: 2, created: 2, rejected: [] });
+    const field = (to: string) => r.fields.find((f) => f.to === to)!;
+    expect(field('tags')).toMatchObject({
+      kind: 'template',
+      locals: ['account.segment'],
+      read: 1,
+      mismatched: 1,
+      mismatch: expect.stringMatching(/^tags of \w+: not in the form of the template$/),
+    });
+    expect(field('Job Title')).toMatchObject({ kind: 'plain', locals: ['contact.title'], read: 1 });
+    expect(field('Top Opportunity')).toMatchObject({ kind: 'none', reason: expect.stringMatching(/ranked/) });
+    expect(field('Conversation Starters')).toMatchObject({
+      kind: 'none',
+      reason: expect.stringMatching(/numbered/),
+    });
+    const pat = await db.query<{ segment: unknown; title: string }>(
+      `SELECT (SELECT value #>> '{}' FROM field_values WHERE entity_type = 'account' AND entity_id = c.account_id AND field = 'segment' ORDER BY id DESC LIMIT 1) AS segment, c.title
+         FROM contacts c WHERE c.email = $1`,
+      ['pat.lee@pinehurst.com'],
+    );
+    expect(pat.rows[0]).toEqual({ segment: 'budget', title: 'Head Pro' });
   });
 });
 

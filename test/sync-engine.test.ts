@@ -170,7 +170,8 @@ describeEachBackend('sync engine: crashes, processes, throttles', (backend) => {
         for (const r of results) expect(r.code, r.err).toBe(0);
         expect(results.map((r) => JSON.parse(r.out).created)).toEqual([4, 4, 4]);
         expect(ghl.contacts.size).toBe(12);
-        expect(ghl.stats.requests - warm).toBe(3 * (2 + 4));
+        // each: connect (custom fields, users, pipelines), 4 contact upserts, 4 opportunity upserts
+        expect(ghl.stats.requests - warm).toBe(3 * (3 + 4 + 4));
         expect(ghl.stats.throttled).toBe(0);
         expect(ghl.window.maxSeen).toBeLessThanOrEqual(10);
       } finally {

@@ -6,7 +6,8 @@ import { SIGNAL_DEFINITIONS, type Signal } from './signals.ts';
 /**
  * One pass over every rule: new signals are read from their sources, matched against the rule's account
  * fields, and each match becomes a Slack message in the outbound webhook outbox (sent, retried and
- * recorded by the delivery worker of `sluice serve`). The notification row, the delivery and the rule's
+ * recorded by the delivery worker of `sluice serve`) or a pending email on its notification row (sent
+ * by `sendAlertEmails` after this commits). The notification row, the delivery and the rule's
  * cursor are written in one transaction, so a signal is notified once even when two checks run at once
  * (the second's notification insert conflicts and sends nothing). A signal that does not match is
  * recorded with no delivery, so it is not read again.
@@ -30,7 +31,8 @@ export function matches(rule: Pick<AlertRule, 'match'>, s: Signal): boolean {
   });
 }
 
-export function slackMessage(rule: AlertRule, s: Signal): { text: string } {
+/** What happened, in words: `Ann Green (GM) at Pine Valley changed jobs (freshness check)`. */
+export function alertText(rule: Pick<AlertRule, 'signal'>, s: Signal): string {
   const who = s.contact
     ? `${s.contact.name ?? s.contact.email ?? `contact ${s.contact.id}`}${s.contact.title ? ` (${s.contact.title})` : ''}`
     : 'someone';
@@ -43,7 +45,26 @@ export function slackMessage(rule: AlertRule, s: Signal): { text: string } {
       : rule.signal === 'visitor'
         ? `${who}${where} visited the website (RB2B)`
         : `${who}${where} replied to outreach`;
-  return { text: `:rotating_light: ${what} · rule ${rule.name} · ${s.at}` };
+  return what;
+}
+
+export function slackMessage(rule: AlertRule, s: Signal): { text: string } {
+  return { text: `:rotating_light: ${alertText(rule, s)} · rule ${rule.name} · ${s.at}` };
+}
+
+/** The email of an alert: a short subject, the same words and where they came from in the body. */
+export function alertEmail(rule: AlertRule, s: Signal): { subject: string; text: string } {
+  const what = alertText(rule, s);
+  return {
+    subject: `Sluice alert: ${what.length > 120 ? `${what.slice(0, 119)}…` : what}`,
+    text: `${what}.\n\nRule: ${rule.name} (${rule.signal}${
+      Object.keys(rule.match).length
+        ? `, where ${Object.entries(rule.match)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`
+        : ''
+    })\nWhen: ${s.at}\n\nSent by Sluice (\`sluice alerts remove ${rule.name}\` stops these).\n`,
+  };
 }
 
 export async function checkAlerts(db: Db, options: { rule?: string } = {}): Promise<CheckResult[]> {
@@ -59,8 +80,19 @@ export async function checkAlerts(db: Db, options: { rule?: string } = {}): Prom
           [rule.id, s.key],
         );
         if (!ins.rowCount || !matches(rule, s)) continue;
+        if (rule.channel === 'email') {
+          // the email's outbox row: sent after the commit by sendAlertEmails
+          const m = alertEmail(rule, s);
+          await tx.query(
+            `UPDATE alert_notifications SET email_state = 'pending', email_subject = $3, email_text = $4
+              WHERE rule_id = $1 AND signal_key = $2`,
+            [rule.id, s.key, m.subject, m.text],
+          );
+          notified++;
+          continue;
+        }
         const d = await enqueueDelivery(tx, {
-          endpointId: rule.endpointId,
+          endpointId: rule.endpointId!,
           eventType: `alert.${rule.signal}`,
           payload: slackMessage(rule, s),
         });

@@ -73,6 +73,15 @@ export function registerCrm(program: Command): void {
             ctx.out.line(
               `  ${def.parent?.object ?? 'parents'}: ${p.read} read, ${p.created} created, ${p.merged} merged, ${p.linked} linked, ${p.skipped} already Sluice's, ${p.rejected.length} rejected`,
             );
+          // how each mapped field came back: said per field, never skipped silently
+          for (const f of [...(p?.fields ?? []), ...r.fields]) {
+            if (f.kind === 'none') ctx.out.warn(`${f.to}: not read back: ${f.reason}`);
+            else if (f.kind === 'constant') continue;
+            else
+              ctx.out.line(
+                `  ${f.to} → ${f.locals.join(', ')}: ${f.read} read${f.mismatched ? `, ${f.mismatched} not in the mapping's form (e.g. ${f.mismatch})` : ''}`,
+              );
+          }
           for (const x of [...(p?.rejected ?? []), ...r.rejected].slice(0, 10))
             ctx.out.warn(`${x.remoteId}: ${x.error}`);
         });

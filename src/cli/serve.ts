@@ -5,6 +5,7 @@ import { SANDBOX_BANNER, SANDBOX_OUTBOUND } from '../sandbox/start-sandbox.ts';
 import { startScheduleRunner } from '../schedules/schedule-runner.ts';
 import { openServeEngine } from '../server/serve-engine.ts';
 import { startServer } from '../server/start-server.ts';
+import { startWorkerProcesses } from '../server/worker-processes.ts';
 import { loadTriggerConfig } from '../triggers/trigger-config.ts';
 import { action } from './context.ts';
 import { onShutdownSignal } from './run-options.ts';
@@ -18,6 +19,7 @@ interface ServeOptions {
   uploadLimitMb: string;
   json?: boolean;
   schedules?: boolean;
+  workerProcesses: string;
 }
 
 function nonNegative(option: string, raw: string): number {
@@ -44,6 +46,11 @@ export function registerServe(program: Command): void {
       'runs in flight in this process; 0 = leave the runs to separate `sluice worker`s',
       '10',
     )
+    .option(
+      '--worker-processes <n>',
+      'work the runs in n child `sluice worker` processes (each --workers runs in flight) instead of this one, so a batch does not slow the API; server PostgreSQL only',
+      '0',
+    )
     .option('--config <file>', 'trigger rules (default: sluice.config.yaml when it exists)')
     .option(
       '--sandbox',
@@ -56,9 +63,18 @@ export function registerServe(program: Command): void {
       action(async (ctx, o: ServeOptions) => {
         const port = nonNegative('--port', o.port);
         const workers = nonNegative('--workers', o.workers);
+        const workerProcesses = nonNegative('--worker-processes', o.workerProcesses);
         const config = loadTriggerConfig(o.config);
         const db = await ctx.db();
-        const { engine, sandbox } = await openServeEngine(ctx.config, db, { sandbox: o.sandbox === true });
+        if (workerProcesses > 0 && db.backend !== 'postgres')
+          throw new ConfigError(
+            `--worker-processes ${workerProcesses}: the embedded database (${db.target}) belongs to one process; use it with server PostgreSQL (DATABASE_URL), or drop the option to work runs in this process`,
+            { exitCode: 2 },
+          );
+        // with --sandbox, `env` points every provider, CRM and email tool at the sandbox's fakes
+        const { engine, sandbox, env } = await openServeEngine(ctx.config, db, {
+          sandbox: o.sandbox === true,
+        });
         for (const rule of config.rules) {
           try {
             if (rule.sequence) await loadSequence(rule.sequence);
@@ -76,10 +92,10 @@ export function registerServe(program: Command): void {
           server = await startServer({
             db,
             engine,
-            env: ctx.config.env,
+            env,
             host: o.host,
             port,
-            workers,
+            workers: workerProcesses > 0 ? 0 : workers,
             rules: config.rules,
             // Callback URLs pass the outbound SSRF guard; only the sandbox admits loopback receivers.
             callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
@@ -92,6 +108,24 @@ export function registerServe(program: Command): void {
           await sandbox?.stop();
           throw err;
         }
+        // the sandbox's email fakes send their events and replies back to this server
+        // (over loopback whatever --host is: the fakes run on this machine and post to loopback only)
+        await sandbox?.email.connect(`http://127.0.0.1:${server.port}`);
+        const children =
+          workerProcesses > 0 && workers > 0
+            ? startWorkerProcesses({
+                count: workerProcesses,
+                concurrency: workers,
+                sandbox: o.sandbox === true,
+                // the same database as this process, however it was given (flag or environment)
+                env: {
+                  ...process.env,
+                  DATABASE_URL: ctx.config.databaseUrl,
+                  ...(ctx.config.dbSchema ? { SLUICE_DB_SCHEMA: ctx.config.dbSchema } : {}),
+                },
+                log: (line) => ctx.out.warn(`serve: ${line}`),
+              })
+            : undefined;
         // Schedules: cron passes and firings in this process too (one firing across all processes).
         let schedules: Awaited<ReturnType<typeof startScheduleRunner>> | undefined;
         if (o.schedules !== false) {
@@ -99,11 +133,12 @@ export function registerServe(program: Command): void {
             schedules = await startScheduleRunner({
               services: {
                 db,
-                env: ctx.config.env,
+                env,
                 engine,
                 callbacks: o.sandbox === true ? SANDBOX_OUTBOUND : {},
                 log: (line) => ctx.out.warn(`serve: ${line}`),
               },
+              cronIntervalSeconds: ctx.config.cronIntervalSeconds,
               onError: (err) => ctx.out.warn(`serve: schedules: ${(err as Error).message}`),
               onFired: (run) =>
                 ctx.out.warn(
@@ -112,6 +147,7 @@ export function registerServe(program: Command): void {
             });
           } catch (err) {
             await server.stop();
+            await children?.stop();
             await engine.queue.stop();
             await sandbox?.stop();
             throw err;
@@ -120,7 +156,7 @@ export function registerServe(program: Command): void {
         const stopped = new Promise<void>((resolve) => {
           const off = onShutdownSignal(() => {
             ctx.out.warn('serve: stopping (finishing in-flight requests and runs)');
-            void server.stop().finally(() => {
+            void Promise.all([server.stop(), children?.stop()]).finally(() => {
               off();
               resolve();
             });
@@ -128,7 +164,7 @@ export function registerServe(program: Command): void {
         });
         ctx.out.warn(
           `serve ${process.pid}: listening on ${server.url} (${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} ${db.target}; ` +
-            `${workers > 0 ? `${workers} runs in flight in-process` : 'no in-process workers'}; ${config.rules.length} trigger rule${config.rules.length === 1 ? '' : 's'}${config.file ? ` from ${config.file}` : ''})`,
+            `${children ? `${workerProcesses} worker process${workerProcesses === 1 ? '' : 'es'} (pid ${children.pids().join(', ')}), ${workers} runs in flight each` : workers > 0 ? `${workers} runs in flight in-process` : 'no in-process workers'}; ${config.rules.length} trigger rule${config.rules.length === 1 ? '' : 's'}${config.file ? ` from ${config.file}` : ''})`,
         );
         if (ctx.out.json) ctx.out.result({ url: server.url, port: server.port, pid: process.pid });
         await stopped;

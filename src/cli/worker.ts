@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { openRunEngine } from '../engine/engine-services.ts';
 import { startWorker } from '../engine/worker-loop.ts';
 import { startScheduleRunner } from '../schedules/schedule-runner.ts';
 import { startPresence } from '../server/presence.ts';
+import { openServeEngine } from '../server/serve-engine.ts';
 import { action, warnError } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
 
@@ -11,6 +11,8 @@ interface WorkerOptions {
   heartbeatSeconds?: string;
   json?: boolean;
   schedules?: boolean;
+  sandbox?: boolean;
+  exitWithParent?: boolean;
 }
 
 export function registerWorker(program: Command): void {
@@ -23,6 +25,14 @@ export function registerWorker(program: Command): void {
     .option('--heartbeat-seconds <s>', "a killed worker's runs are picked up again after this (min 10)", '20')
     .option('--json', 'print the final counts as one JSON object')
     .option('--no-schedules', 'do not run schedules in this process (`sluice schedules list`)')
+    .option(
+      '--sandbox',
+      'answer every provider from the local sandbox (fake servers and LLM), like `sluice demo`',
+    )
+    .option(
+      '--exit-with-parent',
+      'stop (finishing in-flight runs) when standard input closes: how `serve --worker-processes` ties its workers to itself',
+    )
     .action(
       action(async (ctx, o: WorkerOptions) => {
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
@@ -31,7 +41,10 @@ export function registerWorker(program: Command): void {
           parsePositive('--heartbeat-seconds', o.heartbeatSeconds ?? '20'),
         );
         const db = await ctx.db();
-        const engine = await openRunEngine(ctx.config, db, { heartbeatSeconds, superviseIntervalSeconds: 2 });
+        const { engine, sandbox } = await openServeEngine(ctx.config, db, {
+          sandbox: o.sandbox === true,
+          heartbeatSeconds,
+        });
         const worker = startWorker({
           engine,
           concurrency,
@@ -49,6 +62,7 @@ export function registerWorker(program: Command): void {
             ? undefined
             : await startScheduleRunner({
                 services: { db, env: ctx.config.env, engine, log: (line) => ctx.out.warn(`worker: ${line}`) },
+                cronIntervalSeconds: ctx.config.cronIntervalSeconds,
                 onError: (err) => warnError(ctx, 'worker: schedules', err),
                 onFired: (run) =>
                   ctx.out.warn(
@@ -58,12 +72,21 @@ export function registerWorker(program: Command): void {
                 worker.stop();
                 await worker.done;
                 await engine.queue.stop();
+                await sandbox?.stop();
                 throw err;
               });
         const off = onShutdownSignal(() => {
           ctx.out.warn('worker: stopping (finishing in-flight runs)');
           worker.stop();
         });
+        if (o.exitWithParent) {
+          // the parent holds the other end of stdin: it closes when the parent exits, however it died
+          process.stdin.on('end', () => {
+            ctx.out.warn('worker: the parent process is gone; stopping (finishing in-flight runs)');
+            worker.stop();
+          });
+          process.stdin.resume();
+        }
         ctx.out.warn(`worker ${process.pid}: working (concurrency ${concurrency}) on ${db.target}`);
         try {
           const counts = await worker.done;
@@ -74,6 +97,8 @@ export function registerWorker(program: Command): void {
           await schedules?.stop();
           await presence.stop();
           await engine.queue.stop();
+          await sandbox?.stop();
+          if (o.exitWithParent) process.stdin.destroy();
         }
       }),
     );

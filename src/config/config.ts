@@ -37,6 +37,8 @@ const envSchema = z.object({
   SLUICE_THROTTLE_MAX_RESCHEDULES: z.coerce.number().int().positive().optional(),
   /** Throttle ceiling in minutes (whichever comes first). Default 30. */
   SLUICE_THROTTLE_MAX_MINUTES: z.coerce.number().positive().optional(),
+  /** Seconds between the cron passes of `serve` and `worker` (when a schedule's occurrence is sent). Default 30. */
+  SLUICE_CRON_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   /** `sluice run` asks for confirmation (or `--yes`) above this many records. Default 100. */
   SLUICE_CONFIRM_RECORDS: z.coerce.number().int().nonnegative().optional(),
   /** …or above this forecast cost in USD. Default 10. */
@@ -66,6 +68,8 @@ export interface Config {
   throttleCeiling: { maxReschedules: number; maxMs: number };
   /** A selection above either threshold needs confirmation on a terminal, or `--yes`. */
   confirmAbove: { records: number; costUsd: number };
+  /** Seconds between cron passes in `serve`/`worker` (`SLUICE_CRON_INTERVAL_SECONDS`). Default 30. */
+  cronIntervalSeconds: number;
   /** The raw environment, for provider keys and base URLs (read through providers/credentials). */
   env: Readonly<Record<string, string | undefined>>;
   /** Surprises worth a warning on stderr (which of two database settings wins). */
@@ -133,6 +137,7 @@ export function loadConfig(
       maxMs: (e.SLUICE_THROTTLE_MAX_MINUTES ?? 30) * 60_000,
     },
     confirmAbove: { records: e.SLUICE_CONFIRM_RECORDS ?? 100, costUsd: e.SLUICE_CONFIRM_USD ?? 10 },
+    cronIntervalSeconds: e.SLUICE_CRON_INTERVAL_SECONDS ?? 30,
     env,
   };
 }

@@ -99,9 +99,16 @@ export interface DestinationSession {
   parentChanges?(since: Date, cursor?: string): Promise<{ records: RemoteRecord[]; next?: string }>;
   /**
    * Outreach's CRM update (docs/outreach.md): sets the record's status and adds a comment (a reply's
-   * text). Optional: a destination without it reports the update as unsupported.
+   * text). `statusField`: the remote field the sync maps to `contact.stage`, where the destination has
+   * no status of its own (HubSpot: default `hs_lead_status`; GoHighLevel: a custom field, else a tag;
+   * ClickUp: the task status, always). The comment is written first (it has no idempotency key; the
+   * caller records that it was made); a status the destination refuses throws after it, naming the
+   * options. Optional: a destination without it reports the update as unsupported.
    */
-  annotate?(remoteId: string, update: { status?: string; comment?: string }): Promise<void>;
+  annotate?(
+    remoteId: string,
+    update: { status?: string; statusField?: string; comment?: string },
+  ): Promise<void>;
 }
 
 /** What a definition's code gets: one request function with auth, limits and throttle waits built in. */

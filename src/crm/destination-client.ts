@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts';
 import { ConfigError, RetryableError, ThrottledError } from '../errors.ts';
 import { backoffDelay } from '../limits/backoff.ts';
 import { Semaphore } from '../limits/concurrency.ts';
-import { acquireRate, limitWindows } from '../limits/sliding-window.ts';
+import { bookRate, delayRate, limitWindows } from '../limits/sliding-window.ts';
 import type { HttpRequest, HttpResponse, ProviderDefinition } from '../providers/define-provider.ts';
 import { createOperationContext } from '../providers/http.ts';
 import type { DestinationClient, DestinationDefinition } from './define-destination.ts';
@@ -84,14 +84,21 @@ export function createDestinationClient(
   const maxThrottleWaitMs = options.maxThrottleWaitMs ?? 10 * 60_000;
   const maxAttempts = options.maxAttempts ?? 4;
 
-  async function takePlace(limit: 'default' | 'search'): Promise<void> {
+  /**
+   * Waits for a place. Returns how to turn a local time into the database clock the place is on
+   * (an upper bound: the database's now at booking plus what passed locally since just before it).
+   */
+  async function takePlace(
+    limit: 'default' | 'search',
+  ): Promise<{ ids: string[]; dbAt(local: number): number }> {
     for (;;) {
       const paused = (pauses.get(def.id) ?? 0) - Date.now();
       if (paused > 0) await sleep(paused);
-      const got = await acquireRate(options.db, windows[limit], 30_000);
+      const asked = Date.now();
+      const got = await bookRate(options.db, windows[limit], { maxWaitMs: 30_000 });
       if (got.granted) {
         if (got.waitMs > 0) await sleep(got.waitMs);
-        return;
+        return { ids: got.ids, dbAt: (local) => got.nowMs + (local - asked) };
       }
       await sleep(Math.min(got.waitMs, 30_000));
     }
@@ -104,11 +111,22 @@ export function createDestinationClient(
     let throttledMs = 0;
     let throttles = 0;
     for (let attempt = 1; ; ) {
-      await takePlace(opts.limit ?? 'default');
+      // The slot first, then the place: a place booked while waiting for a slot was often used late
+      // (after another request's answer), and the request booked a window after it then arrived
+      // within the same window of the CRM's count: a 429 and a 10 s pause (bench:sync).
       await semaphore.acquire();
       try {
+        const place = await takePlace(opts.limit ?? 'default');
         if (options.stats) options.stats.requests++;
-        return await ctx.request(req);
+        try {
+          return await ctx.request(req);
+        } finally {
+          // The answer is back, so the request reached the CRM by now: its place moves here. A
+          // request queued behind others at the CRM (ten 100-row batches in flight) arrives well
+          // after its place, and the one booked a window later would land in its window (a 429 and
+          // HubSpot's 10 s pause, bench:sync).
+          await delayRate(options.db, place, place.dbAt(Date.now()));
+        }
       } catch (err) {
         if (err instanceof ThrottledError) {
           // The CRM said how long (or its reset header did); else back off from 1 s. Not an attempt.

@@ -30,5 +30,17 @@ export interface Db extends Queryable {
    * waits for the transaction to end).
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Server Postgres only: takes the session-level advisory lock (`space`, `key`) on a connection of its
+   * own, held until `release()` or until that connection is lost (then `lost` resolves). Undefined when
+   * another session holds it. PGlite has no such method: one process owns the database.
+   */
+  holdSessionLock?(space: number, key: number): Promise<SessionLock | undefined>;
   close(): Promise<void>;
+}
+
+export interface SessionLock {
+  /** Resolves when the lock's connection ended without `release()`: the lock is no longer held. */
+  readonly lost: Promise<void>;
+  release(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.ts';
-import { type PgliteStatements, pgliteStatements } from './pglite-statements.ts';
+import { type PgliteExchange, pgliteExchange } from './pglite-exchange.ts';
 
 /** numeric → JS number (costs, confidences); int8 is already a number in PGlite. */
 const parsers = { [types.NUMERIC]: (v: string) => Number.parseFloat(v) };
@@ -12,40 +12,81 @@ export interface PgliteDbOptions {
   schema?: string;
 }
 
+/** What pg-boss is given (fromPglite): PGlite's statements, taking their turns like Sluice's. */
+export type PgliteStatements = Pick<PGlite, 'query' | 'exec' | 'listen'>;
+
+const nextTurnOfLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Statements with parameters go through pglite-statements.ts (one protocol exchange, hot texts
- * prepared once); without parameters too, so a text is described once either way. `exec` (several
- * statements, no parameters: migrations, maintenance) stays PGlite's.
+ * PGlite runs each statement synchronously (WASM) on this thread and hands its lock to the next
+ * waiting statement in a microtask, so with many callers queued (a worker's runs, pg-boss) a chain
+ * of statements ran with no turn of the event loop between them: due timers and socket writes
+ * waited for all of them. Measured in bench `two-window` (240 calls, PGlite): event-loop delay p99
+ * 77 ms, and a request's headers reached its socket up to 214 ms after `fetch()`, so a rate-limited
+ * call arrived far from its place. `turns()` runs statements (and whole transactions) one at a time,
+ * each started from `setImmediate`: between any two statements the event loop runs its timers and
+ * I/O, so a call leaves within one statement of its time.
  */
-function wrap(q: Pick<PGlite, 'exec'>, statements: PgliteStatements, inTransaction: boolean): Queryable {
+function turns() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(nextTurnOfLoop).then(fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
+/**
+ * Sluice's statements go through pglite-exchange.ts (one protocol exchange each, types described once,
+ * hot texts prepared once) instead of PGlite's `query()`; `exec` (several statements, no parameters:
+ * migrations, maintenance) stays PGlite's, and forgets the described types (DDL may change them).
+ */
+function wrap(
+  q: Pick<PGlite, 'exec'>,
+  exchange: PgliteExchange,
+  turn: <T>(fn: () => Promise<T>) => Promise<T>,
+  inTx: boolean,
+): Queryable {
   return {
     async exec(sql: string) {
-      await q.exec(sql);
-      statements.forget();
+      await turn(() => q.exec(sql));
+      exchange.forget();
     },
     query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      return statements.query<T>(text, params ?? [], inTransaction);
+      return turn(() => exchange.query<T>(text, params ?? [], inTx));
     },
   };
 }
 
-export async function openPgliteDb(options: PgliteDbOptions = {}): Promise<Db & { pglite: PGlite }> {
+/** Inside a transaction (which holds the turn): each statement still lets the event loop turn first. */
+const inTransaction = <T>(fn: () => Promise<T>): Promise<T> => nextTurnOfLoop().then(fn);
+
+export async function openPgliteDb(
+  options: PgliteDbOptions = {},
+): Promise<Db & { pglite: PGlite; statements: PgliteStatements }> {
   const pglite = new PGlite(options.dataDir);
   await pglite.waitReady;
   const schema = options.schema ?? 'public';
   if (schema !== 'public') {
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
   }
-  const statements = pgliteStatements(pglite, parsers);
-  const base = wrap(pglite, statements, false);
+  const turn = turns();
+  const exchange = pgliteExchange(pglite, parsers);
+  const base = wrap(pglite, exchange, turn, false);
+  const statements: PgliteStatements = {
+    query: (text, params, opts) => turn(() => pglite.query(text, params, opts)),
+    exec: (text, opts) => turn(() => pglite.exec(text, opts)),
+    listen: (channel, callback, tx) => pglite.listen(channel, callback, tx),
+  };
   return {
     pglite,
+    statements,
     backend: 'pglite',
     target: options.dataDir ?? 'memory',
     schema,
     query: base.query,
     exec: base.exec,
-    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx, statements, true))),
-    close: () => pglite.close(),
+    transaction: (fn) => turn(() => pglite.transaction((tx) => fn(wrap(tx, exchange, inTransaction, true)))),
+    close: () => turn(() => pglite.close()),
   };
 }

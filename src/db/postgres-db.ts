@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './db.ts';
+import type { Db, Queryable, QueryResult, SessionLock } from './db.ts';
 import { refuseTransactionPooler } from './pooler-check.ts';
 import { preparedName } from './prepared.ts';
 
@@ -74,15 +74,15 @@ export function describeUrl(url: string): string {
 
 export async function openPostgresDb(options: PostgresDbOptions): Promise<Db & { pool: pg.Pool }> {
   const schema = options.schema ?? 'public';
-  const pool = new pg.Pool({
+  const settings = {
     connectionString: options.connectionString,
-    max: options.max ?? 10,
     options: schema === 'public' ? undefined : `-c search_path="${schema}"`,
     application_name: applicationNameFor(schema),
     // A server that is down answers at once (refused); one that hangs must not hang Sluice with it.
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
-  });
+  };
+  const pool = new pg.Pool({ ...settings, max: options.max ?? 10 });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});
   try {
@@ -121,6 +121,54 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Db & {
           client.release(broken instanceof Error ? broken : undefined);
         }
       }),
+    holdSessionLock: (space, key) => holdSessionLock(settings, space, key),
     close: () => pool.end(),
+  };
+}
+
+/**
+ * A session-level advisory lock on a client outside the pool (a pooled connection goes back to other
+ * callers; this one must stay with the lock). keepAlive: a peer that vanishes is noticed by TCP.
+ */
+async function holdSessionLock(
+  settings: pg.ClientConfig,
+  space: number,
+  key: number,
+): Promise<SessionLock | undefined> {
+  const client = new pg.Client(settings);
+  let released = false;
+  let markLost: () => void = () => {};
+  const lost = new Promise<void>((resolve) => {
+    markLost = resolve;
+  });
+  const onGone = () => {
+    if (!released) markLost();
+  };
+  client.on('error', onGone);
+  client.on('end', onGone);
+  try {
+    await client.connect();
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [
+      space,
+      key,
+    ]);
+    if (!r.rows[0]?.ok) {
+      released = true;
+      await client.end();
+      return undefined;
+    }
+  } catch (err) {
+    released = true;
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return {
+    lost,
+    async release() {
+      if (released) return;
+      released = true;
+      // ending the session releases the lock with it
+      await client.end().catch(() => {});
+    },
   };
 }

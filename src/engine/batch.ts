@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../db/db.ts';
 import { setBatchBudget } from '../limits/budget.ts';
 import type { QueueDriver } from '../queue/queue-driver.ts';
+import { storeBatchFigures } from './batch-figures.ts';
 import { RUNS_QUEUE, type RunJobData } from './run-executor.ts';
 import { type AccountSelection, selectAccountsSql } from './selection.ts';
 
@@ -125,20 +126,45 @@ export async function batchProgress(db: Queryable, batchId: number): Promise<Bat
   return row;
 }
 
-/** Marks a batch done once none of its runs is queued or running. Returns true when it is over. */
-export async function settleBatch(db: Queryable, batchId: number): Promise<boolean> {
-  const r = await db.query<{ status: string; open: boolean }>(
+/**
+ * Marks a batch done once none of its runs is queued or running, and stores its batch figures when it
+ * ends (batch-figures.ts). Returns true when it is over.
+ */
+export async function settleBatch(db: Db, batchId: number): Promise<boolean> {
+  const r = await db.query<{ status: string; open: boolean; ended_now: boolean }>(
     `WITH done AS (
        UPDATE batches SET status = 'done', finished_at = now()
         WHERE id = $1 AND status = 'running'
           AND NOT EXISTS (SELECT 1 FROM runs WHERE batch_id = $1 AND state IN ('queued', 'running'))
        RETURNING status)
      SELECT coalesce((SELECT status FROM done), b.status) AS status,
+            EXISTS (SELECT 1 FROM done) AS ended_now,
             EXISTS (SELECT 1 FROM runs WHERE batch_id = $1 AND state = 'running') AS open
        FROM batches b WHERE b.id = $1`,
     [batchId],
   );
   const row = r.rows[0];
+  // Once, when this call ended it. A failure here is left to the read port, which computes the figures
+  // of an ended batch that has none the first time someone asks: the batch is done either way.
+  if (row?.ended_now) await storeBatchFigures(db, batchId).catch(() => undefined);
   // A stopped batch is over once nothing of it is still in flight.
   return row ? row.status === 'done' || (row.status === 'stopped' && !row.open) : true;
+}
+
+/** A batch's pipeline (name or file, as given to `sluice run`), or null when there is no such batch. */
+export async function batchPipeline(db: Queryable, batchId: number): Promise<string | null> {
+  const r = await db.query<{ pipeline: string }>('SELECT pipeline FROM batches WHERE id = $1', [batchId]);
+  return r.rows[0]?.pipeline ?? null;
+}
+
+/** Batches queued at or after `since` (oldest first): id, pipeline and when they were created. */
+export async function batchesCreatedSince(
+  db: Queryable,
+  since: string,
+): Promise<{ id: number; pipeline: string; at: string }[]> {
+  const r = await db.query<{ id: number; pipeline: string; at: string }>(
+    `SELECT id, pipeline, created_at::text AS at FROM batches WHERE created_at >= $1::timestamptz ORDER BY created_at, id`,
+    [since],
+  );
+  return r.rows.map((b) => ({ ...b, id: Number(b.id) }));
 }

@@ -85,7 +85,6 @@ export interface GatewayState {
   quotaCooldownMs: number;
   inflightTtlMs: number;
   marginMs: number;
-  coldStartMs: number;
   /** Provider/account id → local time until which a throttle pauses it. */
   pauses: Map<string, number>;
   /** Accounts this process has called once (cold first connection). */

@@ -44,7 +44,7 @@ export const STAGES: readonly Stage[] = [
 export interface GatewayImpl extends Gateway {
   /** Unique id of this gateway instance in markers and slots (host:pid:random). */
   readonly owner: string;
-  /** Rate-limit places given up because the timer woke too late (a sign of an overloaded process). */
+  /** Rate-limit places given up because their claim would have waited more than `maxWaitMs`. */
   readonly stats: { rebooked: number };
   /** Heartbeat of this gateway's in-flight markers and attempt rows (lease.ts). */
   readonly lease: { readonly renewals: number };
@@ -73,7 +73,6 @@ export function createGateway(options: GatewayOptions, stages: readonly Stage[] 
     quotaCooldownMs: options.quotaCooldownMs ?? 60 * 60 * 1000,
     inflightTtlMs,
     marginMs: options.limitMarginMs ?? 40,
-    coldStartMs: options.coldStartMs ?? 100,
     pauses: new Map(),
     warm: new Set(),
     dbClock: new DbClock(db, () => (options.clock ?? systemClock).now()),

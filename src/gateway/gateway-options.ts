@@ -88,10 +88,11 @@ export interface GatewayOptions {
   limits?: LimitsConfig;
   /** Safety margin added to every rate-limit window (absorbs network jitter and late timers). Default 40 ms. */
   limitMarginMs?: number;
-  /** Called when a rate-limited call is about to be sent (bench: booked place vs the provider's arrival). */
+  /**
+   * Called when a rate-limited call is about to be sent: `bookedAtMs` is where it is recorded (its
+   * claim, or when it left if much later), local ms (bench: recorded place vs the provider's arrival).
+   */
   onLimitedSend?: (e: { account: string; input: unknown; bookedAtMs: number; sentAtMs: number }) => void;
-  /** Extra room booked after a process's first call to a rate-limited provider (cold connection). Default 100 ms. */
-  coldStartMs?: number;
   /** Default attempts per call when the operation sets none. Default 4. */
   defaultMaxAttempts?: number;
 }

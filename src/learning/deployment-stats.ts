@@ -1,4 +1,6 @@
-import type { Queryable } from '../db/db.ts';
+import type { Db, Queryable } from '../db/db.ts';
+import { type BatchFigures, batchFigures, runFigures, valueFigures } from '../engine/batch-figures.ts';
+import { histogramPercentile } from '../ledger/ledger-figures.ts';
 
 /**
  * Measured figures of one deployment, computed from its batches' runs, memoized steps, field values,
@@ -80,162 +82,177 @@ export interface QualityStat {
   replied: number;
 }
 
-const STEP = `CASE WHEN position('/' IN s.step_key) > 0 THEN split_part(s.step_key, '/', 2) ELSE s.step_key END`;
-
-export async function deploymentStats(db: Queryable, deploymentId: number): Promise<DeploymentStats> {
-  const batches = (
-    await db.query<{ batch_id: number }>(
-      'SELECT batch_id FROM deployment_batches WHERE deployment_id = $1 ORDER BY batch_id',
-      [deploymentId],
-    )
-  ).rows.map((r) => r.batch_id);
+export async function deploymentStats(db: Db, deploymentId: number): Promise<DeploymentStats> {
+  const batches = await deploymentBatches(db, deploymentId);
   return { deploymentId, ...(await batchStats(db, batches)) };
 }
 
-/** The same figures over any set of batches (a pattern's figures pool all its deployments' batches). */
+export async function deploymentBatches(db: Queryable, deploymentId: number): Promise<number[]> {
+  const r = await db.query<{ batch_id: number }>(
+    'SELECT batch_id FROM deployment_batches WHERE deployment_id = $1 ORDER BY batch_id',
+    [deploymentId],
+  );
+  return r.rows.map((x) => Number(x.batch_id));
+}
+
+/**
+ * The same figures over any set of batches (a pattern's figures pool all its deployments' batches), from
+ * the engine's batch figures (read port engine/batch-figures.ts; stored when a batch ends). Counts and
+ * costs add up over batches; distinct accounts, contacts and run-time percentiles do not, so over several
+ * batches those few are counted again from the runs (runFigures, valueFigures); latency medians come
+ * from the stored histograms. Pass `figures` when they were read already.
+ */
 export async function batchStats(
+  db: Db,
+  batches: number[],
+  figures?: BatchFigures[],
+): Promise<Omit<DeploymentStats, 'deploymentId'>> {
+  const figs = figures ?? (await batchFigures(db, batches));
+  const one = figs.length === 1 && batches.length === 1 ? figs[0]! : null;
+  const runs = one ?? (await runFigures(db, batches));
+  const v = one ?? (await valueFigures(db, batches));
+  const wallS = figs.reduce((s, f) => s + f.speed.wallS, 0);
+
+  const steps = new Map<string, StepStat & { first: string }>();
+  for (const f of figs)
+    for (const x of f.steps) {
+      const s = steps.get(x.step);
+      if (!s) {
+        const { firstCompletedAt, ...rest } = x;
+        steps.set(x.step, { ...rest, hitRate: null, first: firstCompletedAt });
+        continue;
+      }
+      s.instances += x.instances;
+      s.found += x.found;
+      s.notFound += x.notFound;
+      s.skipped += x.skipped;
+      s.costUsd += x.costUsd;
+      if (x.firstCompletedAt < s.first) s.first = x.firstCompletedAt;
+    }
+  const positions = new Map<string, PositionStat>();
+  for (const f of figs)
+    for (const x of f.positions) {
+      const key = JSON.stringify([x.step, x.position, x.provider, x.operation]);
+      const p = positions.get(key);
+      if (!p) positions.set(key, { ...x });
+      else
+        for (const k of ['tried', 'wins', 'rejected', 'notFound', 'errors', 'skipped'] as const) p[k] += x[k];
+    }
+  const providers = new Map<string, ProviderStat & { hits: number; hist: Record<string, number> }>();
+  for (const f of figs)
+    for (const x of f.providers) {
+      const key = JSON.stringify([x.provider, x.operation]);
+      const p = providers.get(key);
+      if (!p) {
+        const { cacheHits, latencyMs, ...rest } = x;
+        providers.set(key, { ...rest, p50LatencyMs: null, hits: cacheHits, hist: { ...latencyMs } });
+        continue;
+      }
+      for (const k of ['calls', 'requests', 'found', 'notFound', 'errors', 'costUsd'] as const) p[k] += x[k];
+      p.hits += x.cacheHits;
+      for (const [ms, n] of Object.entries(x.latencyMs)) p.hist[ms] = (p.hist[ms] ?? 0) + n;
+    }
+  const valuesByField: Record<string, number> = {};
+  for (const f of figs)
+    for (const [field, n] of Object.entries(f.valuesByField))
+      valuesByField[field] = (valuesByField[field] ?? 0) + n;
+
+  const providerRows = [...providers.values()]
+    .sort((a, b) => cmp(a.provider, b.provider) || cmp(a.operation, b.operation))
+    .map(({ hits: _h, hist, ...p }) => ({ ...p, p50LatencyMs: histogramPercentile(hist, 0.5) }));
+  const costUsd = providerRows.reduce((s, p) => s + p.costUsd, 0);
+  const requests = providerRows.reduce((s, p) => s + p.requests, 0);
+  const cacheHits = [...providers.values()].reduce((s, p) => s + p.hits, 0);
+  return {
+    batches,
+    records: runs.records,
+    runs: runs.runs,
+    coverage: runs.records ? v.accountsWithValues / runs.records : null,
+    values: v.values,
+    contactsWithValues: v.contactsWithValues,
+    costUsd,
+    requests,
+    cacheHits,
+    costPerRecordUsd: runs.records ? costUsd / runs.records : null,
+    costPerFoundValueUsd: v.values ? costUsd / v.values : null,
+    speed: { ...runs.speed, wallS },
+    steps: [...steps.values()]
+      .sort((a, b) => cmp(a.first, b.first) || cmp(a.step, b.step))
+      .map(({ first: _f, ...s }) => ({
+        ...s,
+        hitRate: s.found + s.notFound ? s.found / (s.found + s.notFound) : null,
+      })),
+    providers: providerRows,
+    positions: [...positions.values()].sort(
+      (a, b) =>
+        cmp(a.step, b.step) ||
+        a.position - b.position ||
+        cmp(a.provider, b.provider) ||
+        cmp(a.operation, b.operation),
+    ),
+    quality: await quality(db, batches, valuesByField),
+    firstRunAt: runs.firstRunAt,
+    lastRunAt: runs.lastRunAt,
+  };
+}
+
+// byte order, as the C collation the figures' SQL sorted by
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Verified, bounced, corrected and replied values: outcomes arrive after the batch, so never stored. */
+async function quality(
   db: Queryable,
   batches: number[],
-): Promise<Omit<DeploymentStats, 'deploymentId'>> {
-  const b = [batches];
-  const runs = await db.query<{
-    records: number;
-    total: number;
-    enriched: number;
-    partial: number;
-    failed: number;
-    open: number;
-    speed_n: number;
-    p50: number | null;
-    p90: number | null;
-    first: string | null;
-    last: string | null;
-  }>(
-    `SELECT count(DISTINCT account_id)::int AS records, count(*)::int AS total,
-            count(*) FILTER (WHERE state = 'enriched')::int AS enriched,
-            count(*) FILTER (WHERE state = 'partial')::int AS partial,
-            count(*) FILTER (WHERE state = 'failed')::int AS failed,
-            count(*) FILTER (WHERE state IN ('queued', 'running'))::int AS open,
-            count(*) FILTER (WHERE finished_at IS NOT NULL AND calls > cache_hits)::int AS speed_n,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-              FILTER (WHERE finished_at IS NOT NULL AND calls > cache_hits)::float8 AS p50,
-            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-              FILTER (WHERE finished_at IS NOT NULL AND calls > cache_hits)::float8 AS p90,
-            min(created_at)::text AS first, max(finished_at)::text AS last
-       FROM runs WHERE batch_id = ANY($1::bigint[])`,
-    b,
-  );
-  const wall = await db.query<{ wall: number }>(
-    `SELECT coalesce(sum(extract(epoch FROM coalesce(finished_at, now()) - created_at)), 0)::float8 AS wall
-       FROM batches WHERE id = ANY($1::bigint[])`,
-    b,
-  );
-  const values = await db.query<{ values: number; accounts: number; contacts: number }>(
-    `SELECT count(*)::int AS values,
-            count(DISTINCT r.account_id)::int AS accounts,
-            count(DISTINCT f.entity_id) FILTER (WHERE f.entity_type = 'contact')::int AS contacts
-       FROM runs r JOIN field_values f ON f.run_id = r.id
-      WHERE r.batch_id = ANY($1::bigint[]) AND f.source IN ('provider', 'step')`,
-    b,
-  );
-  const ledger = await db.query<ProviderStat & { hits: number }>(
-    `SELECT provider, operation,
-            count(*) FILTER (WHERE attempt <= 1 AND status <> 'refused')::int AS calls,
-            count(*) FILTER (WHERE attempt >= 1)::int AS requests,
-            count(*) FILTER (WHERE status = 'found')::int AS found,
-            count(*) FILTER (WHERE status = 'not_found')::int AS "notFound",
-            count(*) FILTER (WHERE status = 'error')::int AS errors,
-            coalesce(sum(cost_usd), 0)::float8 AS "costUsd",
-            count(*) FILTER (WHERE cache IN ('hit', 'coalesced'))::int AS hits,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE attempt >= 1)::float8
-              AS "p50LatencyMs"
-       FROM ledger WHERE batch_id = ANY($1::bigint[])
-      GROUP BY provider, operation ORDER BY provider, operation`,
-    b,
-  );
-  const steps = await db.query<StepStat>(
-    `SELECT ${STEP} AS step, count(*)::int AS instances,
-            count(*) FILTER (WHERE s.status = 'found')::int AS found,
-            count(*) FILTER (WHERE s.status = 'not_found')::int AS "notFound",
-            count(*) FILTER (WHERE s.status = 'skipped')::int AS skipped,
-            coalesce(sum(s.cost_usd), 0)::float8 AS "costUsd"
-       FROM runs r JOIN run_steps s ON s.run_id = r.id
-      WHERE r.batch_id = ANY($1::bigint[])
-      GROUP BY 1 ORDER BY min(s.completed_at), 1`,
-    b,
-  );
-  // jsonb_to_recordset reads each attempt's three keys once (six ->> per attempt took most of the time);
-  // the materialized CTE keeps only the step and its attempts, so the grouping hashes narrow rows instead
-  // of sorting every step's whole output on disk (the planner underestimates the rows that have attempts)
-  const positions = await db.query<PositionStat>(
-    `WITH x AS MATERIALIZED (
-       SELECT ${STEP} AS step, s.output->'data'->'attempts' AS attempts
-         FROM runs r JOIN run_steps s ON s.run_id = r.id
-        WHERE r.batch_id = ANY($1::bigint[]) AND jsonb_typeof(s.output->'data'->'attempts') = 'array')
-     SELECT x.step, a.n::int AS position, a.provider, a.operation,
-            count(*) FILTER (WHERE a.result NOT LIKE 'skipped%')::int AS tried,
-            count(*) FILTER (WHERE a.result = 'hit')::int AS wins,
-            count(*) FILTER (WHERE a.result = 'rejected')::int AS rejected,
-            count(*) FILTER (WHERE a.result = 'not_found')::int AS "notFound",
-            count(*) FILTER (WHERE a.result = 'error')::int AS errors,
-            count(*) FILTER (WHERE a.result LIKE 'skipped%')::int AS skipped
-       FROM x CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.attempts)
-              AS (provider text, operation text, result text)) WITH ORDINALITY AS a(provider, operation, result, n)
-      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2`,
-    b,
-  );
-  // outcomes are few: start from them, not from every value the batches wrote; the per-field value
-  // counts only for the fields that have outcomes
+  valuesByField: Record<string, number>,
+): Promise<QualityStat[]> {
+  // outcomes are few: start from them, and reach each one's value and run by primary key (LATERAL … OFFSET 0 keeps
+  // an unanalyzed database from planning a loop over every value of the batches, or a scan of them all)
   const outcomes = await db.query<Omit<QualityStat, 'values'>>(
     `SELECT f.field,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'verified')::int AS verified,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'bounced')::int AS bounced,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'corrected')::int AS corrected,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'replied')::int AS replied
-       FROM value_outcomes o JOIN field_values f ON f.id = o.field_value_id JOIN runs r ON r.id = f.run_id
-      WHERE r.batch_id = ANY($1::bigint[]) AND f.source IN ('provider', 'step')
+       FROM value_outcomes o
+            CROSS JOIN LATERAL (SELECT x.field, x.run_id FROM field_values x
+                                 WHERE x.id = o.field_value_id AND x.source IN ('provider', 'step') OFFSET 0) f
+            CROSS JOIN LATERAL (SELECT 1 FROM runs r WHERE r.id = f.run_id AND r.batch_id = ANY($1::bigint[]) OFFSET 0) r
+      WHERE o.field_value_id IS NOT NULL
       GROUP BY f.field ORDER BY f.field`,
-    b,
+    [batches],
   );
-  const fieldValues = outcomes.rows.length
-    ? await db.query<{ field: string; values: number }>(
-        `SELECT f.field, count(*)::int AS values FROM runs r JOIN field_values f ON f.run_id = r.id
-          WHERE r.batch_id = ANY($1::bigint[]) AND f.source IN ('provider', 'step') AND f.field = ANY($2::text[])
-          GROUP BY f.field`,
-        [batches, outcomes.rows.map((o) => o.field)],
-      )
-    : { rows: [] };
-  const valuesOf = new Map(fieldValues.rows.map((x) => [x.field, x.values]));
-  const quality = {
-    rows: outcomes.rows.map((o): QualityStat => ({ ...o, values: valuesOf.get(o.field) ?? 0 })),
-  };
-  const r = runs.rows[0]!;
-  const providers = ledger.rows.map(({ hits: _hits, ...p }) => p);
-  const costUsd = providers.reduce((s, p) => s + p.costUsd, 0);
-  const requests = providers.reduce((s, p) => s + p.requests, 0);
-  const cacheHits = ledger.rows.reduce((s, p) => s + p.hits, 0);
-  const v = values.rows[0]!;
+  return outcomes.rows.map((o) => ({ ...o, values: valuesByField[o.field] ?? 0 }));
+}
+
+/** Failures over the batches, from their figures: failed runs by class, partial runs, failed and refused calls. */
+export function batchFailures(figs: BatchFigures[]): {
+  runs: { errorClass: string; runs: number }[];
+  partialRuns: number;
+  failedCalls: number;
+  calls: { provider: string; operation: string; status: string; errorClass: string; calls: number }[];
+} {
+  const byClass = new Map<string, number>();
+  const calls = new Map<
+    string,
+    { provider: string; operation: string; status: string; errorClass: string; calls: number }
+  >();
+  for (const f of figs) {
+    for (const [c, n] of Object.entries(f.failedByClass)) byClass.set(c, (byClass.get(c) ?? 0) + n);
+    for (const c of f.callFailures) {
+      const key = JSON.stringify([c.provider, c.operation, c.status, c.errorClass]);
+      const x = calls.get(key);
+      if (x) x.calls += c.calls;
+      else calls.set(key, { ...c });
+    }
+  }
   return {
-    batches,
-    records: r.records,
-    runs: { total: r.total, enriched: r.enriched, partial: r.partial, failed: r.failed, open: r.open },
-    coverage: r.records ? v.accounts / r.records : null,
-    values: v.values,
-    contactsWithValues: v.contacts,
-    costUsd,
-    requests,
-    cacheHits,
-    costPerRecordUsd: r.records ? costUsd / r.records : null,
-    costPerFoundValueUsd: v.values ? costUsd / v.values : null,
-    speed: { n: r.speed_n, p50S: r.p50, p90S: r.p90, wallS: wall.rows[0]!.wall },
-    steps: steps.rows.map((s) => ({
-      ...s,
-      hitRate: s.found + s.notFound ? s.found / (s.found + s.notFound) : null,
-    })),
-    providers,
-    positions: positions.rows,
-    quality: quality.rows,
-    firstRunAt: r.first,
-    lastRunAt: r.last,
+    runs: [...byClass]
+      .map(([errorClass, runs]) => ({ errorClass, runs }))
+      .sort((a, b) => b.runs - a.runs || cmp(a.errorClass, b.errorClass)),
+    partialRuns: figs.reduce((s, f) => s + f.runs.partial, 0),
+    failedCalls: figs.reduce((s, f) => s + f.partialFailedCalls, 0),
+    calls: [...calls.values()].sort(
+      (a, b) => b.calls - a.calls || cmp(a.provider, b.provider) || cmp(a.operation, b.operation),
+    ),
   };
 }

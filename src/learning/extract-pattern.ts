@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import type { Db } from '../db/db.ts';
+import { batchPipeline } from '../engine/batch.ts';
 import { ConfigError } from '../errors.ts';
 import { pipelineFile } from '../pipelines/resolve.ts';
 import { batchStats } from './deployment-stats.ts';
@@ -35,10 +36,10 @@ export async function extractPattern(
   batchId: number,
   options: { slug?: string; out?: string } = {},
 ): Promise<ExtractResult> {
-  const b = (await db.query<{ pipeline: string }>('SELECT pipeline FROM batches WHERE id = $1', [batchId]))
-    .rows[0];
-  if (!b) throw new ConfigError(`no batch ${batchId} (see \`sluice status\`)`, { exitCode: 2 });
-  const file = await pipelineFile(b.pipeline);
+  const pipeline = await batchPipeline(db, batchId);
+  if (pipeline === null)
+    throw new ConfigError(`no batch ${batchId} (see \`sluice status\`)`, { exitCode: 2 });
+  const file = await pipelineFile(pipeline);
   const text = await readFile(file, 'utf8');
   const spec = parseDocument(text).toJS() as { name?: string; description?: string; steps?: StepNode[] };
   const stats = await batchStats(db, [batchId]);
@@ -91,13 +92,13 @@ export async function extractPattern(
       {
         version: '0.1',
         released_on: new Date().toISOString().slice(0, 10),
-        changelog: `Extracted from batch ${batchId} (${b.pipeline}).`,
+        changelog: `Extracted from batch ${batchId} (${pipeline}).`,
         pipeline: 'pipeline.yaml',
       },
     ],
   };
   const header = [
-    `# Draft pattern extracted from batch ${batchId} (${b.pipeline}) by \`sluice patterns extract\`.`,
+    `# Draft pattern extracted from batch ${batchId} (${pipeline}) by \`sluice patterns extract\`.`,
     '# Fill in the use case, context, tags and failure modes. Measured when extracted (not documented',
     '# benchmarks; the library keeps measuring them from deployments):',
     `#   records ${stats.records}, coverage ${pct(stats.coverage)}, cost ${usd(stats.costPerRecordUsd)}/record,`,

@@ -27,6 +27,15 @@ export async function upsertPattern(
        failure_modes = EXCLUDED.failure_modes, tags = EXCLUDED.tags, signature = EXCLUDED.signature,
        documented = EXCLUDED.documented, criteria = EXCLUDED.criteria, updated_at = now()
        WHERE patterns.origin = EXCLUDED.origin
+         -- unchanged files write nothing (every learning command syncs: rewriting the rows and their
+         -- search columns each time took most of a retrospective's refresh)
+         AND (patterns.name, patterns.category, patterns.use_case, patterns.industries, patterns.stages,
+              patterns.company_size, patterns.architecture, patterns.failure_modes, patterns.tags,
+              patterns.signature, patterns.documented, patterns.criteria)
+             IS DISTINCT FROM
+             (EXCLUDED.name, EXCLUDED.category, EXCLUDED.use_case, EXCLUDED.industries, EXCLUDED.stages,
+              EXCLUDED.company_size, EXCLUDED.architecture, EXCLUDED.failure_modes, EXCLUDED.tags,
+              EXCLUDED.signature, EXCLUDED.documented, EXCLUDED.criteria)
      RETURNING id`,
     [
       p.slug,
@@ -83,7 +92,15 @@ export async function upsertEntry(
        confidence = EXCLUDED.confidence, tags = EXCLUDED.tags, industries = EXCLUDED.industries,
        stages = EXCLUDED.stages, related_patterns = EXCLUDED.related_patterns,
        related_engagements = EXCLUDED.related_engagements, evidence = EXCLUDED.evidence, updated_at = now()
-       WHERE intelligence_entries.origin = EXCLUDED.origin`,
+       WHERE intelligence_entries.origin = EXCLUDED.origin
+         AND (intelligence_entries.type, intelligence_entries.title, intelligence_entries.body,
+              intelligence_entries.confidence, intelligence_entries.tags, intelligence_entries.industries,
+              intelligence_entries.stages, intelligence_entries.related_patterns,
+              intelligence_entries.related_engagements, intelligence_entries.evidence)
+             IS DISTINCT FROM
+             (EXCLUDED.type, EXCLUDED.title, EXCLUDED.body, EXCLUDED.confidence, EXCLUDED.tags,
+              EXCLUDED.industries, EXCLUDED.stages, EXCLUDED.related_patterns, EXCLUDED.related_engagements,
+              EXCLUDED.evidence)`,
     [
       e.slug,
       e.type,

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/db.ts';
+import type { Db, Queryable } from '../db/db.ts';
 import { batchStats, type DeploymentStats, deploymentStats } from './deployment-stats.ts';
 import { type Maturity, type MaturityVerdict, maturityOf } from './maturity.ts';
 import type { Criteria, Documented } from './pattern-file.ts';
@@ -97,7 +97,7 @@ function pct(x: number | null | undefined): string {
   return x === null || x === undefined ? '-' : `${(x * 100).toFixed(1)}%`;
 }
 
-export async function patternReport(db: Queryable, row: PatternRow): Promise<PatternReport> {
+export async function patternReport(db: Db, row: PatternRow): Promise<PatternReport> {
   const deps = await db.query<{
     id: number;
     engagement: string;

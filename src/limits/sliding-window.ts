@@ -4,14 +4,17 @@ import type { RateLimitSpec } from '../providers/define-provider.ts';
 
 /**
  * Rate limits as providers count them: "at most N calls in any W" (a sliding window). Each window of
- * an account keeps, in Postgres, the places of its recent calls (`rate_log`), and a call is booked
- * in every window of its account at once by one SQL function (`sluice_book_rate`, migrations/0020):
- * at the earliest time that is at least W + margin after the N-th latest place of each window. So a
- * batch bursts up to N at once and waits only when a window is full: the fastest schedule the windows
- * allow, minus the margin, across every process sharing the database. Each place is recorded at the
- * latest its call may leave; of any N+1 calls, the one booked last was placed a span after the N-th
- * latest record, so they never fit in one window. A place given up unused is deleted, so it costs
- * nothing (docs/gateway.md "Rate limits").
+ * an account keeps, in Postgres, the places of its recent calls (`rate_log`). A call is first BOOKED
+ * in every window of its account at once (`sluice_book_rate`, migrations/0020): a place at the
+ * earliest time that is at least W + margin after the N-th latest place of each window, so a batch
+ * bursts up to N at once and waits only when a window is full, across every process sharing the
+ * database. A little before that place it CLAIMS it (`sluice_claim_rate`, migrations/0037): from the
+ * calls already sent (and the places booked before it), on the database clock, the time it may
+ * leave, recorded as sent. A provider counts arrivals, and a booked place says little about those (a
+ * late timer, a busy event loop, a new connection): a call that leaves or arrives much later than
+ * its claim has its rows moved there (`sentRate`) before the calls a window later claim, so they
+ * are placed from where it really went, and it costs nobody else a place (docs/gateway.md "Rate
+ * limits").
  */
 export interface LimitWindow {
   /** `<account>:<W>ms`, or `<account>.<operation>:<W>ms` for an operation's own window. */
@@ -120,6 +123,62 @@ export async function releaseRate(db: Queryable, booking: Pick<Booking, 'ids'>):
   await db.query('DELETE FROM rate_log WHERE id = ANY($1::bigint[])', [booking.ids]);
 }
 
+export interface Claim {
+  /** How many of the calls given (in order) were claimed: `atMs[i]` is when call i may leave. */
+  claimed: number;
+  /** Database clock, one per claimed call: when it may leave (not before the claim). */
+  atMs: number[];
+  /** When fewer than all were claimed: the next one would have waited this long (> maxWaitMs). */
+  waitMs: number;
+  /** The database clock when the claim was taken. */
+  nowMs: number;
+}
+
+const CLAIM = prepared(
+  'SELECT claimed, at_ms, wait_ms, now_ms FROM sluice_claim_rate($1::bigint[], $2::text[], $3::int[], $4::float8[], $5)',
+);
+
+/**
+ * Claims booked places whose calls are about to leave (one statement for a burst): in the order given
+ * (the order they were booked), each gets the time it may leave, computed from the calls already sent,
+ * and is recorded as sent then; a call that would wait more than `maxWaitMs` stops the claim (it and
+ * the ones after it are not claimed). Every booking must be of `windows`.
+ */
+export async function claimRate(
+  db: Queryable,
+  windows: readonly LimitWindow[],
+  bookings: readonly Pick<Booking, 'ids'>[],
+  maxWaitMs: number,
+): Promise<Claim> {
+  const res = await db.query<{ claimed: number; at_ms: number[] | null; wait_ms: number; now_ms: number }>(
+    CLAIM,
+    [
+      bookings.flatMap((b) => b.ids),
+      windows.map((w) => w.key),
+      windows.map((w) => w.limit),
+      windows.map((w) => w.spanMs),
+      maxWaitMs,
+    ],
+  );
+  const row = res.rows[0]!;
+  return { claimed: row.claimed, atMs: row.at_ms ?? [], waitMs: Math.max(0, row.wait_ms), nowMs: row.now_ms };
+}
+
+const SENT = prepared('SELECT sluice_sent_rate($1::bigint[], $2::float8[])');
+
+/**
+ * Moves sent calls later (never earlier), to when they really left or arrived (database clock):
+ * `moves` pairs a booking with its time. One statement for all.
+ */
+export async function sentRate(
+  db: Queryable,
+  moves: readonly { booking: Pick<Booking, 'ids'>; atMs: number }[],
+): Promise<void> {
+  const ids = moves.flatMap((m) => m.booking.ids);
+  if (ids.length === 0) return;
+  await db.query(SENT, [ids, moves.flatMap((m) => m.booking.ids.map(() => m.atMs))]);
+}
+
 /** The simple form (CRM destinations): granted with the time to sleep, or refused with the wait. */
 export async function acquireRate(
   db: Queryable,
@@ -169,6 +228,11 @@ export class DbClock {
     return this.offsetMs;
   }
 
+  /** The last measured db − local, ms, without measuring again. */
+  get offsetNow(): number {
+    return this.offsetMs;
+  }
+
   /** Half the round trip of the best sample: the offset is right to within this. */
   get errorBoundMs(): number {
     return this.bestRttMs / 2;
@@ -183,19 +247,20 @@ export class DbClock {
     return Math.min(50, 1 + 1.5 * this.rttMs);
   }
 
-  private lateMs = 0;
+  private claimLateMs = 0;
 
   /**
-   * How late this process's calls leave after their place (send − place), learned from each send:
-   * up at once to a new high, down slowly. Bookings record their place this much later, so a call
-   * still leaving within it is counted where it really went (it delays only the calls a window later).
+   * How long after its booked place a call of this process is claimed (claim − place, database
+   * clock): the timer's lateness plus the claim's own round trip, smoothed. Bookings record their
+   * place this much later, so the calls booked behind them are placed where the claims will be and
+   * their first claim succeeds (no second round trip).
    */
-  observeLateness(ms: number): void {
-    this.lateMs = Math.min(250, Math.max(ms, this.lateMs * 0.95));
+  observeClaim(ms: number): void {
+    this.claimLateMs = 0.8 * this.claimLateMs + 0.2 * Math.min(250, Math.max(0, ms));
   }
 
-  get latenessMs(): number {
-    return this.lateMs;
+  get claimLatenessMs(): number {
+    return this.claimLateMs;
   }
 
   private async measure(): Promise<void> {
@@ -216,4 +281,18 @@ export class DbClock {
     this.bestRttMs = best;
     this.measuredAt = this.now();
   }
+}
+
+/**
+ * Moves a used place later, to the latest time its call can have reached the provider (its answer
+ * was back by then): bookings made after this count their window from there. For callers whose
+ * calls queue at the provider (CRM batches): a call that arrived later than its place would
+ * otherwise share a window with the call booked a span after it. Never moves a place earlier.
+ */
+export async function delayRate(db: Queryable, booking: Pick<Booking, 'ids'>, atMs: number): Promise<void> {
+  if (booking.ids.length === 0) return;
+  await db.query('UPDATE rate_log SET at_ms = greatest(at_ms, $2) WHERE id = ANY($1::bigint[])', [
+    booking.ids,
+    atMs,
+  ]);
 }

@@ -123,10 +123,13 @@ export async function demoOutreach(options: {
     ).rules;
     await setTriggersEnabled(db, true);
     let started = 0;
+    // every contacted contact the rule fired for, started or skipped (no email, …): what to wait for
+    const handled = new Set<number>();
     feeder = startTriggerFeeder(db, options.engine.queue, rules, {
       intervalMs: 100,
       startSequence: async (seq, ids) => {
         started += (await startSequenceFor(services, ids, seq)).started;
+        for (const id of ids) handled.add(id);
       },
     });
     // a mix of segments, tasks not contacted before
@@ -146,7 +149,8 @@ export async function demoOutreach(options: {
     }
     for (const t of picked) await clickup.repEdit(t.id, { status: 'contacted' });
     await clickup.settled();
-    await waitFor(async () => started >= picked.length, 20_000);
+    // (waiting for `started` alone sat out the whole timeout whenever a contact had no email)
+    await waitFor(async () => handled.size >= picked.length, 20_000);
     status(
       `outreach: reps moved ${picked.length} ClickUp tasks to "Contacted"; the webhooks came back, the stage changes fired rule contacted-starts-outreach and ${DEMO_SEQUENCE} started for ${started} contacts`,
     );

@@ -103,6 +103,8 @@ export interface EmailEvent {
   occurredAt: Date;
   /** Sluice's send id when the event carries it (SendGrid custom_args). */
   sendKey?: string;
+  /** The contact, when the event names it itself (Sluice's own unsubscribe link); else found by send id or email. */
+  contactId?: number;
   campaignId?: string;
   step?: number;
   subject?: string;
@@ -127,8 +129,11 @@ export interface EmailSession {
   addLeads?(campaignId: string, leads: CampaignLead[]): Promise<AddLeadsResult>;
   /** Stops everything the tool would still send to this address (Instantly: the workspace blocklist). */
   stopAddress?(email: string): Promise<void>;
-  /** Events after `since` (oldest first), for the reconciliation poll. */
-  pollEvents?(since: Date): Promise<EmailEvent[]>;
+  /**
+   * Events after `since` (oldest first), for the reconciliation poll. `campaignIds`: the campaigns
+   * Sluice made (Instantly: lead statuses are read per campaign).
+   */
+  pollEvents?(since: Date, scope?: { campaignIds?: string[] }): Promise<EmailEvent[]>;
 }
 
 export interface EmailProviderDefinition {

@@ -31,19 +31,26 @@ export interface IngestResult {
 export async function ingestEmailEvent(services: OutreachServices, event: EmailEvent): Promise<IngestResult> {
   const { db } = services;
   const email = event.email.toLowerCase();
-  const bySend = event.sendKey
-    ? await db.query<{ contact_id: string }>('SELECT contact_id FROM outreach_sends WHERE send_key = $1', [
-        event.sendKey,
-      ])
-    : undefined;
+  const byId =
+    event.contactId !== undefined
+      ? await db.query<{ id: string }>('SELECT id FROM contacts WHERE id = $1', [event.contactId])
+      : undefined;
+  const bySend =
+    byId?.rows[0] === undefined && event.sendKey
+      ? await db.query<{ contact_id: string }>('SELECT contact_id FROM outreach_sends WHERE send_key = $1', [
+          event.sendKey,
+        ])
+      : undefined;
   const byEmail =
-    bySend?.rows[0] === undefined
+    byId?.rows[0] === undefined && bySend?.rows[0] === undefined
       ? await db.query<{ id: string }>(
           'SELECT id FROM contacts WHERE lower(email) = $1 ORDER BY id LIMIT 1',
           [email],
         )
       : undefined;
-  const contactId = Number(bySend?.rows[0]?.contact_id ?? byEmail?.rows[0]?.id ?? Number.NaN);
+  const contactId = Number(
+    byId?.rows[0]?.id ?? bySend?.rows[0]?.contact_id ?? byEmail?.rows[0]?.id ?? Number.NaN,
+  );
   const cid = Number.isFinite(contactId) ? contactId : undefined;
   const inserted = await db.query<{ id: string }>(
     `INSERT INTO outreach_events (provider, event_key, kind, email, contact_id, send_key, detail, occurred_at)

@@ -3,6 +3,7 @@ import type { SequenceDefinition } from './compile-sequence.ts';
 import { connectEmailProvider } from './email-client.ts';
 import type { EmailSession } from './email-provider.ts';
 import { loadSequence } from './load-sequence.ts';
+import { outreachSecret } from './outreach-secret.ts';
 import { getEmailProvider } from './registry.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,8 +20,8 @@ export interface OutreachServices {
   session(channel: string): EmailSession;
   /** Sequence name or file → definition. Default: built-ins in `sequences/`, else a path. */
   loadSequence(name: string): Promise<SequenceDefinition>;
-  /** Signs unsubscribe tokens (`SLUICE_OUTREACH_SECRET`). */
-  secret: string;
+  /** The key that signs unsubscribe tokens: `SLUICE_OUTREACH_SECRET`, else generated once per database. */
+  secret(): Promise<string>;
   log(line: string): void;
 }
 
@@ -63,8 +64,7 @@ export function createOutreachServices(
       }
       return p;
     },
-    // a fixed fallback keeps links valid across restarts; set SLUICE_OUTREACH_SECRET in production
-    secret: env.SLUICE_OUTREACH_SECRET ?? 'sluice-outreach-unsubscribe',
+    secret: () => outreachSecret(db, env),
     log: options.log ?? (() => {}),
   };
 }

@@ -20,6 +20,7 @@ export async function previewSequence(
   contactIds: number[],
 ): Promise<{ sequence: string; channel: string; contacts: PreviewContact[] }> {
   const def = await services.loadSequence(sequence);
+  const secret = await services.secret();
   const scopes = await loadScopes(services.db, contactIds);
   const emails = [...scopes.values()]
     .map((s) => String(s.contact?.email ?? '').toLowerCase())
@@ -50,7 +51,7 @@ export async function previewSequence(
     }
     const steps = def.tracks.get(track!)!.steps.length;
     for (let i = 0; i < steps; i++) {
-      const m = renderMessage(def, scope, i, { secret: services.secret, track: track! });
+      const m = renderMessage(def, scope, i, { secret, track: track! });
       if (m) base.messages.push(m);
     }
     const missing = base.messages.find((m) => m.missing.length > 0);

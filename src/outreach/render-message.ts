@@ -1,8 +1,8 @@
-import { createHmac } from 'node:crypto';
 import { evaluate, truthy } from '../pipelines/expression.ts';
 import { renderTemplate } from '../pipelines/template.ts';
 import type { RecordValues } from '../records/read-records.ts';
 import type { CompiledTrack, SequenceDefinition } from './compile-sequence.ts';
+import { unsubscribeToken } from './unsubscribe-token.ts';
 
 /**
  * One message of a sequence for one contact: the track its `track_by` picks, the step's subject and
@@ -55,31 +55,18 @@ export function bestStarter(def: SequenceDefinition, scope: Scope): string | nul
   return best?.text ?? null;
 }
 
-/** A token naming the contact in unsubscribe links without the email in the URL. */
-export function unsubscribeToken(contactId: number, secret: string): string {
-  const mac = createHmac('sha256', secret)
-    .update(`unsubscribe:${contactId}`)
-    .digest('base64url')
-    .slice(0, 16);
-  return `${contactId}.${mac}`;
-}
-
-export function verifyUnsubscribeToken(token: string, secret: string): number | undefined {
-  const id = Number(token.split('.')[0]);
-  return Number.isSafeInteger(id) && unsubscribeToken(id, secret) === token ? id : undefined;
-}
-
 export function renderMessage(
   def: SequenceDefinition,
   scope: Scope,
   step: number,
+  /** `secret`: the outreach secret (outreach-secret.ts) that signs the unsubscribe token. */
   options: { secret: string; track?: string },
 ): RenderedMessage | undefined {
   const track = options.track ? def.tracks.get(options.track) : trackFor(def, scope);
   const s = track?.steps[step];
   if (!track || !s || !scope.contact) return undefined;
   const starter = bestStarter(def, scope);
-  const token = unsubscribeToken(Number(scope.contact.id), options.secret);
+  const token = unsubscribeToken({ contactId: Number(scope.contact.id), sequence: def.name }, options.secret);
   const unsubscribeUrl = String(
     renderTemplate(def.unsubscribeUrl, { ...scope, unsubscribe_token: token }).value ?? '',
   );

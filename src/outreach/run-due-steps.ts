@@ -88,6 +88,7 @@ export async function runDueSequenceSteps(
   );
   const rows = claimed.rows;
   if (rows.length === 0) return out;
+  const secret = await services.secret();
   const ids = rows.map((r) => Number(r.contact_id));
   const scopes = await loadScopes(db, ids);
   const stopped = await stoppedContacts(db, ids);
@@ -122,9 +123,7 @@ export async function runDueSequenceSteps(
       return release(row.id, 'next_due_at = $2', [nextInWindow(now, tz, def.window)]);
     }
     const track = def.tracks.get(row.segment);
-    const msg = track
-      ? renderMessage(def, scope, row.next_step, { secret: services.secret, track: track.name })
-      : undefined;
+    const msg = track ? renderMessage(def, scope, row.next_step, { secret, track: track.name }) : undefined;
     if (!track || !msg) {
       out.stopped++;
       return release(row.id, `state = 'completed'`);
@@ -353,7 +352,7 @@ async function reconcile(services: OutreachServices, now: Date, out: StepRunResu
     const en = enrollment.rows[0];
     const msg =
       scope && en
-        ? renderMessage(def, scope, s.step, { secret: services.secret, track: en.segment })
+        ? renderMessage(def, scope, s.step, { secret: await services.secret(), track: en.segment })
         : undefined;
     if (
       !msg ||

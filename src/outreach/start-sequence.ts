@@ -35,6 +35,7 @@ export async function startSequenceFor(
 ): Promise<StartResult> {
   const def = await services.loadSequence(sequenceName);
   const { db } = services;
+  const secret = await services.secret();
   const row = await ensureSequenceRow(db, def.name, def.channel);
   const scopes = await loadScopes(db, contactIds);
   const emails = [...scopes.values()].map((s) => String(s.contact?.email ?? '')).filter(Boolean);
@@ -60,7 +61,7 @@ export async function startSequenceFor(
         skip('no track for this contact');
         continue;
       }
-      const msg = renderMessage(def, scope, 0, { secret: services.secret, track: track.name });
+      const msg = renderMessage(def, scope, 0, { secret, track: track.name });
       if (!msg || msg.missing.length > 0) {
         skip('a template field is empty and has no fallback');
         continue;
@@ -173,6 +174,7 @@ export async function pushInstantlyLeads(
   );
   if (pendingRows.rows.length === 0) return { added: 0, skipped: 0, pending: 0 };
   const session = services.session('instantly');
+  const secret = await services.secret();
   const campaigns = await campaignsOf(services, def);
   const scopes = await loadScopes(
     db,
@@ -192,7 +194,7 @@ export async function pushInstantlyLeads(
     const leads: { enrollment: number; lead: CampaignLead }[] = [];
     for (const r of rows) {
       const scope = scopes.get(Number(r.contact_id));
-      const lead = scope ? leadOf(def, track, scope, services.secret) : undefined;
+      const lead = scope ? leadOf(def, track, scope, secret) : undefined;
       if (lead) leads.push({ enrollment: Number(r.id), lead });
       else
         await db.query(

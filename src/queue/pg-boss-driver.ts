@@ -1,7 +1,7 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { fromPglite, PgBoss } from 'pg-boss';
 import type { Db } from '../db/db.ts';
+import type { PgliteStatements } from '../db/pglite-db.ts';
 import type { QueueDriver, QueueJob, QueueSpec, SendOptions } from './queue-driver.ts';
 
 export interface PgBossDriverOptions {
@@ -37,9 +37,10 @@ export function bossSchemaFor(dbSchema: string): string {
 /** A pg-boss IDatabase over Sluice's Db: the same PGlite instance (one per data dir) or the same pool. */
 function bossDatabase(db: Db) {
   if (db.backend === 'pglite') {
-    const pglite = (db as Db & { pglite?: PGlite }).pglite;
-    if (!pglite) throw new Error('PGlite Db without its instance: open it with openDb()');
-    return { database: fromPglite(pglite), backend: 'pglite' as const };
+    // Its statements, not the instance: they take turns with Sluice's (src/db/pglite-db.ts).
+    const statements = (db as Db & { statements?: PgliteStatements }).statements;
+    if (!statements) throw new Error('PGlite Db without its instance: open it with openDb()');
+    return { database: fromPglite(statements), backend: 'pglite' as const };
   }
   const pool = (db as Db & { pool?: pg.Pool }).pool;
   if (!pool) throw new Error('Postgres Db without its pool: open it with openDb()');

@@ -89,7 +89,58 @@ const sequenceSteps = defineAction({
   },
 });
 
-const ACTIONS: ScheduleAction[] = [freshness, crmPull, sequenceSteps, webhookRetries];
+const outreachPoll = defineAction({
+  id: 'outreach-poll',
+  description:
+    'the reconciliation poll of the email tools outreach uses (Instantly: replies, bounces, unsubscribes), behind their webhooks',
+  args: z.object({ channels: z.array(z.enum(['instantly'])).optional() }).strict(),
+  async run(services, args) {
+    const { createOutreachServices } = await import('../outreach/outreach-services.ts');
+    const { pollEmailEvents } = await import('../outreach/poll-events.ts');
+    // only tools a sequence sends through: a deployment without Instantly polls nothing
+    const used = await services.db.query<{ channel: string }>(
+      `SELECT DISTINCT channel FROM outreach_sequences WHERE channel = ANY($1::text[]) ORDER BY 1`,
+      [args.channels ?? ['instantly']],
+    );
+    const outreach = createOutreachServices(services.db, services.env, {
+      ...(services.log ? { log: services.log } : {}),
+    });
+    const out: Record<string, unknown> = {};
+    for (const { channel } of used.rows) {
+      const r = await pollEmailEvents(outreach, channel);
+      out[channel] = { events: r.events, duplicates: r.duplicates, stops: r.stops, since: r.since };
+    }
+    return out;
+  },
+});
+
+const alertsCheck = defineAction({
+  id: 'alerts-check',
+  description:
+    'alert rules on timing signals (src/alerts): queue Slack messages for new matching signals, send the alert emails',
+  args: z.object({ limit: z.number().int().positive().default(200) }).strict(),
+  async run(services, args) {
+    const { checkAlerts } = await import('../alerts/check-alerts.ts');
+    const { sendAlertEmails } = await import('../alerts/send-alert-emails.ts');
+    const rules = await checkAlerts(services.db);
+    const emails = await sendAlertEmails(services.db, { env: services.env, limit: args.limit });
+    return {
+      rules: rules.length,
+      signals: rules.reduce((s, r) => s + r.signals, 0),
+      notified: rules.reduce((s, r) => s + r.notified, 0),
+      emails,
+    };
+  },
+});
+
+const ACTIONS: ScheduleAction[] = [
+  freshness,
+  crmPull,
+  sequenceSteps,
+  outreachPoll,
+  webhookRetries,
+  alertsCheck,
+];
 
 export function scheduleActions(): readonly ScheduleAction[] {
   return ACTIONS;

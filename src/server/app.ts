@@ -11,6 +11,7 @@ import { registerHookRoutes } from './routes/hooks.ts';
 import { registerImportRoutes } from './routes/imports.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerRecordRoutes } from './routes/records.ts';
+import { registerUnsubscribeRoutes } from './routes/unsubscribe.ts';
 import { registerViewRoutes } from './routes/views.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
 
@@ -35,7 +36,7 @@ const OPENAPI = {
  * The HTTP API as a hono app (tested in-process with `app.request`). Routes are declared with
  * @hono/zod-openapi: the zod schemas that validate a request also produce `/v1/openapi.json`.
  * Order: metrics timing → problem rendering → /health (no key) → inbound hooks (their own signatures)
- * → API key → body limits → idempotency → routes.
+ * → unsubscribe links (their token) → API key → body limits → idempotency → routes.
  */
 export function createApp(services: ServerServices, hooks: AppHooks = {}): OpenAPIHono<ServerEnv> {
   const app = new OpenAPIHono<ServerEnv>({
@@ -69,6 +70,8 @@ export function createApp(services: ServerServices, hooks: AppHooks = {}): OpenA
     );
   });
   registerHookRoutes(app, hooks.onHookStored ?? (() => {}));
+  // Outreach's List-Unsubscribe links: the token is the authentication.
+  registerUnsubscribeRoutes(app);
   // The dashboard (src/ui): its own session cookie instead of an API key header.
   app.route('/', createUi());
 

@@ -18,15 +18,20 @@ export interface ServeEngineOptions {
 /**
  * The run engine `sluice serve` works with: the real providers (keys from the environment), or with
  * `sandbox` the demo's set-up — the sandbox's fake servers (language models included), nothing leaves the machine.
+ * `env` is what the rest of the server uses (outreach, CRM syncs, hook processors, schedules): the
+ * configuration's, with the sandbox's keys and base URLs over it (CRM and email fakes included).
  */
 export async function openServeEngine(
   config: Config,
   db: Db,
   o: ServeEngineOptions = {},
-): Promise<{ engine: RunEngine; sandbox?: Sandbox }> {
+): Promise<{ engine: RunEngine; sandbox?: Sandbox; env: Config['env'] }> {
   const heartbeatSeconds = o.heartbeatSeconds ?? 20;
   if (!o.sandbox)
-    return { engine: await openRunEngine(config, db, { heartbeatSeconds, superviseIntervalSeconds: 2 }) };
+    return {
+      engine: await openRunEngine(config, db, { heartbeatSeconds, superviseIntervalSeconds: 2 }),
+      env: config.env,
+    };
   const rpm = { perMinute: SANDBOX_MODEL_RPM };
   const sandbox = await startSandbox({
     seed: 1,
@@ -34,12 +39,13 @@ export async function openServeEngine(
     perProvider: { perplexity: rpm, anthropic: rpm, openai: rpm },
   });
   const queue = await openRunQueue(db, { heartbeatSeconds, superviseIntervalSeconds: 2 });
+  const env = { ...config.env, ...sandbox.env };
   const gateway = createGateway({
     db,
     providers: sandboxProviders(),
-    env: { ...config.env, ...sandbox.env },
+    env,
     // AI steps reach the sandbox's model fakes over HTTP through sandbox.env, as in the demo.
     services: { db },
   });
-  return { engine: { db, queue, gateway, resolvePipeline: cachedPipelineResolver() }, sandbox };
+  return { engine: { db, queue, gateway, resolvePipeline: cachedPipelineResolver() }, sandbox, env };
 }

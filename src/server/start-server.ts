@@ -16,6 +16,7 @@ import { startDeliveryWorker } from '../webhooks/delivery-worker.ts';
 import { defaultInboundRegistry } from '../webhooks/inbound/default-sources.ts';
 import { releaseHookEventClaims, startHookProcessor } from '../webhooks/inbound/hook-events.ts';
 import type { InboundRegistry } from '../webhooks/inbound/inbound-registry.ts';
+import { startLeaseOwner } from '../webhooks/lease-owner.ts';
 import type { CallbackPolicy } from '../webhooks/send-webhook.ts';
 import { releaseDeliveryClaims } from '../webhooks/webhook-store.ts';
 import { createApp } from './app.ts';
@@ -73,25 +74,34 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       `refusing to listen on ${host}: no API key exists, and this address is reachable from other machines. Create one first with "sluice keys create --name NAME", or bind to 127.0.0.1.`,
       { exitCode: 2 },
     );
-  if (db.backend === 'pglite') {
-    // one process owns an embedded database: any claim still held was left by one that died (kill -9),
-    // so its callbacks and events go out now rather than when their lease lapses (server Postgres: lease)
-    const freed = (await releaseDeliveryClaims(db)) + (await releaseHookEventClaims(db));
-    if (freed > 0) log(`serve: took over ${freed} delivery/event claim(s) left by a process that stopped`);
-  }
+  const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
+  // Claims a process that died (kill -9) left go out now rather than when their lease lapses. PGlite:
+  // one process owns the database, so every claim still held is such a one. Server Postgres: each
+  // claim names its owner, and an owner whose advisory lock is free is dead (lease-owner.ts).
+  const owner = await startLeaseOwner(db, { onError: onError('lease owner') });
+  const freed = owner
+    ? owner.reclaimedAtStart
+    : (await releaseDeliveryClaims(db)) + (await releaseHookEventClaims(db));
+  if (freed > 0) log(`serve: took over ${freed} delivery/event claim(s) left by a process that stopped`);
   const rules = o.rules ?? [];
   await setTriggersEnabled(db, rules.length > 0);
-  const onError = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message}`);
   const pollMs = o.pollMs ?? 500;
   const policy = o.callbacks ?? {};
-  const hooks = o.hooks ?? defaultInboundRegistry();
-  const deliveries = startDeliveryWorker({ db, policy, intervalMs: pollMs, onError: onError('webhooks') });
+  const hooks = o.hooks ?? defaultInboundRegistry(o.env);
+  const named = owner ? { owner: owner.current } : {};
+  const deliveries = startDeliveryWorker({
+    db,
+    policy,
+    intervalMs: pollMs,
+    onError: onError('webhooks'),
+    ...named,
+  });
   const watcher = startJobWatcher(db, {
     intervalMs: pollMs,
     onFinished: () => deliveries.nudge(),
     onError: onError('jobs'),
   });
-  const hookLoop = startHookProcessor(db, hooks, { intervalMs: pollMs, onError: onError('hooks') });
+  const hookLoop = startHookProcessor(db, hooks, { intervalMs: pollMs, onError: onError('hooks'), ...named });
   const loops: PollLoop[] = [deliveries, watcher, hookLoop];
   // Enabled syncs (`sluice sync enable`) run after their pipeline's batches and on their schedule.
   loops.push(
@@ -159,6 +169,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
         await new Promise<void>((resolve) => server.close(() => resolve()));
         worker?.stop();
         await Promise.all([worker?.done, ...loops.map((l) => l.stop())]);
+        await owner?.stop();
         await presence.stop();
       })();
       return stopping;

@@ -14,7 +14,8 @@ import { loadSync } from './load-sync.ts';
  * raw bytes, store and dedupe the event before this runs in a job). A webhook is a hint: the record
  * is read again and put through the per-field rules (apply-remote.ts), for every sync that wrote it.
  * HubSpot events name the app that made the change: those of our app (HUBSPOT_APP_ID) are dropped
- * at once; ClickUp's carry no source, so our own writes are recognised by value (echo).
+ * at once; ClickUp's and GoHighLevel's carry no source, so our own writes are recognised by value
+ * (echo).
  */
 type Env = Readonly<Record<string, string | undefined>>;
 /** Sync name → definition (default: the built-in of that name; tests pass their own). */
@@ -119,6 +120,39 @@ export function hubspotSyncSource(base: InboundSource, env?: Env, load?: LoadSyn
       for (const id of objects)
         out[id] = await processRemoteChange(db, e, 'hubspot', id, `hook:${event.eventId}:${id}`, load);
       return out;
+    },
+  };
+}
+
+/** The contact events of a HighLevel app that can change a synced field. */
+const GHL_CONTACT_EVENTS = new Set([
+  'ContactCreate',
+  'ContactUpdate',
+  'ContactTagUpdate',
+  'ContactDndUpdate',
+  'ContactTagCreate',
+]);
+
+/**
+ * GoHighLevel contact events (flat payloads: the contact's fields at the top level, no list of what
+ * changed, no source): the contact is read again and put through the rules; our own writes are
+ * recognised by value (echo), as ClickUp's. Events of another location than GHL_LOCATION_ID, and
+ * other event types (opportunities, appointments), are acknowledged and left alone.
+ */
+export function gohighlevelSyncSource(base: InboundSource, env?: Env, load?: LoadSync): InboundSource {
+  return {
+    ...base,
+    async process(event, { db }) {
+      const e = env ?? process.env;
+      const b = event.body as { type?: unknown; id?: unknown; locationId?: unknown } | null;
+      if (!b || typeof b.type !== 'string') throw new CriticalError('GoHighLevel event without a type');
+      if (b.type === 'ContactDelete') return { ignored: 'contact deleted' };
+      if (!GHL_CONTACT_EVENTS.has(b.type)) return { ignored: `${b.type} events are not synced back` };
+      if (typeof b.id !== 'string' || !b.id) throw new CriticalError(`GoHighLevel ${b.type} without an id`);
+      const location = e.GHL_LOCATION_ID?.trim();
+      if (location && b.locationId !== location)
+        return { ignored: `location ${String(b.locationId)} is not GHL_LOCATION_ID` };
+      return processRemoteChange(db, e, 'gohighlevel', b.id, `hook:${event.eventId}`, load);
     },
   };
 }

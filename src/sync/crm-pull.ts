@@ -3,13 +3,16 @@ import type { Db } from '../db/db.ts';
 import { upsertRecords } from '../import/upsert-records.ts';
 import type { CompiledField, SyncDefinition } from './compile-sync.ts';
 import { type ConnectOptions, connectDestination } from './connect.ts';
+import { type InverseKind, invertFields, knownSpellings } from './invert-mapping.ts';
 import { REMOTE_OWNER } from './plan-sync.ts';
 import { loadSnapshots, type Snapshot, saveSnapshots } from './sync-store.ts';
 
 /**
  * `sluice crm pull <sync>`: imports the CRM's existing records into Sluice so reads are local. Every
  * record of the sync's object is read (in bounded windows, oldest change first) and mapped back
- * through the definition's plain fields (`{{contact.email}}` → email, `local:` fields) and created or
+ * through the inverse of each field's mapping (invert-mapping.ts: plain `{{contact.email}}`, `local:`
+ * fields, text templates, case transforms; a field whose mapping cannot be inverted is reported with
+ * the reason, and a value that does not fit its template is counted per field), then created or
  * merged exactly as an import would (the importer's normalisation and dedupe: email, domain), its values
  * recorded with source `crm` (provider = the destination, observed at the CRM record's update time). Each
  * pulled record is linked to its remote id (the remote-id map), so the next sync updates it instead
@@ -22,25 +25,27 @@ export interface PullCounts {
   linked: number;
   skipped: number;
   rejected: { remoteId: string; error: string }[];
+  /** How each mapped field was read back: its local fields, or why it cannot be. */
+  fields: PulledField[];
+}
+
+export interface PulledField {
+  to: string;
+  kind: InverseKind;
+  /** `contact.email`, `account.segment`… */
+  locals: string[];
+  reason?: string;
+  /** Records whose value was read into Sluice. */
+  read: number;
+  /** Records whose value does not fit the template (nothing of it was taken), with one example why. */
+  mismatched: number;
+  mismatch?: string;
 }
 
 export interface PullReport extends PullCounts {
   requests: number;
   /** The parent object's records (HubSpot companies → accounts), pulled first. */
   parents?: PullCounts;
-}
-
-/** Remote field → local field of every plainly mapped field of the definition. */
-export function reverseMapping(
-  fields: CompiledField[],
-): Map<string, { entity: 'contact' | 'account'; field: string }> {
-  const out = new Map<string, { entity: 'contact' | 'account'; field: string }>();
-  for (const f of fields) {
-    const m = /^\{\{\s*(contact|account)\.([a-z_][a-z0-9_]*)\s*\}\}$/.exec(f.value?.source.trim() ?? '');
-    if (m) out.set(f.to, { entity: m[1] as 'contact' | 'account', field: m[2]! });
-    else if (f.local) out.set(f.to, f.local);
-  }
-  return out;
 }
 
 function value(rec: RemoteRecord, to: string): unknown {
@@ -55,15 +60,7 @@ export async function pullCrm(
 ): Promise<PullReport> {
   const { db, def } = options;
   const stats = options.stats ?? { requests: 0, throttled: 0 };
-  const report: PullReport = {
-    read: 0,
-    created: 0,
-    merged: 0,
-    linked: 0,
-    skipped: 0,
-    rejected: [],
-    requests: 0,
-  };
+  const report: PullReport = { ...emptyCounts(), requests: 0 };
   const session = options.session ?? (await connectDestination(def, { ...options, stats }));
   const snaps = await loadSnapshots(db, def.name);
   // remote ids per entity: a HubSpot company and a contact may share a number
@@ -98,6 +95,7 @@ const emptyCounts = (): PullCounts => ({
   linked: 0,
   skipped: 0,
   rejected: [],
+  fields: [],
 });
 
 async function pullObject(
@@ -110,7 +108,19 @@ async function pullObject(
   linked: Set<string>,
   report: PullCounts,
 ): Promise<void> {
-  const mapping = reverseMapping(fields);
+  const inverses = invertFields(fields);
+  const spellings = await knownSpellings(db, inverses, [def.list, def.owner]);
+  const stats = inverses.map(
+    (i): PulledField => ({
+      to: i.to,
+      kind: i.kind,
+      locals: i.locals.map((l) => `${l.entity}.${l.field}`),
+      ...(i.reason ? { reason: i.reason } : {}),
+      read: 0,
+      mismatched: 0,
+    }),
+  );
+  report.fields = stats;
   const kind = entity === 'contact' ? 'contacts' : 'accounts';
   let since = new Date(0);
   for (let windows = 0; windows < 1_000; windows++) {
@@ -132,12 +142,25 @@ async function pullObject(
       const rows = fresh.map((r) => {
         const row: Record<string, unknown> = {};
         const account: Record<string, unknown> = {};
-        for (const [to, local] of mapping) {
-          const v = value(r, to);
-          if (v === undefined || v === null || v === '') continue;
-          if (local.entity === entity) row[local.field] = v;
-          else account[local.field] = v;
-        }
+        inverses.forEach((inv, n) => {
+          const got = inv.read(value(r, inv.to), (ref) => spellings.get(`${ref.entity}.${ref.field}`) ?? []);
+          if (!got) return;
+          if ('mismatch' in got) {
+            stats[n]!.mismatched++;
+            stats[n]!.mismatch ??= `${inv.to} of ${r.remoteId}: ${got.mismatch}`;
+            return;
+          }
+          let took = false;
+          for (const [key, v] of got.values) {
+            const [e, field] = key.split('.') as ['contact' | 'account', string];
+            const target = e === entity ? row : account;
+            // plain and local fields come first and win over what a template gives
+            if (field in target) continue;
+            target[field] = v;
+            took = true;
+          }
+          if (took) stats[n]!.read++;
+        });
         if (kind === 'contacts' && Object.keys(account).length) row.account = account;
         return row;
       });

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.ts';
+import { retryWhileDatabaseDown } from '../db/db-retry.ts';
 import { type PollLoop, startPollLoop } from '../queue/poll-loop.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-schedule.ts';
 import { CALLBACK_LIMITS, type CallbackPolicy, isRefusal, postWebhook } from './send-webhook.ts';
@@ -14,7 +15,12 @@ export interface DeliveryWorkerOptions {
   /** Wait between looks for due deliveries. Default 500 ms. */
   intervalMs?: number;
   onError?: (err: unknown) => void;
+  /** The lease owner to name in claims (lease-owner.ts; server Postgres), or null/absent: lease only. */
+  owner?: () => string | null;
 }
+
+/** How long an attempt's outcome is retried against an unreachable database: well inside the 30 s lease. */
+const RECORD_PATIENCE_MS = 10_000;
 
 interface Claimed {
   id: number;
@@ -42,11 +48,12 @@ function deliverySender(options: DeliveryWorkerOptions) {
          SELECT id FROM webhook_deliveries
           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2), attempts = d.attempts + 1
+       UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2), locked_by = $3,
+              attempts = d.attempts + 1
          FROM due, webhook_endpoints e
         WHERE d.id = due.id AND e.id = d.endpoint_id
        RETURNING d.id, d.message_id, d.payload, d.attempts, e.url, e.secret, e.disabled_at IS NOT NULL AS disabled`,
-      [max, lease],
+      [max, lease, options.owner?.() ?? null],
     );
     await Promise.all(r.rows.map((d) => attempt(d).catch((err: unknown) => options.onError?.(err))));
     return r.rows.length;
@@ -87,25 +94,34 @@ function deliverySender(options: DeliveryWorkerOptions) {
     // A refusal (the address is internal, the answer too large) is not retried: waiting cannot fix it.
     const delay = outcome === 'failed' && !refused ? retryDelayMs(d.attempts) : undefined;
     const state = outcome === 'succeeded' ? 'succeeded' : delay === undefined ? 'failed' : 'pending';
-    await db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, outcome, error, response)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [d.id, d.attempts, started.toISOString(), durationMs, status, outcome, error, response],
-      );
-      await tx.query(
-        `UPDATE webhook_deliveries SET state = $2, locked_until = NULL, last_status = $3, last_error = $4,
-                next_attempt_at = now() + make_interval(secs => $5),
-                finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
-          WHERE id = $1`,
-        [d.id, state, status, error, (delay ?? 0) / 1000],
-      );
-      if (outcome === 'gone')
-        await tx.query(
-          `UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $2 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)`,
-          [d.id, `answered 410 Gone to delivery ${d.id}`],
-        );
-    });
+    // The receiver has answered: its answer must be kept. A database that is briefly unreachable is
+    // waited out (while the claim's lease still runs), rather than leaving the claim to lapse and the
+    // delivery to be sent again as if the answer had never come. Fenced on the claim (locked, same
+    // attempt number), so a try whose commit succeeded but was reported failed is not recorded twice.
+    await retryWhileDatabaseDown(
+      () =>
+        db.transaction(async (tx) => {
+          const mine = await tx.query(
+            `UPDATE webhook_deliveries SET state = $2, locked_until = NULL, last_status = $3, last_error = $4,
+                    next_attempt_at = now() + make_interval(secs => $5),
+                    finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
+              WHERE id = $1 AND attempts = $6 AND locked_until IS NOT NULL`,
+            [d.id, state, status, error, (delay ?? 0) / 1000, d.attempts],
+          );
+          if (mine.rowCount === 0) return;
+          await tx.query(
+            `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, outcome, error, response)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [d.id, d.attempts, started.toISOString(), durationMs, status, outcome, error, response],
+          );
+          if (outcome === 'gone')
+            await tx.query(
+              `UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $2 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)`,
+              [d.id, `answered 410 Gone to delivery ${d.id}`],
+            );
+        }),
+      { maxMs: RECORD_PATIENCE_MS, onWait: options.onError },
+    );
   };
 
   return send;

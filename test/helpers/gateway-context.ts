@@ -28,7 +28,6 @@ export function stageContext(
     quotaCooldownMs: 3_600_000,
     inflightTtlMs: 120_000,
     marginMs: 0,
-    coldStartMs: 0,
     pauses: new Map(),
     warm: new Set(),
     dbClock: new DbClock(db, () => Date.now()),

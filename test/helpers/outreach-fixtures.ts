@@ -5,7 +5,14 @@ import { createOutreachServices, type OutreachServices } from '../../src/outreac
 
 /** A small sequence for tests: three tracks by segment, caps and channel as asked. */
 export function sequenceYaml(
-  o: { name?: string; channel?: 'sendgrid' | 'instantly'; cap?: number; crm?: boolean; notify?: string } = {},
+  o: {
+    name?: string;
+    channel?: 'sendgrid' | 'instantly';
+    cap?: number;
+    /** true: the ClickUp sync; a string: that sync. */
+    crm?: boolean | string;
+    notify?: string;
+  } = {},
 ): string {
   const cap = o.cap ?? 100;
   const track = (sender: string, tag: string) => `
@@ -28,7 +35,7 @@ window: { from: "09:00", to: "17:00", days: [mon, tue, wed, thu, fri], default_t
 compliance:
   postal_address: Sandbox Golf Supply, 100 E Main St, Richmond, VA 23219
   unsubscribe_url: "https://outreach.sandbox.test/u/{{unsubscribe_token}}"
-${o.crm ? 'crm: { sync: golf-courses-clickup, reply_status: Replied }\n' : ''}${o.notify ? `notify: { webhook: "${o.notify}" }\n` : ''}tracks:
+${o.crm ? `crm: { sync: ${o.crm === true ? 'golf-courses-clickup' : o.crm}, reply_status: Replied }\n` : ''}${o.notify ? `notify: { webhook: "${o.notify}" }\n` : ''}tracks:
   high-end:${track('avery@sales.sandbox.test', 'HE')}
   budget:${track('blake@sales.sandbox.test', 'BU')}
   default:${track('casey@sales.sandbox.test', 'DF')}
@@ -59,6 +66,6 @@ export const mondayNY = (hh: number, mm = 0, plusDays = 0) =>
 /** Empties records and outreach tables (tests share one database per describe). */
 export async function emptyOutreachDb(db: Queryable): Promise<void> {
   await db.exec(
-    'TRUNCATE accounts, contacts, field_values, imports, sync_records, sync_outbox, rate_limits, outreach_sequences, outreach_enrollments, outreach_sends, outreach_events, outreach_suppressions, outreach_contact_state, record_events, webhook_deliveries, webhook_endpoints, hook_events RESTART IDENTITY CASCADE',
+    'TRUNCATE accounts, contacts, field_values, imports, sync_records, sync_outbox, rate_limits, outreach_sequences, outreach_enrollments, outreach_sends, outreach_events, outreach_suppressions, outreach_contact_state, outreach_poll_state, record_events, webhook_deliveries, webhook_endpoints, hook_events RESTART IDENTITY CASCADE',
   );
 }

@@ -15,7 +15,11 @@ import type {
  * (idempotent: it matches by email, then phone), `PUT /contacts/{id}` once the remote id is known (so
  * an email change updates the same contact). Tags are added with `POST /contacts/{id}/tags` on
  * updates (the upsert's `tags` would overwrite a rep's). The answer is checked field by field: an
- * upsert silently drops a phone another contact holds, reported as a warning.
+ * upsert silently drops a phone another contact holds, reported as a warning. With routing
+ * (`Pipeline/Stage`), a contact the sync creates gets an opportunity in that pipeline and stage
+ * (`POST /opportunities/upsert`, one per contact and pipeline, so a retried create makes no second
+ * one); a contact that was already there keeps the opportunity it has, and afterwards the stage is
+ * the rep's: the sync never moves it.
  */
 const KEY = 'sluice_id';
 /** Contact properties that are not custom fields (the sync definition's `to:` names). */
@@ -69,6 +73,18 @@ const searchBody = z.object({
   ),
 });
 type Contact = z.infer<typeof contactBody>;
+const pipelinesBody = z.object({
+  pipelines: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      stages: z.array(z.object({ id: z.string(), name: z.string() })),
+    }),
+  ),
+});
+const opportunitySearch = z.object({
+  opportunities: z.array(z.object({ id: z.string(), pipelineId: z.string() })),
+});
 
 function str(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -110,6 +126,67 @@ export async function createGoHighLevelSession(
   ).users;
   const userByEmail = new Map(users.filter((u) => u.email).map((u) => [u.email!.toLowerCase(), u.id]));
   const emailByUser = new Map(users.filter((u) => u.email).map((u) => [u.id, u.email!.toLowerCase()]));
+
+  // routes: `Pipeline/Stage` → ids, resolved by name once (an unknown one names what exists)
+  const stages = new Map<string, { pipelineId: string; stageId: string }>();
+  if (target.lists.length) {
+    const { pipelines } = pipelinesBody.parse(
+      (
+        await client.request(
+          { method: 'GET', path: '/opportunities/pipelines', query: { locationId } },
+          { idempotent: true },
+        )
+      ).body,
+    );
+    for (const p of pipelines)
+      for (const st of p.stages)
+        stages.set(`${p.name}/${st.name}`.toLowerCase(), { pipelineId: p.id, stageId: st.id });
+    const unknown = target.lists.filter((l) => !stages.has(l.toLowerCase()));
+    if (unknown.length)
+      throw new ConfigError(
+        `GoHighLevel location ${locationId} has no pipeline stage ${unknown.map((u) => `"${u}"`).join(', ')} (routing.list is "Pipeline/Stage"; it has: ${pipelines.flatMap((p) => p.stages.map((st) => `${p.name}/${st.name}`)).join(', ') || 'no pipelines'})`,
+      );
+  }
+
+  /** The routed opportunity of a contact just created or matched (never moves a rep's stage). */
+  async function placeOpportunity(row: RemoteWrite, got: Contact, isNew: boolean): Promise<void> {
+    const place = row.route.list ? stages.get(row.route.list.toLowerCase()) : undefined;
+    if (!place) return;
+    if (!isNew) {
+      // matched a contact that was already there (or our own, after a lost answer): keep its
+      // opportunity in this pipeline if it has one
+      const res = await client.request(
+        {
+          method: 'GET',
+          path: '/opportunities/search',
+          query: { location_id: locationId, contact_id: got.id, pipeline_id: place.pipelineId },
+        },
+        { idempotent: true },
+      );
+      if (opportunitySearch.parse(res.body).opportunities.some((o) => o.pipelineId === place.pipelineId))
+        return;
+    }
+    const raw = got as Record<string, unknown>;
+    const person = [raw.firstName, raw.lastName].filter((x) => typeof x === 'string' && x).join(' ');
+    const company = typeof raw.companyName === 'string' ? raw.companyName : '';
+    const name = [person || got.email || got.id, company].filter(Boolean).join(' | ');
+    await client.request(
+      {
+        method: 'POST',
+        path: '/opportunities/upsert',
+        body: {
+          locationId,
+          contactId: got.id,
+          pipelineId: place.pipelineId,
+          pipelineStageId: place.stageId,
+          name,
+          status: 'open',
+          ...(got.assignedTo ? { assignedTo: got.assignedTo } : {}),
+        },
+      },
+      { idempotent: true },
+    );
+  }
 
   function body(
     row: RemoteWrite,
@@ -172,8 +249,12 @@ export async function createGoHighLevelSession(
           { method: 'POST', path: '/contacts/upsert', body: { ...b.body, locationId } },
           { idempotent: true },
         );
-        const got = z.object({ contact: contactBody }).parse(res.body).contact;
+        const answer = z.object({ contact: contactBody, new: z.boolean().optional() }).parse(res.body);
+        const got = answer.contact;
         const warning = dropped(b.body, got);
+        // the contact is written; a refused opportunity makes the row fail (retried with the
+        // record: both upserts are idempotent, so nothing is made twice)
+        await placeOpportunity(row, got, answer.new !== false);
         return { key: row.key, status: 'ok', remoteId: got.id, ...(warning ? { warning } : {}) };
       }
       const id = row.remoteId!;
@@ -203,7 +284,11 @@ export async function createGoHighLevelSession(
     const raw = c as Record<string, unknown>;
     for (const f of target.fields) {
       if (!GHL_STANDARD.has(f)) continue;
-      fields[f] = { value: f === 'tags' ? (c.tags ?? []) : raw[f] === '' ? null : (raw[f] ?? null) };
+      // tags in the form a definition writes them ("golf, high-end"): what we sent reads back equal
+      // (no resend), and a rep's added tag reads as a difference once (tags are only added on updates)
+      fields[f] = {
+        value: f === 'tags' ? (c.tags ?? []).join(', ') || null : raw[f] === '' ? null : (raw[f] ?? null),
+      };
     }
     fields.owner = { value: c.assignedTo ? (emailByUser.get(c.assignedTo) ?? c.assignedTo) : null };
     let key: string | undefined;
@@ -258,6 +343,30 @@ export async function createGoHighLevelSession(
         }
       }
       return out;
+    },
+    async annotate(id, update) {
+      const path = `/contacts/${encodeURIComponent(id)}`;
+      // a note has no idempotency key: the caller records that it was made
+      if (update.comment)
+        await client.request({ method: 'POST', path: `${path}/notes`, body: { body: update.comment } });
+      if (update.status) {
+        // a contact has no status: the sync's stage field when it is a custom field, else a tag
+        const f = update.statusField ? byName.get(update.statusField.toLowerCase()) : undefined;
+        if (f) {
+          if (f.picklistOptions && !f.picklistOptions.includes(update.status))
+            throw new CriticalError(
+              `gohighlevel: the note was added, but custom field ${f.name} has no option "${update.status}" (options: ${f.picklistOptions.join(', ')})`,
+            );
+          await client.request(
+            { method: 'PUT', path, body: { customFields: [{ id: f.id, field_value: update.status }] } },
+            { idempotent: true },
+          );
+        } else
+          await client.request(
+            { method: 'POST', path: `${path}/tags`, body: { tags: [update.status] } },
+            { idempotent: true },
+          );
+      }
     },
     async findByKey(key) {
       const res = await client.request(

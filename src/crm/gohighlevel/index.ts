@@ -9,7 +9,8 @@ import { createGoHighLevelSession } from './gohighlevel-session.ts';
  * (`POST /contacts/upsert` matches by email, then phone, so a retried create never duplicates while
  * one of them is sent), custom fields by name (resolved to ids at start), tags added without removing
  * a rep's, owners as `assignedTo`. Auth: `GHL_API_KEY` (a Private Integration Token `pit-...` or an
- * OAuth access token) plus `GHL_LOCATION_ID`, and the required `Version: 2021-07-28` header. Limits
+ * OAuth access token) plus `GHL_LOCATION_ID`, and the required `Version: 2021-07-28` header. Routing
+ * (`Pipeline/Stage`) places a created contact's opportunity (upserted per contact and pipeline). Limits
  * per app and location: 100 requests per 10 s and 200,000 per day.
  */
 const ref = { id: 'gohighlevel', auth: { envVar: 'GHL_API_KEY', required: true } } as const;
@@ -61,7 +62,8 @@ export const gohighlevel = defineDestination({
   mapError: mapGhlError,
   objects: {
     contacts: {
-      description: 'contacts of the location, upserted by email (or phone); custom fields by name',
+      description:
+        'contacts of the location, upserted by email (or phone); custom fields by name; routing.list "Pipeline/Stage" gives a created contact an opportunity there',
     },
   },
   fieldTypes: [

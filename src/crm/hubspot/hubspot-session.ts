@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, NotFoundError } from '../../errors.ts';
+import { ConfigError, CriticalError, NotFoundError } from '../../errors.ts';
 import type {
   DestinationClient,
   DestinationSession,
@@ -51,6 +51,12 @@ const searchBody = z.object({
   results: z.array(z.object({ id: z.string() })),
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
+const propertyBody = z.object({
+  type: z.string(),
+  options: z.array(z.object({ label: z.string(), value: z.string() })).default([]),
+});
+/** HUBSPOT_DEFINED association type of a note to a contact. */
+const NOTE_TO_CONTACT = 202;
 const ownersBody = z.object({
   results: z.array(z.object({ id: z.string(), email: z.string().nullable().optional() })),
 });
@@ -68,8 +74,9 @@ export async function createHubSpotSession(
 ): Promise<DestinationSession> {
   const object = target.object;
   const parentObject = target.parent?.object;
-  // sluice_id must exist with unique values on every object we write, or upserts cannot be keyed
-  for (const obj of [object, ...(parentObject ? [parentObject] : [])]) {
+  // sluice_id must exist with unique values on every object we write, or upserts cannot be keyed.
+  // The checks and the owners are read at once (connecting is on the clock of the first sync).
+  const checkKey = async (obj: string) => {
     try {
       const res = await client.request(
         { method: 'GET', path: `/crm/v3/properties/${obj}/${KEY}` },
@@ -83,17 +90,14 @@ export async function createHubSpotSession(
         `HubSpot ${obj} need a custom property "${KEY}" with unique values: create it (POST /crm/v3/properties/${obj} {"name":"${KEY}","label":"Sluice id","type":"string","fieldType":"text","groupName":"${obj === 'companies' ? 'companyinformation' : 'contactinformation'}","hasUniqueValue":true}), then sync again`,
       );
     }
-  }
+  };
+  const [ownersRes] = await Promise.all([
+    client.request({ method: 'GET', path: '/crm/v3/owners', query: { limit: 500 } }, { idempotent: true }),
+    ...[object, ...(parentObject ? [parentObject] : [])].map(checkKey),
+  ]);
   const owners = new Map<string, string>();
   const ownerEmails = new Map<string, string>();
-  const o = ownersBody.parse(
-    (
-      await client.request(
-        { method: 'GET', path: '/crm/v3/owners', query: { limit: 500 } },
-        { idempotent: true },
-      )
-    ).body,
-  );
+  const o = ownersBody.parse(ownersRes.body);
   for (const x of o.results) {
     if (!x.email) continue;
     owners.set(x.email.toLowerCase(), x.id);
@@ -213,6 +217,23 @@ export async function createHubSpotSession(
   const parentProps = target.parent
     ? [...new Set([KEY, ...target.parent.fields.filter((f) => f !== 'owner'), 'hubspot_owner_id'])]
     : [];
+
+  /** An enumeration takes one of its option values: the status is matched to a value or a label. */
+  async function statusValue(property: string, status: string): Promise<string> {
+    const res = await client.request(
+      { method: 'GET', path: `/crm/v3/properties/${object}/${encodeURIComponent(property)}` },
+      { idempotent: true },
+    );
+    const def = propertyBody.parse(res.body);
+    if (def.type !== 'enumeration') return status;
+    const want = status.trim().toLowerCase();
+    const option = def.options.find((o) => o.value.toLowerCase() === want || o.label.toLowerCase() === want);
+    if (!option)
+      throw new CriticalError(
+        `hubspot: the note was added, but ${object} property ${property} has no option "${status}" (options: ${def.options.map((o) => o.label).join(', ')}); add it in HubSpot (Settings → Properties) or set the sequence's crm.reply_status to one of them`,
+      );
+    return option.value;
+  }
 
   function toRecord(o: z.infer<typeof objectBody>, props: string[] = readProps): RemoteRecord {
     const fields: RemoteRecord['fields'] = {};
@@ -343,6 +364,38 @@ export async function createHubSpotSession(
     },
     async read(id) {
       return (await batchRead([id]))[0];
+    },
+    async annotate(id, update) {
+      // the note first: the reply's text is what the rep needs, whatever happens to the status
+      if (update.comment) {
+        if (object !== 'contacts')
+          throw new ConfigError(`hubspot: notes on ${object} are not supported (only contacts)`);
+        await client.request({
+          method: 'POST',
+          path: '/crm/v3/objects/notes',
+          body: {
+            properties: { hs_timestamp: new Date().toISOString(), hs_note_body: update.comment },
+            associations: [
+              {
+                to: { id },
+                types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: NOTE_TO_CONTACT }],
+              },
+            ],
+          },
+        });
+      }
+      if (update.status) {
+        const property = update.statusField ?? 'hs_lead_status';
+        const value = await statusValue(property, update.status);
+        await client.request(
+          {
+            method: 'PATCH',
+            path: `/crm/v3/objects/${object}/${encodeURIComponent(id)}`,
+            body: { properties: { [property]: value } },
+          },
+          { idempotent: true },
+        );
+      }
     },
     async changes(since, cursor) {
       return changed(object, readProps, since, cursor);

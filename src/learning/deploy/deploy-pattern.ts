@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Db, Queryable } from '../../db/db.ts';
+import { batchesCreatedSince } from '../../engine/batch.ts';
 import { ConfigError } from '../../errors.ts';
 import { parsePipeline } from '../../pipelines/load.ts';
 import { parseSync } from '../../sync/load-sync.ts';
@@ -165,13 +166,17 @@ export async function attachDeployedBatches(db: Queryable, cwd = process.cwd()):
     )
   ).rows;
   if (!deps.length) return 0;
-  const batches = (
-    await db.query<{ id: number; pipeline: string; at: string }>(
-      `SELECT b.id, b.pipeline, b.created_at::text AS at FROM batches b
-        WHERE b.created_at >= (SELECT min(deployed_at) FROM deployments WHERE attach_runs)
-          AND NOT EXISTS (SELECT 1 FROM deployment_batches x WHERE x.batch_id = b.id)`,
-    )
-  ).rows;
+  const since = deps.reduce((m, d) => (Date.parse(d.at) < Date.parse(m) ? d.at : m), deps[0]!.at);
+  const recent = await batchesCreatedSince(db, since);
+  const taken = new Set(
+    (
+      await db.query<{ batch_id: number }>(
+        'SELECT batch_id FROM deployment_batches WHERE batch_id = ANY($1::bigint[])',
+        [recent.map((b) => b.id)],
+      )
+    ).rows.map((r) => Number(r.batch_id)),
+  );
+  const batches = recent.filter((b) => !taken.has(b.id));
   let attached = 0;
   for (const b of batches) {
     const path = resolve(cwd, b.pipeline);

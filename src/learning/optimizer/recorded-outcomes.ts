@@ -1,11 +1,14 @@
 import type { Queryable } from '../../db/db.ts';
+import { type RecordedAttempt, waterfallAttempts } from '../../engine/waterfall-attempts.ts';
 import { ConfigError } from '../../errors.ts';
+import { measuredPrices } from '../../ledger/ledger-figures.ts';
 import type { PipelineSpec, WaterfallSpec } from '../../pipelines/schema.ts';
 import { providers as registered } from '../../providers/registry.ts';
 import type { Attempt } from './cascade-learner.ts';
 
 /**
- * A waterfall step's recorded traffic, read back from its memoized attempts (run_steps): per record
+ * A waterfall step's recorded traffic, read back from its memoized attempts (the engine's port
+ * engine/waterfall-attempts.ts; prices from the ledger's, ledger/ledger-figures.ts): per record
  * instance, which providers were tried in which order and what each answered. Attempts are priced at
  * list prices, not realised cost (a cache hit looks free but the next record pays): the mean cost of
  * the ledger's real requests of that operation when found and when not found (pay-on-hit pricing shows
@@ -68,31 +71,19 @@ export async function listPrices(
   pipeline: string,
   calls: { provider: string; operation: string }[],
 ): Promise<Price[]> {
-  const r = await db.query<{
-    provider: string;
-    operation: string;
-    hit: number | null;
-    miss: number | null;
-    n: number;
-  }>(
-    `SELECT l.provider, l.operation,
-            avg(l.cost_usd) FILTER (WHERE l.status = 'found')::float8 AS hit,
-            avg(l.cost_usd) FILTER (WHERE l.status = 'not_found')::float8 AS miss,
-            count(*)::int AS n
-       FROM ledger l JOIN runs r ON r.id = l.run_id
-      WHERE r.pipeline = $1 AND l.attempt >= 1 AND l.status IN ('found', 'not_found')
-        AND l.provider = ANY($2::text[])
-      GROUP BY 1, 2`,
-    [pipeline, calls.map((c) => c.provider)],
+  const measured = await measuredPrices(
+    db,
+    pipeline,
+    calls.map((c) => c.provider),
   );
   return calls.map((c) => {
-    const m = r.rows.find((x) => x.provider === c.provider && x.operation === c.operation);
+    const m = measured.find((x) => x.provider === c.provider && x.operation === c.operation);
     const declared = registered.find((p) => p.id === c.provider)?.operations[c.operation]?.priceUsd ?? 0;
-    const hit = m?.hit ?? declared;
+    const hit = m?.hitUsd ?? declared;
     return {
       ...c,
       hitUsd: hit,
-      missUsd: m?.miss ?? (m?.hit !== undefined && m.hit !== null ? 0 : declared),
+      missUsd: m?.missUsd ?? (m?.hitUsd !== undefined && m.hitUsd !== null ? 0 : declared),
       n: m?.n ?? 0,
     };
   });
@@ -104,12 +95,7 @@ export interface RecordedInstance {
   rejected: number[];
 }
 
-interface RawAttempt {
-  provider?: string;
-  operation?: string;
-  result?: string;
-  validated?: boolean;
-}
+type RawAttempt = RecordedAttempt;
 
 /** The step's instances in the order they ran, each attempt priced and mapped to the step's provider index. */
 export async function recordedInstances(
@@ -120,21 +106,12 @@ export async function recordedInstances(
   validator: Price | undefined,
   segmentBy?: string,
 ): Promise<RecordedInstance[]> {
-  const r = await db.query<{ attempts: RawAttempt[]; segment: string | null }>(
-    `SELECT s.output->'data'->'attempts' AS attempts,
-            CASE WHEN $4::text IS NULL THEN '' ELSE coalesce(to_jsonb(a)->>$4, a.attributes->>$4, '(none)') END AS segment
-       FROM runs r JOIN run_steps s ON s.run_id = r.id LEFT JOIN accounts a ON a.id = r.account_id
-      WHERE r.pipeline = $1 AND jsonb_typeof(s.output->'data'->'attempts') = 'array'
-        AND CASE WHEN $3 THEN position('/' IN s.step_key) > 0 AND split_part(s.step_key, '/', 2) = $2
-                 ELSE s.step_key = $2 END
-      ORDER BY s.completed_at, r.id`,
-    [pipeline, ref.memoKey, ref.child, segmentBy ?? null],
-  );
+  const rows = await waterfallAttempts(db, pipeline, ref, segmentBy);
   const index = (a: RawAttempt) =>
     prices.findIndex((p) => p.provider === a.provider && p.operation === a.operation);
   const vCost = validator?.hitUsd ?? 0;
   const out: RecordedInstance[] = [];
-  for (const row of r.rows) {
+  for (const row of rows) {
     const attempts: Attempt[] = [];
     const rejected: number[] = [];
     for (const a of row.attempts) {
@@ -154,7 +131,7 @@ export async function recordedInstances(
         attempts.push({ j, accepted: true, cost: p.hitUsd + (validated ? vCost : 0) });
       }
     }
-    if (attempts.length) out.push({ segment: row.segment ?? '', attempts, rejected });
+    if (attempts.length) out.push({ segment: row.segment, attempts, rejected });
   }
   return out;
 }

@@ -1,6 +1,7 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Db } from '../../db/db.ts';
+import { batchFigures } from '../../engine/batch-figures.ts';
 import { ConfigError } from '../../errors.ts';
-import { batchStats, type DeploymentStats, deploymentStats } from '../deployment-stats.ts';
+import { batchFailures, batchStats, type DeploymentStats, deploymentBatches } from '../deployment-stats.ts';
 import type { Criteria, Documented } from '../pattern-file.ts';
 import { judge } from '../pattern-stats.ts';
 
@@ -53,7 +54,7 @@ export interface RetroDeployment {
   why: string;
 }
 
-export async function retroData(db: Queryable, slug: string): Promise<RetroData> {
+export async function retroData(db: Db, slug: string): Promise<RetroData> {
   const e = await db.query<RetroData['engagement'] & { id: number }>(
     `SELECT id, slug, name, industry, stage, team_size AS "teamSize", tech_stack AS "techStack",
             planned_start::text AS "plannedStart", planned_end::text AS "plannedEnd",
@@ -79,40 +80,19 @@ export async function retroData(db: Queryable, slug: string): Promise<RetroData>
       WHERE d.engagement_id = $1 ORDER BY d.id`,
     [id],
   );
+  const batchesOf = new Map<number, number[]>();
+  for (const d of deps.rows) batchesOf.set(d.id, await deploymentBatches(db, d.id));
+  const batches = [...new Set([...batchesOf.values()].flat())].sort((a, b) => a - b);
+  // one read of the stored batch figures serves every deployment, the total and the failures
+  const figs = await batchFigures(db, batches);
+  const pick = (ids: number[]) => figs.filter((f) => ids.includes(f.batchId));
   const deployments: RetroDeployment[] = [];
   for (const d of deps.rows) {
-    const stats = await deploymentStats(db, d.id);
+    const ids = batchesOf.get(d.id)!;
+    const stats = { deploymentId: d.id, ...(await batchStats(db, ids, pick(ids))) };
     deployments.push({ ...d, stats, ...judge(stats, d.criteria) });
   }
-  const batches = deployments.flatMap((d) => d.stats.batches);
   const only = deployments.length === 1 ? deployments[0]! : null;
-  const total = !batches.length ? null : only ? only.stats : await batchStats(db, batches);
-  return { engagement, deployments, total, failures: await failures(db, batches) };
-}
-
-async function failures(db: Queryable, batches: number[]): Promise<RetroData['failures']> {
-  if (!batches.length) return { runs: [], partialRuns: 0, failedCalls: 0, calls: [] };
-  const runs = await db.query<{ errorClass: string; runs: number }>(
-    `SELECT coalesce(error_class, 'unclassified') AS "errorClass", count(*)::int AS runs
-       FROM runs WHERE batch_id = ANY($1::bigint[]) AND state = 'failed'
-      GROUP BY 1 ORDER BY 2 DESC, 1`,
-    [batches],
-  );
-  const partial = await db.query<{ runs: number; calls: number }>(
-    `SELECT count(*)::int AS runs, coalesce(sum(failed_calls), 0)::int AS calls
-       FROM runs WHERE batch_id = ANY($1::bigint[]) AND state = 'partial'`,
-    [batches],
-  );
-  const calls = await db.query<RetroData['failures']['calls'][number]>(
-    `SELECT provider, operation, status, coalesce(error_class, status) AS "errorClass", count(*)::int AS calls
-       FROM ledger WHERE batch_id = ANY($1::bigint[]) AND status IN ('error', 'refused')
-      GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2`,
-    [batches],
-  );
-  return {
-    runs: runs.rows,
-    partialRuns: partial.rows[0]!.runs,
-    failedCalls: partial.rows[0]!.calls,
-    calls: calls.rows,
-  };
+  const total = !batches.length ? null : only ? only.stats : await batchStats(db, batches, figs);
+  return { engagement, deployments, total, failures: batchFailures(figs) };
 }

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Queryable } from '../../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { mergeHumanSections } from './human-sections.ts';
 import { renderRetro } from './render-retro.ts';
 import { type RetroData, retroData } from './retro-data.ts';
@@ -17,7 +17,7 @@ export interface RetroResult {
 }
 
 export async function generateRetro(
-  db: Queryable,
+  db: Db,
   slug: string,
   options: { file?: string; now?: Date } = {},
 ): Promise<RetroResult> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { listPatternRows, patternReport } from '../pattern-stats.ts';
 
 /**
@@ -15,7 +15,7 @@ export interface DeploymentEvidence {
   success: boolean | null;
 }
 
-export async function loadEvidence(db: Queryable): Promise<DeploymentEvidence[]> {
+export async function loadEvidence(db: Db): Promise<DeploymentEvidence[]> {
   const profiles = new Map(
     (
       await db.query<{ slug: string; industry: string | null; stage: string | null }>(

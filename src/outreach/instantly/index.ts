@@ -49,6 +49,30 @@ const emailsPage = z.object({
   next_starting_after: z.string().nullish(),
 });
 
+const leadsPage = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      email: z.string(),
+      status: z.number().nullish(),
+      campaign: z.string().nullish(),
+      timestamp_updated: z.string().nullish(),
+      timestamp_created: z.string().nullish(),
+    }),
+  ),
+  next_starting_after: z.string().nullish(),
+});
+
+/**
+ * Lead statuses the webhooks also report (Instantly lead `status`: -1 bounced, -2 unsubscribed). The
+ * list filter is checked against `status` too: Instantly silently ignores a filter it does not know and
+ * answers every lead.
+ */
+const LEAD_STATUS_EVENTS = [
+  { filter: 'FILTER_VAL_BOUNCED', status: -1, event: 'email_bounced' },
+  { filter: 'FILTER_VAL_UNSUBSCRIBED', status: -2, event: 'lead_unsubscribed' },
+] as const;
+
 /** Leads per `POST /leads/add` (the API takes 1–1000). */
 const LEADS_PER_ADD = 500;
 
@@ -175,8 +199,44 @@ export const instantly = defineEmailProvider({
           { idempotent: true },
         );
       },
-      async pollEvents(since) {
+      async pollEvents(since, scope = {}) {
         const out: EmailEvent[] = [];
+        // bounces and unsubscribes: lead statuses per campaign (no time filter on /leads/list, so the
+        // leads updated before the window are dropped here; a status changes no later than that update)
+        for (const campaignId of scope.campaignIds ?? []) {
+          for (const kind of LEAD_STATUS_EVENTS) {
+            let after: string | undefined;
+            for (let page = 0; page < 100; page++) {
+              const res = await client.request(
+                {
+                  method: 'POST',
+                  path: '/api/v2/leads/list',
+                  body: {
+                    campaign: campaignId,
+                    filter: kind.filter,
+                    limit: 100,
+                    ...(after ? { starting_after: after } : {}),
+                  },
+                },
+                { idempotent: true },
+              );
+              const p = leadsPage.parse(res.body);
+              for (const l of p.items) {
+                const at = l.timestamp_updated ?? l.timestamp_created;
+                if (l.status !== kind.status || !at || Date.parse(at) < since.getTime()) continue;
+                const ev = instantlyEvent({
+                  event_type: kind.event,
+                  timestamp: at,
+                  lead_email: l.email,
+                  campaign_id: l.campaign ?? campaignId,
+                });
+                if (ev) out.push(ev);
+              }
+              if (!p.next_starting_after || p.items.length === 0) break;
+              after = p.next_starting_after;
+            }
+          }
+        }
         let cursor: string | undefined;
         for (let page = 0; page < 20; page++) {
           const res = await client.request(
@@ -209,7 +269,7 @@ export const instantly = defineEmailProvider({
           if (!p.next_starting_after || p.items.length === 0) break;
           cursor = p.next_starting_after;
         }
-        return out;
+        return out.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
       },
     };
   },

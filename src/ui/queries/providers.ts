@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { batchStats } from '../../learning/deployment-stats.ts';
+import type { Db, Queryable } from '../../db/db.ts';
+import { batchFigures } from '../../engine/batch-figures.ts';
 import { LEDGER_FACTS } from './ledger-rollup.ts';
 
 export interface OperationStats {
@@ -135,7 +135,7 @@ export async function providerHealth(db: Queryable, providers: string[]): Promis
   return out;
 }
 
-/** Waterfall positions of one batch (src/learning's measured figures): how often each position wins. */
-export async function waterfallPositions(db: Queryable, batchId: number) {
-  return (await batchStats(db, [batchId])).positions;
+/** Waterfall positions of one batch (the engine's batch figures): how often each position wins. */
+export async function waterfallPositions(db: Db, batchId: number) {
+  return (await batchFigures(db, [batchId]))[0]?.positions ?? [];
 }

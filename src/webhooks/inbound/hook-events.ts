@@ -37,7 +37,12 @@ export async function releaseHookEventClaims(db: Db): Promise<number> {
 export function startHookProcessor(
   db: Db,
   registry: InboundRegistry,
-  options: { intervalMs?: number; onError?: (err: unknown) => void } = {},
+  options: {
+    intervalMs?: number;
+    onError?: (err: unknown) => void;
+    /** The lease owner to name in claims (lease-owner.ts; server Postgres), or null/absent: lease only. */
+    owner?: () => string | null;
+  } = {},
 ): PollLoop {
   const ctx: InboundContext = { db };
   const tick = async () => {
@@ -53,9 +58,11 @@ export function startHookProcessor(
          SELECT id FROM hook_events
           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
           ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED)
-       UPDATE hook_events h SET locked_until = now() + interval '120 seconds', attempts = h.attempts + 1
+       UPDATE hook_events h SET locked_until = now() + interval '120 seconds', locked_by = $1,
+              attempts = h.attempts + 1
          FROM due WHERE h.id = due.id
        RETURNING h.id, h.source, h.event_id, h.body, h.attempts, h.received_at`,
+      [options.owner?.() ?? null],
     );
     for (const e of r.rows) {
       const source = registry.get(e.source);

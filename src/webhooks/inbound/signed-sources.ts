@@ -1,3 +1,4 @@
+import { createPublicKey, createVerify, type KeyObject, verify } from 'node:crypto';
 import type { InboundRequest, InboundSource } from './inbound-registry.ts';
 import { hmacBase64, hmacHex, safeEqual, sha256Hex } from './verify-hmac.ts';
 
@@ -65,6 +66,53 @@ export const hubspotSource: InboundSource = {
     return ids.length > 0
       ? `events:${sha256Hex(ids.map(String).sort().join(','))}`
       : `sha256:${sha256Hex(req.raw)}`;
+  },
+  process: storeOnly,
+};
+
+/** A public key from the environment: PEM (newlines may be written `\n`) or base64 DER (SPKI). */
+function publicKeyOf(text: string): KeyObject | undefined {
+  try {
+    const t = text.trim();
+    return t.includes('-----BEGIN')
+      ? createPublicKey(t.replace(/\\n/g, '\n'))
+      : createPublicKey({ key: Buffer.from(t, 'base64'), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * GoHighLevel (HighLevel Marketplace app webhooks): signed by HighLevel's private key, verified with
+ * the public key it publishes (SLUICE_HOOK_GOHIGHLEVEL_PUBLIC_KEY, PEM or base64 DER). An Ed25519 key
+ * checks `X-GHL-Signature` (base64 over the raw body, the only scheme since 2026-07-01); an RSA key
+ * checks the legacy `X-WH-Signature` (base64 RSA-SHA256). Deduplicated on the body's `webhookId`.
+ */
+export const gohighlevelSource: InboundSource = {
+  id: 'gohighlevel',
+  secretEnv: 'SLUICE_HOOK_GOHIGHLEVEL_PUBLIC_KEY',
+  verify(req, publicKey) {
+    const key = publicKeyOf(publicKey);
+    if (!key) return 'SLUICE_HOOK_GOHIGHLEVEL_PUBLIC_KEY is not a public key (PEM or base64 DER)';
+    if (key.asymmetricKeyType === 'ed25519') {
+      const sig = req.header('x-ghl-signature');
+      if (!sig) return 'missing X-GHL-Signature header';
+      return verify(null, req.raw, key, Buffer.from(sig, 'base64'))
+        ? undefined
+        : 'X-GHL-Signature does not match the body';
+    }
+    if (key.asymmetricKeyType === 'rsa') {
+      const sig = req.header('x-wh-signature');
+      if (!sig) return 'missing X-WH-Signature header (the RSA key checks the legacy signature)';
+      return createVerify('sha256').update(req.raw).verify(key, sig, 'base64')
+        ? undefined
+        : 'X-WH-Signature does not match the body';
+    }
+    return `SLUICE_HOOK_GOHIGHLEVEL_PUBLIC_KEY is a ${key.asymmetricKeyType} key; HighLevel signs with Ed25519 (or RSA)`;
+  },
+  eventId(req, body) {
+    const id = (body as { webhookId?: unknown } | null)?.webhookId;
+    return typeof id === 'string' && id ? `webhook:${id.slice(0, 200)}` : `sha256:${sha256Hex(req.raw)}`;
   },
   process: storeOnly,
 };

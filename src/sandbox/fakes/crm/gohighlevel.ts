@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID, sign } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import { SANDBOX_REPS } from './clickup-workspace.ts';
 import {
   type CrmFakeStats,
   type CrmFaults,
+  deliver,
   idMaker,
   newStats,
   noFaults,
@@ -18,7 +19,12 @@ import {
  * email then phone (so it is idempotent when one is given), overwrites tags, silently drops a phone
  * another contact already holds, and answers `{new, contact}`; custom fields by id with
  * `field_value`; `POST /contacts/search` with filters, sort and `searchAfter`; record-level
- * `dateUpdated` only (no per-field history).
+ * `dateUpdated` only (no per-field history). Pipelines with stages and opportunities upserted per
+ * contact and pipeline (`POST /opportunities/upsert`). Webhooks as a Marketplace app receives them:
+ * flat `ContactCreate` / `ContactUpdate` / `ContactTagUpdate` payloads (the contact's fields at the top
+ * level, no list of what changed, no source), with `webhookId` and `timestamp`, signed with Ed25519
+ * over the raw body in `X-GHL-Signature` (base64; the RSA `X-WH-Signature` was retired on
+ * 2026-07-01). Our own API writes send them too: echoes are Sluice's to recognise.
  */
 export interface GhlContact {
   id: string;
@@ -47,6 +53,25 @@ export interface GhlField {
   picklistOptions?: string[];
 }
 
+export interface GhlPipeline {
+  id: string;
+  name: string;
+  stages: { id: string; name: string; position: number }[];
+}
+
+export interface GhlOpportunity {
+  id: string;
+  name: string;
+  pipelineId: string;
+  pipelineStageId: string;
+  status: 'open' | 'won' | 'lost' | 'abandoned';
+  contactId: string;
+  assignedTo: string | null;
+  monetaryValue: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface GoHighLevelFake {
   app: Hono;
   apiKey: string;
@@ -57,10 +82,23 @@ export interface GoHighLevelFake {
   daily: RollingWindow;
   contacts: Map<string, GhlContact>;
   fields: GhlField[];
+  /** Notes (`POST /contacts/{id}/notes`) by contact id. */
+  notes: Map<string, { id: string; body: string; dateAdded: string }[]>;
   /** The value of a contact's custom field, by the field's name. */
   custom(contact: GhlContact, name: string): unknown;
-  /** A rep edits a contact in HighLevel's UI (record-level dateUpdated moves). */
-  repEdit(id: string, changes: Partial<Record<string, unknown>>): void;
+  pipelines: GhlPipeline[];
+  opportunities: Map<string, GhlOpportunity>;
+  /**
+   * The public key webhooks are signed with (Ed25519, base64 DER SPKI: one line for an .env).
+   * The sandbox's key pair is fixed, so the key stays valid across restarts.
+   */
+  webhookPublicKey: string;
+  /** Delivers the location's contact events to this endpoint (an app's webhook URL). */
+  subscribe(endpoint: string): void;
+  /** A rep edits a contact in HighLevel's UI (record-level dateUpdated moves); the webhook goes out. */
+  repEdit(id: string, changes: Partial<Record<string, unknown>>): Promise<void>;
+  /** Resolves when every webhook sent so far has been answered. */
+  settled(): Promise<void>;
 }
 
 export interface GoHighLevelFakeOptions {
@@ -72,6 +110,8 @@ export interface GoHighLevelFakeOptions {
   /** Requests per day. Default 200,000. */
   perDay?: number;
   latencyMs?: number;
+  /** Seed of the webhook signing key (default: the sandbox's fixed one). */
+  signingSeed?: string;
 }
 
 const STANDARD = [
@@ -87,6 +127,19 @@ const STANDARD = [
   'assignedTo',
 ] as const;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows. */
+const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** A deterministic Ed25519 key pair from a seed text (the sandbox's key must survive restarts). */
+function signingKeys(seed: string) {
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8, createHash('sha256').update(seed).digest()]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64');
+  return { privateKey, publicKey };
+}
 
 export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoHighLevelFake {
   const apiKey = options.apiKey ?? 'pit-sandbox-gohighlevel';
@@ -96,7 +149,24 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
   const window = new RollingWindow(options.per10s ?? 100, options.windowMs ?? 10_000);
   const daily = new RollingWindow(options.perDay ?? 200_000, 86_400_000);
   const contacts = new Map<string, GhlContact>();
+  const notes: GoHighLevelFake['notes'] = new Map();
   const nextId = idMaker('seD4', 9_100_000_000);
+  const nextOpp = idMaker('yWQo', 9_300_000_000);
+  const pipelines: GhlPipeline[] = [
+    {
+      id: 'aFcEpBQzQNRH3kbIk9xh',
+      name: 'Golf Courses',
+      stages: ['New Lead', 'Contacted', 'Demo Booked', 'Won', 'Lost'].map((name, i) => ({
+        id: `stg${i + 1}x7Qm2KpLr${i}`,
+        name,
+        position: i,
+      })),
+    },
+  ];
+  const opportunities = new Map<string, GhlOpportunity>();
+  const keys = signingKeys(options.signingSeed ?? 'sluice sandbox gohighlevel webhooks');
+  const hooks: string[] = [];
+  const inFlight = new Set<Promise<unknown>>();
   const field = (n: number, name: string, fieldKey: string, dataType: GhlField['dataType']): GhlField => ({
     id: `6dvNaf7VhkQ9snc5vn${String(n).padStart(2, '0')}`,
     name,
@@ -168,6 +238,29 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     dateAdded: new Date(t.dateAdded).toISOString(),
     dateUpdated: new Date(t.dateUpdated).toISOString(),
   });
+  /** The flat payload of a contact event: the contact's fields at the top level, no changed list. */
+  function emit(type: 'ContactCreate' | 'ContactUpdate' | 'ContactTagUpdate', t: GhlContact) {
+    if (!hooks.length) return;
+    const { emailLowerCase: _lower, type: _type, dateUpdated: _updated, ...contact } = json(t);
+    const body = JSON.stringify({
+      type,
+      ...contact,
+      locationId,
+      webhookId: randomUUID(),
+      timestamp: new Date().toISOString(),
+    });
+    const signature = sign(null, Buffer.from(body), keys.privateKey).toString('base64');
+    for (const endpoint of hooks) {
+      const p = deliver(
+        { id: 'ghl', endpoint, secret: '', events: [] },
+        body,
+        { 'x-ghl-signature': signature },
+        stats,
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+  }
   const byEmail = (email: string) =>
     [...contacts.values()].find((t) => t.email?.toLowerCase() === email.toLowerCase());
   const byPhone = (phone: string) => [...contacts.values()].find((t) => t.phone === phone);
@@ -262,9 +355,12 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     let t = (email && byEmail(email)) || (phone && byPhone(phone)) || undefined;
     const isNew = !t;
     t ??= newContact();
+    const before = t.dateUpdated;
     const bad = apply(t, body);
     if (bad) return fail(c, 422, bad, 'Unprocessable Entity');
     contacts.set(t.id, t);
+    if (isNew) emit('ContactCreate', t);
+    else if (t.dateUpdated !== before) emit('ContactUpdate', t);
     return c.json({ new: isNew, contact: json(t), traceId: randomUUID() }, isNew ? 201 : 200);
   });
 
@@ -279,8 +375,10 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     const body = ((await c.req.json().catch(() => null)) ?? {}) as Record<string, unknown>;
     if (typeof body.email === 'string' && body.email && byEmail(body.email) && byEmail(body.email) !== t)
       return fail(c, 400, 'This location does not allow duplicated contacts.');
+    const before = t.dateUpdated;
     const bad = apply(t, body);
     if (bad) return fail(c, 422, bad, 'Unprocessable Entity');
+    if (t.dateUpdated !== before) emit('ContactUpdate', t);
     return c.json({ succeded: true, contact: json(t) });
   });
 
@@ -290,8 +388,119 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     const body = ((await c.req.json().catch(() => null)) ?? {}) as { tags?: string[] };
     const before = t.tags.join();
     t.tags = [...new Set([...t.tags, ...(body.tags ?? []).map((x) => x.toLowerCase())])];
-    if (t.tags.join() !== before) t.dateUpdated = Math.max(Date.now(), t.dateUpdated + 1);
+    if (t.tags.join() !== before) {
+      t.dateUpdated = Math.max(Date.now(), t.dateUpdated + 1);
+      emit('ContactTagUpdate', t);
+    }
     return c.json({ tags: t.tags });
+  });
+
+  app.get('/opportunities/pipelines', (c) => {
+    const denied = forLocation(c, c.req.query('locationId'));
+    if (denied) return denied;
+    return c.json({ pipelines: pipelines.map((p) => ({ ...p, locationId })) });
+  });
+
+  const opportunityJson = (o: GhlOpportunity) => ({
+    id: o.id,
+    name: o.name,
+    monetaryValue: o.monetaryValue,
+    pipelineId: o.pipelineId,
+    pipelineStageId: o.pipelineStageId,
+    assignedTo: o.assignedTo,
+    status: o.status,
+    contactId: o.contactId,
+    locationId,
+    createdAt: new Date(o.createdAt).toISOString(),
+    updatedAt: new Date(o.updatedAt).toISOString(),
+  });
+
+  // Upsert by contact and pipeline: a contact has at most one opportunity in a pipeline, so a
+  // repeated upsert updates it (idempotent).
+  app.post('/opportunities/upsert', async (c) => {
+    const body = (await c.req.json().catch(() => null)) as Record<string, unknown> | null;
+    if (!body) return fail(c, 400, 'Bad Request');
+    const denied = forLocation(c, body.locationId);
+    if (denied) return denied;
+    const pipeline = pipelines.find((p) => p.id === body.pipelineId);
+    const problems: string[] = [];
+    if (!pipeline) problems.push('pipelineId must be a pipeline of this location');
+    if (typeof body.contactId !== 'string' || !contacts.has(body.contactId))
+      problems.push('contactId must be a contact of this location');
+    const stage = body.pipelineStageId ?? pipeline?.stages[0]?.id;
+    if (pipeline && !pipeline.stages.some((x) => x.id === stage))
+      problems.push('pipelineStageId must be a stage of the pipeline');
+    if (body.status !== undefined && !['open', 'won', 'lost', 'abandoned'].includes(String(body.status)))
+      problems.push('status must be one of open, won, lost, abandoned');
+    if (body.assignedTo && !users.some((u) => u.id === body.assignedTo))
+      problems.push('assignedTo: no such user');
+    if (problems.length) return fail(c, 422, problems, 'Unprocessable Entity');
+    const now = Date.now();
+    let o = [...opportunities.values()].find(
+      (x) => x.contactId === body.contactId && x.pipelineId === pipeline!.id,
+    );
+    const isNew = !o;
+    o ??= {
+      id: nextOpp(),
+      name: '',
+      pipelineId: pipeline!.id,
+      pipelineStageId: String(stage),
+      status: 'open',
+      contactId: String(body.contactId),
+      assignedTo: null,
+      monetaryValue: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (typeof body.name === 'string' && body.name) o.name = body.name;
+    if (!o.name) o.name = contacts.get(o.contactId)?.email ?? o.contactId;
+    if (body.pipelineStageId !== undefined) o.pipelineStageId = String(body.pipelineStageId);
+    if (body.status !== undefined) o.status = body.status as GhlOpportunity['status'];
+    if (body.assignedTo !== undefined) o.assignedTo = (body.assignedTo as string | null) ?? null;
+    if (typeof body.monetaryValue === 'number') o.monetaryValue = body.monetaryValue;
+    o.updatedAt = now;
+    opportunities.set(o.id, o);
+    return c.json({ opportunity: opportunityJson(o), new: isNew }, isNew ? 201 : 200);
+  });
+
+  app.get('/opportunities/search', (c) => {
+    const denied = forLocation(c, c.req.query('location_id'));
+    if (denied) return denied;
+    const contact = c.req.query('contact_id');
+    const pipeline = c.req.query('pipeline_id');
+    const hits = [...opportunities.values()].filter(
+      (o) => (!contact || o.contactId === contact) && (!pipeline || o.pipelineId === pipeline),
+    );
+    return c.json({ opportunities: hits.map(opportunityJson), meta: { total: hits.length } });
+  });
+
+  app.get('/opportunities/:id', (c) => {
+    const o = opportunities.get(c.req.param('id'));
+    return o ? c.json({ opportunity: opportunityJson(o) }) : fail(c, 400, 'Opportunity not found');
+  });
+
+  app.post('/contacts/:id/notes', async (c) => {
+    const t = contacts.get(c.req.param('id'));
+    if (!t) return fail(c, 400, 'Contact not found');
+    const body = ((await c.req.json().catch(() => null)) ?? {}) as { body?: unknown; userId?: unknown };
+    if (typeof body.body !== 'string' || !body.body.trim())
+      return fail(c, 422, 'body must be a string', 'Unprocessable Entity');
+    const note = {
+      id: `note_${notes.size + 1}_${Date.now().toString(36)}`,
+      body: body.body,
+      dateAdded: new Date().toISOString(),
+    };
+    notes.set(t.id, [...(notes.get(t.id) ?? []), note]);
+    return c.json(
+      {
+        note: {
+          ...note,
+          contactId: t.id,
+          ...(typeof body.userId === 'string' ? { userId: body.userId } : {}),
+        },
+      },
+      201,
+    );
   });
 
   app.post('/contacts/search', async (c) => {
@@ -347,13 +556,24 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     daily,
     contacts,
     fields,
+    pipelines,
+    opportunities,
+    webhookPublicKey: keys.publicKey,
+    subscribe(endpoint) {
+      hooks.push(endpoint);
+    },
+    async settled() {
+      while (inFlight.size) await Promise.all([...inFlight]);
+    },
+    notes,
     custom(contact, name) {
       const f = fields.find((x) => x.name === name);
       return f ? contact.customFields.get(f.id) : undefined;
     },
-    repEdit(id, changes) {
+    async repEdit(id, changes) {
       const t = contacts.get(id);
       if (!t) throw new Error(`no contact ${id}`);
+      const before = t.dateUpdated;
       const custom = Object.entries(changes)
         .filter(([k]) => fields.some((f) => f.name === k))
         .map(([k, v]) => ({ id: fields.find((f) => f.name === k)!.id, field_value: v }));
@@ -361,6 +581,7 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
         ...Object.fromEntries(Object.entries(changes).filter(([k]) => !fields.some((f) => f.name === k))),
         customFields: custom,
       });
+      if (t.dateUpdated !== before) emit('ContactUpdate', t);
     },
   };
 }

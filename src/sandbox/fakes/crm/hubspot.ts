@@ -43,6 +43,10 @@ export interface HubSpotFake {
   window: RollingWindow;
   searchWindow: RollingWindow;
   objects: Record<'contacts' | 'companies', Map<string, Obj>>;
+  /** The options of the contacts' `hs_lead_status` enumeration (HubSpot's defaults; a portal may add more). */
+  leadStatusOptions: { label: string; value: string }[];
+  /** Notes (`POST /crm/v3/objects/notes`) with the records they are associated with. */
+  notes: { id: string; body: string; timestamp: string; contacts: string[] }[];
   /** Subscribes a webhook endpoint (HubSpot configures this in the developer portal). */
   subscribe(endpoint: string, clientSecret: string): void;
   /** A rep edits properties in HubSpot's UI. */
@@ -106,6 +110,19 @@ const KNOWN: Record<string, Set<string>> = {
   ]),
 };
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** HubSpot's default lead statuses (Settings → Properties → Lead Status). */
+const LEAD_STATUSES = [
+  ['New', 'NEW'],
+  ['Open', 'OPEN'],
+  ['In Progress', 'IN_PROGRESS'],
+  ['Open Deal', 'OPEN_DEAL'],
+  ['Unqualified', 'UNQUALIFIED'],
+  ['Attempted to Contact', 'ATTEMPTED_TO_CONTACT'],
+  ['Connected', 'CONNECTED'],
+  ['Bad Timing', 'BAD_TIMING'],
+] as const;
+/** HUBSPOT_DEFINED association type ids from a note. */
+const NOTE_TO_CONTACT = 202;
 
 export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake {
   const apiKey = options.apiKey ?? 'pat-na1-sandbox-hubspot';
@@ -126,6 +143,8 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   const inFlight = new Set<Promise<unknown>>();
   const app = new Hono();
   let eventId = 100;
+  const leadStatusOptions = LEAD_STATUSES.map(([label, value]) => ({ label, value }));
+  const notes: HubSpotFake['notes'] = [];
 
   const error = (
     c: Context,
@@ -238,13 +257,17 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
   function apply(o: Obj, props: Record<string, string>, sourceType: string, sourceId: string): string[] {
     const changed: string[] = [];
     const now = Date.now();
+    const timestamp = new Date(now).toISOString();
     for (const [k, v] of Object.entries(props)) {
       if ((o.properties[k] ?? '') === v) continue;
       o.properties[k] = v;
-      o.history[k] = [
-        ...(o.history[k] ?? []),
-        { value: v, timestamp: new Date(now).toISOString(), sourceType, sourceId },
-      ];
+      for (const object of OBJECTS) {
+        const idx = index.get(`${object}.${k}`);
+        if (idx && objects[object].get(o.id) === o) addTo(idx, v, o);
+      }
+      const history = o.history[k] ?? [];
+      history.push({ value: v, timestamp, sourceType, sourceId });
+      o.history[k] = history;
       changed.push(k);
     }
     if (changed.length) {
@@ -260,27 +283,78 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
       if (typeof v !== 'string') return `Property values must be strings: ${k}`;
       if (k === 'email' && v !== '' && !EMAIL.test(v))
         return `Property values were not valid: "${v}" is not a valid email address`;
+      if (
+        object === 'contacts' &&
+        k === 'hs_lead_status' &&
+        v !== '' &&
+        !leadStatusOptions.some((o) => o.value === v)
+      )
+        return `Property values were not valid: ${v} was not one of the allowed options: ${leadStatusOptions.map((o) => o.value).join(', ')}`;
     }
     return undefined;
   };
-  const findBy = (object: 'contacts' | 'companies', prop: string, value: string) =>
-    [...objects[object].values()].find(
-      (o) => !o.archived && (o.properties[prop] ?? '').toLowerCase() === value.toLowerCase(),
-    );
+  // Lookups by a unique property go through an index, as HubSpot's do: a scan of every object per
+  // input made the fake, not the sync, the bottleneck of bench:sync (two scans per contact).
+  const index = new Map<string, Map<string, Set<Obj>>>();
+  const indexOf = (object: 'contacts' | 'companies', prop: string) => {
+    const key = `${object}.${prop}`;
+    let idx = index.get(key);
+    if (!idx) {
+      idx = new Map();
+      index.set(key, idx);
+      for (const o of objects[object].values()) addTo(idx, o.properties[prop], o);
+    }
+    return idx;
+  };
+  function addTo(idx: Map<string, Set<Obj>>, value: string | undefined, o: Obj) {
+    if (!value) return;
+    const k = value.toLowerCase();
+    const set = idx.get(k) ?? new Set<Obj>();
+    set.add(o);
+    idx.set(k, set);
+  }
+  const findBy = (object: 'contacts' | 'companies', prop: string, value: string) => {
+    for (const o of indexOf(object, prop).get(value.toLowerCase()) ?? [])
+      if (!o.archived && (o.properties[prop] ?? '').toLowerCase() === value.toLowerCase()) return o;
+    return undefined;
+  };
 
   for (const object of OBJECTS) {
     const base = `/crm/v3/objects/${object}`;
-    app.get(`/crm/v3/properties/${object}/:name`, (c) =>
-      c.req.param('name') === 'sluice_id'
-        ? c.json({
-            name: 'sluice_id',
-            label: 'Sluice id',
-            type: 'string',
-            fieldType: 'text',
-            hasUniqueValue: true,
-          })
-        : error(c, 404, 'OBJECT_NOT_FOUND', `Unable to find property ${c.req.param('name')}`),
-    );
+    app.get(`/crm/v3/properties/${object}/:name`, (c) => {
+      const name = c.req.param('name');
+      if (name === 'sluice_id')
+        return c.json({
+          name: 'sluice_id',
+          label: 'Sluice id',
+          type: 'string',
+          fieldType: 'text',
+          hasUniqueValue: true,
+        });
+      if (object === 'contacts' && name === 'hs_lead_status')
+        return c.json({
+          name,
+          label: 'Lead Status',
+          type: 'enumeration',
+          fieldType: 'select',
+          hasUniqueValue: false,
+          options: leadStatusOptions.map((o, i) => ({ ...o, displayOrder: i, hidden: false })),
+        });
+      if (KNOWN[object]!.has(name))
+        return c.json({ name, label: name, type: 'string', fieldType: 'text', hasUniqueValue: false });
+      return error(c, 404, 'OBJECT_NOT_FOUND', `Unable to find property ${name}`);
+    });
+
+    app.patch(`${base}/:id`, async (c) => {
+      const body = (await c.req.json().catch(() => null)) as { properties?: Record<string, string> } | null;
+      const o = objects[object].get(c.req.param('id'));
+      if (!o || o.archived) return error(c, 404, 'OBJECT_NOT_FOUND', 'resource not found');
+      const bad = invalid(object, body?.properties ?? {});
+      if (bad) return error(c, 400, 'VALIDATION_ERROR', bad);
+      const changed = apply(o, body?.properties ?? {}, 'INTEGRATION', appId);
+      notify(object, o, changed, 'INTEGRATION', appId);
+      return c.json(json(o));
+    });
 
     app.post(`${base}/batch/upsert`, async (c) => {
       const body = (await c.req.json().catch(() => null)) as {
@@ -505,6 +579,40 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     return c.json({ status: 'COMPLETE', results });
   });
 
+  app.post('/crm/v3/objects/notes', async (c) => {
+    const body = (await c.req.json().catch(() => null)) as {
+      properties?: Record<string, string>;
+      associations?: {
+        to?: { id?: string };
+        types?: { associationCategory?: string; associationTypeId?: number }[];
+      }[];
+    } | null;
+    const p = body?.properties ?? {};
+    if (!p.hs_timestamp) return error(c, 400, 'VALIDATION_ERROR', 'Property "hs_timestamp" is required');
+    const contacts: string[] = [];
+    for (const a of body?.associations ?? []) {
+      const id = String(a.to?.id ?? '');
+      const type = a.types?.[0];
+      if (type?.associationCategory !== 'HUBSPOT_DEFINED' || type.associationTypeId !== NOTE_TO_CONTACT)
+        return error(c, 400, 'VALIDATION_ERROR', `unsupported association type ${JSON.stringify(a.types)}`);
+      if (!objects.contacts.get(id)) return error(c, 404, 'OBJECT_NOT_FOUND', `contact ${id} not found`);
+      contacts.push(id);
+    }
+    const note = { id: nextId(), body: p.hs_note_body ?? '', timestamp: p.hs_timestamp, contacts };
+    notes.push(note);
+    const now = new Date().toISOString();
+    return c.json(
+      {
+        id: note.id,
+        properties: { hs_note_body: note.body, hs_timestamp: note.timestamp, hs_object_id: note.id },
+        createdAt: now,
+        updatedAt: now,
+        archived: false,
+      },
+      201,
+    );
+  });
+
   app.get('/crm/v3/owners', (c) =>
     c.json({
       results: SANDBOX_REPS.map((r, i) => ({
@@ -527,6 +635,8 @@ export function createHubSpotFake(options: HubSpotFakeOptions = {}): HubSpotFake
     window,
     searchWindow,
     objects,
+    leadStatusOptions,
+    notes,
     subscribe(endpoint, clientSecret) {
       hooks.push({ id: String(hooks.length + 1), endpoint, secret: clientSecret, events: ['*'] });
     },

@@ -42,6 +42,8 @@ export async function startCrmFakes(options: { port?: number } = {}): Promise<Cr
         SLUICE_GOHIGHLEVEL_BASE_URL: ghl.url,
         GHL_API_KEY: gohighlevel.apiKey,
         GHL_LOCATION_ID: gohighlevel.locationId,
+        // the fake's fixed signing key: `sluice serve` verifies its webhooks with it
+        SLUICE_HOOK_GOHIGHLEVEL_PUBLIC_KEY: gohighlevel.webhookPublicKey,
       },
       async stop() {
         await Promise.all(running.map((s) => s.close()));

@@ -43,6 +43,8 @@ export interface FakeLead {
   step: number;
   nextAt: number;
   created: number;
+  /** Last change of the lead (its status included): `timestamp_updated`. */
+  updated: number;
 }
 
 export interface FakeEmail {
@@ -282,6 +284,7 @@ export function createInstantlyFake(options: InstantlyFakeOptions = {}): Instant
         step: 0,
         nextAt: 0,
         created: Date.now(),
+        updated: Date.now(),
       };
       leads.push(lead);
       created.push({ id: lead.id, email, index });
@@ -302,17 +305,31 @@ export function createInstantlyFake(options: InstantlyFakeOptions = {}): Instant
     });
   });
 
+  // the filters Sluice uses; like Instantly, an unknown filter is ignored (every lead answered)
+  const FILTERS: Record<string, (l: FakeLead) => boolean> = {
+    FILTER_VAL_BOUNCED: (l) => l.status === -1,
+    FILTER_VAL_UNSUBSCRIBED: (l) => l.status === -2,
+    FILTER_VAL_ACTIVE: (l) => l.status === 1,
+    FILTER_VAL_COMPLETED: (l) => l.status === 3,
+  };
   app.post('/api/v2/leads/list', async (c) => {
     const b = ((await c.req.json().catch(() => null)) ?? {}) as {
       campaign?: string;
+      filter?: string;
       limit?: number;
       starting_after?: string;
     };
-    const all = leads.filter((l) => !b.campaign || l.campaign === b.campaign);
+    const match = (b.filter && FILTERS[b.filter]) || (() => true);
+    const all = leads.filter((l) => (!b.campaign || l.campaign === b.campaign) && match(l));
     const start = b.starting_after ? all.findIndex((l) => l.id === b.starting_after) + 1 : 0;
     const page = all.slice(start, start + Math.min(100, b.limit ?? 100));
     return c.json({
-      items: page.map((l) => ({ ...l, payload: l.custom_variables })),
+      items: page.map(({ created, updated, nextAt: _, ...l }) => ({
+        ...l,
+        timestamp_created: new Date(created).toISOString(),
+        timestamp_updated: new Date(updated).toISOString(),
+        payload: l.custom_variables,
+      })),
       next_starting_after: start + page.length < all.length ? page.at(-1)?.id : undefined,
     });
   });
@@ -466,9 +483,11 @@ export function createInstantlyFake(options: InstantlyFakeOptions = {}): Instant
       const replyAt = new Date(at + 60 * 60_000).toISOString();
       if (r.kind === 'bounce') {
         lead.status = -1;
+        lead.updated = at;
         payloads.push({ ...base, event_type: 'email_bounced' });
       } else if (r.kind === 'unsubscribe' || r.kind === 'complaint') {
         lead.status = -2;
+        lead.updated = at;
         payloads.push({ ...base, event_type: 'lead_unsubscribed' });
       } else if (r.kind === 'reply' || r.kind === 'auto_reply') {
         const reply: FakeEmail = {

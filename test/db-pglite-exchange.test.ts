@@ -6,7 +6,7 @@ import { openDb } from '../src/db/open-db.ts';
 import { prepared, preparedName } from '../src/db/prepared.ts';
 
 /**
- * src/db/pglite-statements.ts: the embedded database's own statement path (one protocol exchange,
+ * src/db/pglite-exchange.ts: the embedded database's own statement path (one protocol exchange,
  * hot texts prepared once) must give what PGlite's `query()` gives, value for value and error for error.
  */
 describe('PGlite statements', () => {

@@ -26,17 +26,17 @@ interface Shape {
 /** Unnamed shapes kept at most (texts built from constants are a bounded set; this is a guard). */
 const MAX_UNNAMED = 2_000;
 
-export interface PgliteStatements {
+export interface PgliteExchange {
   /** Runs one statement; `inTransaction`: inside `pglite.transaction()` (its lock is already held). */
   query<T>(text: string, params: readonly unknown[], inTransaction: boolean): Promise<QueryResult<T>>;
   /** Forgets what unnamed texts were told (after DDL: a migration may change a parameter's type). */
   forget(): void;
 }
 
-export function pgliteStatements(
+export function pgliteExchange(
   pglite: PGlite,
   extraParsers: Record<number, (v: string) => unknown>,
-): PgliteStatements {
+): PgliteExchange {
   const named = new Map<string, Shape>();
   const unnamed = new Map<string, Shape>();
   const { serialize } = protocol;
