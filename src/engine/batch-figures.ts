@@ -206,6 +206,37 @@ export async function storeBatchFigures(db: Db, batchId: number): Promise<BatchF
   });
 }
 
+// jsonb_to_recordset reads each attempt's three keys once (six ->> per attempt took most of the time);
+// the materialized CTE keeps only the step and its attempts, so the grouping hashes narrow rows instead
+// of sorting every step's whole output on disk (the planner underestimates the rows that have attempts)
+const POSITIONS = `WITH x AS MATERIALIZED (
+       SELECT ${STEP} AS step, s.output->'data'->'attempts' AS attempts
+         FROM runs r JOIN run_steps s ON s.run_id = r.id
+        WHERE r.batch_id = $1 AND jsonb_typeof(s.output->'data'->'attempts') = 'array')
+     SELECT x.step, a.n::int AS position, a.provider, a.operation,
+            count(*) FILTER (WHERE a.result NOT LIKE 'skipped%')::int AS tried,
+            count(*) FILTER (WHERE a.result = 'hit')::int AS wins,
+            count(*) FILTER (WHERE a.result = 'rejected')::int AS rejected,
+            count(*) FILTER (WHERE a.result = 'not_found')::int AS "notFound",
+            count(*) FILTER (WHERE a.result = 'error')::int AS errors,
+            count(*) FILTER (WHERE a.result LIKE 'skipped%')::int AS skipped
+       FROM x CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.attempts)
+              AS (provider text, operation text, result text)) WITH ORDINALITY AS a(provider, operation, result, n)
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`;
+
+/**
+ * One batch's waterfall positions alone (the dashboard's providers page): the stored figures once the
+ * batch ended, else from its steps, without the rest of the figures a live batch would compute.
+ */
+export async function batchPositions(db: Db, batchId: number): Promise<BatchPositionFigure[]> {
+  const b = await db.query<{ ended: boolean }>(`SELECT ${ENDED} AS ended FROM batches b WHERE b.id = $1`, [
+    batchId,
+  ]);
+  if (!b.rows[0]) return [];
+  if (b.rows[0].ended) return (await batchFigures(db, [batchId]))[0]?.positions ?? [];
+  return (await db.query<BatchPositionFigure>(POSITIONS, [batchId])).rows;
+}
+
 /** The batch's figures from its raw rows (not stored). */
 export async function computeBatchFigures(db: Queryable, batchId: number): Promise<BatchFigures> {
   const b = [[batchId]];
@@ -237,26 +268,7 @@ export async function computeBatchFigures(db: Queryable, batchId: number): Promi
       GROUP BY 1 ORDER BY min(s.completed_at), 1`,
     [batchId],
   );
-  // jsonb_to_recordset reads each attempt's three keys once (six ->> per attempt took most of the time);
-  // the materialized CTE keeps only the step and its attempts, so the grouping hashes narrow rows instead
-  // of sorting every step's whole output on disk (the planner underestimates the rows that have attempts)
-  const positions = await db.query<BatchPositionFigure>(
-    `WITH x AS MATERIALIZED (
-       SELECT ${STEP} AS step, s.output->'data'->'attempts' AS attempts
-         FROM runs r JOIN run_steps s ON s.run_id = r.id
-        WHERE r.batch_id = $1 AND jsonb_typeof(s.output->'data'->'attempts') = 'array')
-     SELECT x.step, a.n::int AS position, a.provider, a.operation,
-            count(*) FILTER (WHERE a.result NOT LIKE 'skipped%')::int AS tried,
-            count(*) FILTER (WHERE a.result = 'hit')::int AS wins,
-            count(*) FILTER (WHERE a.result = 'rejected')::int AS rejected,
-            count(*) FILTER (WHERE a.result = 'not_found')::int AS "notFound",
-            count(*) FILTER (WHERE a.result = 'error')::int AS errors,
-            count(*) FILTER (WHERE a.result LIKE 'skipped%')::int AS skipped
-       FROM x CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.attempts)
-              AS (provider text, operation text, result text)) WITH ORDINALITY AS a(provider, operation, result, n)
-      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
-    [batchId],
-  );
+  const positions = await db.query<BatchPositionFigure>(POSITIONS, [batchId]);
   return {
     batchId,
     stored: false,
