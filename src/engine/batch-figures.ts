@@ -240,24 +240,25 @@ export async function batchPositions(db: Db, batchId: number): Promise<BatchPosi
 /** The batch's figures from its raw rows (not stored). */
 export async function computeBatchFigures(db: Queryable, batchId: number): Promise<BatchFigures> {
   const b = [[batchId]];
-  const runs = await runFigures(db, [batchId]);
-  const failed = await db.query<{ errorClass: string; runs: number }>(
+  // independent reads, started together: on a pool they run at once (one connection queues them)
+  const runsQ = runFigures(db, [batchId]);
+  const failedQ = db.query<{ errorClass: string; runs: number }>(
     `SELECT coalesce(error_class, 'unclassified') AS "errorClass", count(*)::int AS runs
        FROM runs WHERE batch_id = ANY($1::bigint[]) AND state = 'failed' GROUP BY 1`,
     b,
   );
-  const wall = await db.query<{ wall: number }>(
+  const wallQ = db.query<{ wall: number }>(
     `SELECT coalesce(sum(extract(epoch FROM coalesce(finished_at, now()) - created_at)), 0)::float8 AS wall
        FROM batches WHERE id = $1`,
     [batchId],
   );
-  const values = await valueFigures(db, [batchId]);
-  const byField = await db.query<{ field: string; values: number }>(
+  const valuesQ = valueFigures(db, [batchId]);
+  const byFieldQ = db.query<{ field: string; values: number }>(
     `SELECT f.field, count(*)::int AS values FROM runs r JOIN field_values f ON f.run_id = r.id
       WHERE r.batch_id = $1 AND f.source IN ('provider', 'step') GROUP BY f.field`,
     [batchId],
   );
-  const steps = await db.query<BatchStepFigure>(
+  const stepsQ = db.query<BatchStepFigure>(
     `SELECT ${STEP} AS step, min(s.completed_at)::text AS "firstCompletedAt", count(*)::int AS instances,
             count(*) FILTER (WHERE s.status = 'found')::int AS found,
             count(*) FILTER (WHERE s.status = 'not_found')::int AS "notFound",
@@ -268,7 +269,18 @@ export async function computeBatchFigures(db: Queryable, batchId: number): Promi
       GROUP BY 1 ORDER BY min(s.completed_at), 1`,
     [batchId],
   );
-  const positions = await db.query<BatchPositionFigure>(POSITIONS, [batchId]);
+  const positionsQ = db.query<BatchPositionFigure>(POSITIONS, [batchId]);
+  const [runs, failed, wall, values, byField, steps, positions, providers, callFailures] = await Promise.all([
+    runsQ,
+    failedQ,
+    wallQ,
+    valuesQ,
+    byFieldQ,
+    stepsQ,
+    positionsQ,
+    ledgerProviderFigures(db, batchId),
+    ledgerCallFailures(db, batchId),
+  ]);
   return {
     batchId,
     stored: false,
@@ -283,8 +295,8 @@ export async function computeBatchFigures(db: Queryable, batchId: number): Promi
     valuesByField: Object.fromEntries(byField.rows.map((r) => [r.field, r.values])),
     steps: steps.rows,
     positions: positions.rows,
-    providers: await ledgerProviderFigures(db, batchId),
-    callFailures: await ledgerCallFailures(db, batchId),
+    providers,
+    callFailures,
   };
 }
 
