@@ -301,6 +301,18 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
     expect(current?.get('phone')?.observedAt.getTime()).toBe(stacy.dateUpdated);
     expect(current?.get('title')).toMatchObject({ value: 'Club Manager', source: 'crm' });
 
+    // a rep drags Stacy's opportunity on: the stage comes back as the contact's stage (reps own it)
+    const opp = [...fake.opportunities.values()].find((o) => o.contactId === stacy.id)!;
+    expect(current?.get('stage')).toBeUndefined();
+    fake.repMoveOpportunity(opp.id, 'Contacted');
+    await fake.settled();
+    const moved = bodies.splice(0);
+    expect(JSON.parse(moved[0]!.body)).toMatchObject({ type: 'OpportunityStageUpdate', contactId: stacy.id });
+    await receive(moved, fake.webhookPublicKey);
+    const stage = (await readCurrentFieldValues(db, 'contact', [ids[0]!])).get(ids[0]!)?.get('stage');
+    expect(stage).toMatchObject({ value: 'Contacted', source: 'crm', provider: 'gohighlevel' });
+    expect(stage?.observedAt.getTime()).toBe(opp.updatedAt);
+
     // the same delivery again (a retry): nothing new; the next sync sends nothing back
     const before = await decisions();
     const values = await db.query('SELECT count(*)::int AS n FROM field_values');
@@ -322,8 +334,8 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
       receivedAt: new Date(),
     });
     const p = gohighlevelSyncSource(gohighlevelSource, env(), loadSync);
-    expect(await p.process(ev({ type: 'OpportunityStageUpdate', id: 'o1' }), { db })).toMatchObject({
-      ignored: 'OpportunityStageUpdate events are not synced back',
+    expect(await p.process(ev({ type: 'AppointmentCreate', id: 'a1' }), { db })).toMatchObject({
+      ignored: 'AppointmentCreate events are not synced back',
     });
     expect(
       await p.process(ev({ type: 'ContactUpdate', id: 'c1', locationId: 'another' }), { db }),
