@@ -7,6 +7,7 @@ import type { Db } from '../src/db/db.ts';
 import { attachDeployedBatches, deployPattern } from '../src/learning/deploy/deploy-pattern.ts';
 import { renderTemplate, resolveParams } from '../src/learning/deploy/render-template.ts';
 import { syncLibrary } from '../src/learning/library.ts';
+import { SEQUENCES_DIR } from '../src/outreach/load-sequence.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 
 it('checks parameters against their spec and refuses placeholders the version does not declare', () => {
@@ -140,5 +141,45 @@ describeEachBackend('template deployer', (backend) => {
       [again.deploymentId], // the latest deployment of that file takes the batch
     );
     expect(attached.rows).toEqual([{ pipeline: './pipelines/acme-emails.yaml' }]);
+  });
+
+  it('validates a sequence template with the sequence loader before writing it', async () => {
+    // a person's pattern: the enterprise waterfall's pipeline with a sequence template
+    await db.query(
+      `INSERT INTO patterns (slug, name, category, use_case, industries, stages, company_size, architecture,
+                             failure_modes, tags, signature, documented, criteria, origin)
+       SELECT 'seq-check', name, category, use_case, industries, stages, company_size, architecture,
+              failure_modes, tags, false, documented, criteria, 'user'
+         FROM patterns WHERE slug = 'enterprise-contact-waterfall'`,
+    );
+    const version = (sequence: string) =>
+      db.query(
+        `INSERT INTO pattern_versions (pattern_id, version, released_on, changelog, pipeline_template, sync_template,
+                                       sequence_template, params)
+         SELECT (SELECT id FROM patterns WHERE slug = 'seq-check'), $1, released_on, changelog, pipeline_template,
+                NULL, $2, params
+           FROM pattern_versions WHERE pattern_id = (SELECT id FROM patterns WHERE slug = 'enterprise-contact-waterfall')
+          ORDER BY id LIMIT 1`,
+        [sequence.length > 40 ? '1.1' : '1.0', sequence],
+      );
+    await version('name: broken\nchannel: pigeon\n');
+    const before = await count('deployments');
+    await expect(
+      deployPattern(db, { pattern: 'seq-check@1.0', engagement: 'acme', params: { name: 'seqcheck' }, cwd }),
+    ).rejects.toThrow(/sequence (is invalid|has \d+ problems)/);
+    expect(await count('deployments')).toBe(before);
+    expect(existsSync(join(cwd, 'sequences'))).toBe(false);
+    await version(await readFile(join(SEQUENCES_DIR, 'golf-contacted.yaml'), 'utf8'));
+    const r = await deployPattern(db, {
+      pattern: 'seq-check@1.1',
+      engagement: 'acme',
+      params: { name: 'seqcheck' },
+      cwd,
+    });
+    expect(r.files.map((f) => [f.kind, f.path, f.validated])).toEqual([
+      ['pipeline', join('pipelines', 'seqcheck.yaml'), true],
+      ['sequence', join('sequences', 'seqcheck.yaml'), true],
+    ]);
+    expect(existsSync(join(cwd, 'sequences', 'seqcheck.yaml'))).toBe(true);
   });
 });

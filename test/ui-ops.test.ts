@@ -136,6 +136,32 @@ describeEachBackend('dashboard dead letters, deliveries, spend, providers, start
     expect(st.rows[0]!.state).toBe('pending');
   });
 
+  it('shows refused inbound requests on the deliveries page, with their reason and never their token', async () => {
+    const before = await admin.get('/deliveries');
+    expect(before.html).toContain('no refused request');
+    // an RB2B call with an old token in its path, as the hook route receives it
+    const visit = JSON.stringify({ 'Company Name': 'Stale Token Golf', 'Seen At': '2026-01-02T00:00:00Z' });
+    const res = await h.app.request('/v1/hooks/rb2b/stale-token-4711', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: visit,
+    });
+    expect(res.status).toBe(401);
+    const page = await admin.get('/deliveries');
+    expect(page.status).toBe(200);
+    const table = page.html.slice(
+      page.html.indexOf('id="hook-rejections"'),
+      page.html.indexOf('id="sync-errors"'),
+    );
+    expect(table).toContain('rb2b');
+    expect(table).toContain('wrong token');
+    expect(table).toContain('refused');
+    expect(table).toContain('/v1/hooks/rb2b/&lt;token&gt;');
+    expect(table).toContain(`>${Buffer.byteLength(visit)}<`);
+    expect(table).not.toContain('no refused request');
+    expect(page.html).not.toContain('stale-token-4711');
+  });
+
   it('starts work: upload a CSV, see the rejected line, forecast, start a batch', async () => {
     const form = new FormData();
     form.append('_csrf', admin.csrf);

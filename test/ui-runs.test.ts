@@ -87,6 +87,14 @@ describeEachBackend('dashboard batches and runs', (backend) => {
     expect(byInput.html).not.toContain('href="/runs/2"');
     const byError = await ui.get('/runs?q=429%20past');
     expect(byError.html).toContain('href="/runs/2"');
+    // case does not matter; an account renamed after its run is found by its new name (migration 0040)
+    expect((await ui.get('/runs?q=HUNTER%20Answered')).html).toContain('href="/runs/2"');
+    await h.db.exec(
+      `UPDATE accounts SET name = 'Renamed Dunes' WHERE id = (SELECT account_id FROM runs WHERE id = 1)`,
+    );
+    const renamed = await ui.get('/runs?q=renamed%20DUNES');
+    expect(renamed.html).toContain('href="/runs/1"');
+    expect(renamed.html).not.toContain('href="/runs/2"');
     // search text is data, not a LIKE pattern
     expect((await ui.get('/runs?q=%25')).html).toContain('no run matches');
     const byProvider = await ui.get('/runs?provider=hunter&error=throttled');

@@ -27,7 +27,7 @@ export function registerDemo(program: Command): void {
       'enrich the bundled 200 Virginia golf courses against simulated providers (no keys, no server) and print the results',
     )
     .option('--records <n>', 'enrich only the first N courses')
-    .option('--concurrency <n>', 'runs in flight at once', '24')
+    .option('--concurrency <n>', 'runs in flight at once', '48')
     .option(
       '--outreach',
       'then start the golf-contacted sequence for a dozen contacted tasks, send step 1 and show replies stopping it',
@@ -40,7 +40,7 @@ export function registerDemo(program: Command): void {
     .action(
       action(async (ctx, o: DemoOptions) => {
         const records = o.records !== undefined ? parsePositive('--records', o.records) : undefined;
-        const concurrency = parsePositive('--concurrency', o.concurrency ?? '24');
+        const concurrency = parsePositive('--concurrency', o.concurrency ?? '48');
         ctx.out.warn(SANDBOX_BANNER);
         // The demo writes simulated data: it goes to the embedded database unless --database-url is
         // given on the command line (a DATABASE_URL in the environment or .env is not enough).
@@ -125,6 +125,9 @@ function printReport(line: (text?: string) => void, r: DemoReport): void {
       ]),
       ['provider', 'real limit', 'demo limit', 'made, at the real limit', 'forecast, at the real limit'],
     ),
+  );
+  line(
+    "llm's requests include its perplexity:sonar calls, which count against the perplexity account (raised above too); the llm row times them all at its 50/min.",
   );
   line();
   line(

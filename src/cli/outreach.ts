@@ -188,14 +188,16 @@ export function registerOutreach(program: Command): void {
     );
 
   o.command('poll <channel>')
-    .description('read the events a tool holds (Instantly replies) in case a webhook was missed')
+    .description(
+      'read the events a tool holds (Instantly replies, bounces, unsubscribes) in case a webhook was missed',
+    )
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, _o: { json?: boolean }, channel: string) => {
         const r = await pollEmailEvents(createOutreachServices(await ctx.db(), ctx.config.env), channel);
         if (ctx.out.json) return ctx.out.result(r);
         ctx.out.line(
-          `${channel} since ${r.since.toISOString()}: ${r.events} events, ${r.duplicates} already known, ${r.stops} stopped a contact`,
+          `${channel} since ${r.since.toISOString()}: ${r.events} events, ${r.duplicates} already known, ${r.stops} stopped a contact; watermark ${r.watermark.toISOString()}`,
         );
       }),
     );

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts';
 import { ConfigError, RetryableError, ThrottledError } from '../errors.ts';
 import { backoffDelay } from '../limits/backoff.ts';
 import { Semaphore } from '../limits/concurrency.ts';
-import { bookRate, delayRate, limitWindows } from '../limits/sliding-window.ts';
+import { bookRate, limitWindows, sentRate } from '../limits/sliding-window.ts';
 import type { HttpRequest, HttpResponse, ProviderDefinition } from '../providers/define-provider.ts';
 import { createOperationContext } from '../providers/http.ts';
 import type { DestinationClient, DestinationDefinition } from './define-destination.ts';
@@ -32,6 +32,8 @@ export interface ClientOptions {
 
 /** Extra room on every limit window (the limiter's margin: network jitter must not trip the CRM). */
 const MARGIN_MS = 40;
+/** How much later places are recorded until this client has had an answer (a cold connection). */
+const COLD_START_MS = 100;
 const sems = new WeakMap<Queryable, Map<string, Semaphore>>();
 const pauses = new Map<string, number>();
 
@@ -84,6 +86,7 @@ export function createDestinationClient(
   const maxThrottleWaitMs = options.maxThrottleWaitMs ?? 10 * 60_000;
   const maxAttempts = options.maxAttempts ?? 4;
 
+  let answered = false;
   /**
    * Waits for a place. Returns how to turn a local time into the database clock the place is on
    * (an upper bound: the database's now at booking plus what passed locally since just before it).
@@ -95,7 +98,12 @@ export function createDestinationClient(
       const paused = (pauses.get(def.id) ?? 0) - Date.now();
       if (paused > 0) await sleep(paused);
       const asked = Date.now();
-      const got = await bookRate(options.db, windows[limit], { maxWaitMs: 30_000 });
+      // before any answer, places are recorded a little later: a first request on a new
+      // connection arrives late, and requests booked at the same time cannot wait for its answer
+      const got = await bookRate(options.db, windows[limit], {
+        maxWaitMs: 30_000,
+        extraMs: answered ? 0 : COLD_START_MS,
+      });
       if (got.granted) {
         if (got.waitMs > 0) await sleep(got.waitMs);
         return { ids: got.ids, dbAt: (local) => got.nowMs + (local - asked) };
@@ -125,7 +133,8 @@ export function createDestinationClient(
           // request queued behind others at the CRM (ten 100-row batches in flight) arrives well
           // after its place, and the one booked a window later would land in its window (a 429 and
           // HubSpot's 10 s pause, bench:sync).
-          await delayRate(options.db, place, place.dbAt(Date.now()));
+          answered = true;
+          await sentRate(options.db, [{ booking: place, atMs: place.dbAt(Date.now()) }]);
         }
       } catch (err) {
         if (err instanceof ThrottledError) {

@@ -1,5 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.ts';
+import { type PgliteExchange, pgliteExchange } from './pglite-exchange.ts';
 
 /** numeric → JS number (costs, confidences); int8 is already a number in PGlite. */
 const parsers = { [types.NUMERIC]: (v: string) => Number.parseFloat(v) };
@@ -48,14 +49,24 @@ function turns() {
 /** Longest run of statements between two turns of the event loop, ms. */
 const SLICE_MS = 4;
 
-function wrap(q: Pick<PGlite, 'query' | 'exec'>, turn: <T>(fn: () => Promise<T>) => Promise<T>): Queryable {
+/**
+ * Sluice's statements go through pglite-exchange.ts (one protocol exchange each, types described once,
+ * hot texts prepared once) instead of PGlite's `query()`; `exec` (several statements, no parameters:
+ * migrations, maintenance) stays PGlite's, and forgets the described types (DDL may change them).
+ */
+function wrap(
+  q: Pick<PGlite, 'exec'>,
+  exchange: PgliteExchange,
+  turn: <T>(fn: () => Promise<T>) => Promise<T>,
+  inTx: boolean,
+): Queryable {
   return {
     async exec(sql: string) {
       await turn(() => q.exec(sql));
+      exchange.forget();
     },
-    async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await turn(() => q.query<T>(text, params as unknown[] | undefined, { parsers }));
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      return turn(() => exchange.query<T>(text, params ?? [], inTx));
     },
   };
 }
@@ -73,7 +84,8 @@ export async function openPgliteDb(
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
   }
   const turn = turns();
-  const base = wrap(pglite, turn);
+  const exchange = pgliteExchange(pglite, parsers);
+  const base = wrap(pglite, exchange, turn, false);
   const statements: PgliteStatements = {
     query: (text, params, opts) => turn(() => pglite.query(text, params, opts)),
     exec: (text, opts) => turn(() => pglite.exec(text, opts)),
@@ -87,7 +99,7 @@ export async function openPgliteDb(
     schema,
     query: base.query,
     exec: base.exec,
-    transaction: (fn) => turn(() => pglite.transaction((tx) => fn(wrap(tx, inTransaction)))),
+    transaction: (fn) => turn(() => pglite.transaction((tx) => fn(wrap(tx, exchange, inTransaction, true)))),
     close: () => turn(() => pglite.close()),
   };
 }

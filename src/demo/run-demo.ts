@@ -14,7 +14,7 @@ import { demoOutreach } from '../outreach/demo-outreach.ts';
 import type { ProviderDefinition } from '../providers/define-provider.ts';
 import { baseUrlEnvVar } from '../providers/http.ts';
 import { LLM_VENDORS } from '../providers/llm/index.ts';
-import { startSandbox } from '../sandbox/start-sandbox.ts';
+import { type Sandbox, startSandbox } from '../sandbox/start-sandbox.ts';
 import { demoCrmSync } from '../sync/demo-sync.ts';
 import { buildDemoReport, type DemoReport, type LimitReport } from './demo-report.ts';
 import { changedLimits, SANDBOX_MODEL_RPM, sandboxProviders } from './sandbox-providers.ts';
@@ -29,7 +29,7 @@ export interface DemoOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Courses to enrich (the first N imported). Default: all of them. */
   records?: number;
-  /** Runs in flight at once. Default 24. */
+  /** Runs in flight at once. Default 48 (24 left the model fakes mostly idle, bench/demo.ts). */
   concurrency?: number;
   /** Sandbox world seed; must match the bundled CSV. Default 1. */
   seed?: number;
@@ -41,6 +41,8 @@ export interface DemoOptions {
   outreach?: boolean;
   /** Then a simulated "one month later" freshness pass (docs/freshness.md). Default false. */
   monthLater?: boolean;
+  /** Told the sandbox once it is started (bench/demo.ts reads the fakes' load). */
+  onSandbox?: (sandbox: Sandbox) => void;
   /** Status lines (the sandbox banner, import counts): to stderr in the CLI. */
   onStatus?: (line: string) => void;
   /** Progress after every tick: runs done, runs total, counters. */
@@ -71,6 +73,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     ...(options.latencyScale !== undefined ? { fakes: { latencyScale: options.latencyScale } } : {}),
     perProvider: { perplexity: rpm, anthropic: rpm, openai: rpm },
   });
+  options.onSandbox?.(sandbox);
   const providers = sandboxProviders();
   const pipelineRef = options.pipeline ?? DEMO_PIPELINE;
   const queue = await openRunQueue(db);
@@ -95,7 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     if (pipelineRef === DEMO_PIPELINE) await recordDemoDeployment(db, batch.id);
     const worker = startWorker({
       engine,
-      concurrency: options.concurrency ?? 24,
+      concurrency: options.concurrency ?? 48,
       until: () => settleBatch(db, batch.id),
       onError: (err) => status(`worker: ${(err as Error).message}`),
     });

@@ -206,42 +206,10 @@ export async function storeBatchFigures(db: Db, batchId: number): Promise<BatchF
   });
 }
 
-/** The batch's figures from its raw rows (not stored). */
-export async function computeBatchFigures(db: Queryable, batchId: number): Promise<BatchFigures> {
-  const b = [[batchId]];
-  const runs = await runFigures(db, [batchId]);
-  const failed = await db.query<{ errorClass: string; runs: number }>(
-    `SELECT coalesce(error_class, 'unclassified') AS "errorClass", count(*)::int AS runs
-       FROM runs WHERE batch_id = ANY($1::bigint[]) AND state = 'failed' GROUP BY 1`,
-    b,
-  );
-  const wall = await db.query<{ wall: number }>(
-    `SELECT coalesce(sum(extract(epoch FROM coalesce(finished_at, now()) - created_at)), 0)::float8 AS wall
-       FROM batches WHERE id = $1`,
-    [batchId],
-  );
-  const values = await valueFigures(db, [batchId]);
-  const byField = await db.query<{ field: string; values: number }>(
-    `SELECT f.field, count(*)::int AS values FROM runs r JOIN field_values f ON f.run_id = r.id
-      WHERE r.batch_id = $1 AND f.source IN ('provider', 'step') GROUP BY f.field`,
-    [batchId],
-  );
-  const steps = await db.query<BatchStepFigure>(
-    `SELECT ${STEP} AS step, min(s.completed_at)::text AS "firstCompletedAt", count(*)::int AS instances,
-            count(*) FILTER (WHERE s.status = 'found')::int AS found,
-            count(*) FILTER (WHERE s.status = 'not_found')::int AS "notFound",
-            count(*) FILTER (WHERE s.status = 'skipped')::int AS skipped,
-            coalesce(sum(s.cost_usd), 0)::float8 AS "costUsd"
-       FROM runs r JOIN run_steps s ON s.run_id = r.id
-      WHERE r.batch_id = $1
-      GROUP BY 1 ORDER BY min(s.completed_at), 1`,
-    [batchId],
-  );
-  // jsonb_to_recordset reads each attempt's three keys once (six ->> per attempt took most of the time);
-  // the materialized CTE keeps only the step and its attempts, so the grouping hashes narrow rows instead
-  // of sorting every step's whole output on disk (the planner underestimates the rows that have attempts)
-  const positions = await db.query<BatchPositionFigure>(
-    `WITH x AS MATERIALIZED (
+// jsonb_to_recordset reads each attempt's three keys once (six ->> per attempt took most of the time);
+// the materialized CTE keeps only the step and its attempts, so the grouping hashes narrow rows instead
+// of sorting every step's whole output on disk (the planner underestimates the rows that have attempts)
+const POSITIONS = `WITH x AS MATERIALIZED (
        SELECT ${STEP} AS step, s.output->'data'->'attempts' AS attempts
          FROM runs r JOIN run_steps s ON s.run_id = r.id
         WHERE r.batch_id = $1 AND jsonb_typeof(s.output->'data'->'attempts') = 'array')
@@ -254,9 +222,65 @@ export async function computeBatchFigures(db: Queryable, batchId: number): Promi
             count(*) FILTER (WHERE a.result LIKE 'skipped%')::int AS skipped
        FROM x CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.attempts)
               AS (provider text, operation text, result text)) WITH ORDINALITY AS a(provider, operation, result, n)
-      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`;
+
+/**
+ * One batch's waterfall positions alone (the dashboard's providers page): the stored figures once the
+ * batch ended, else from its steps, without the rest of the figures a live batch would compute.
+ */
+export async function batchPositions(db: Db, batchId: number): Promise<BatchPositionFigure[]> {
+  const b = await db.query<{ ended: boolean }>(`SELECT ${ENDED} AS ended FROM batches b WHERE b.id = $1`, [
+    batchId,
+  ]);
+  if (!b.rows[0]) return [];
+  if (b.rows[0].ended) return (await batchFigures(db, [batchId]))[0]?.positions ?? [];
+  return (await db.query<BatchPositionFigure>(POSITIONS, [batchId])).rows;
+}
+
+/** The batch's figures from its raw rows (not stored). */
+export async function computeBatchFigures(db: Queryable, batchId: number): Promise<BatchFigures> {
+  const b = [[batchId]];
+  // independent reads, started together: on a pool they run at once (one connection queues them)
+  const runsQ = runFigures(db, [batchId]);
+  const failedQ = db.query<{ errorClass: string; runs: number }>(
+    `SELECT coalesce(error_class, 'unclassified') AS "errorClass", count(*)::int AS runs
+       FROM runs WHERE batch_id = ANY($1::bigint[]) AND state = 'failed' GROUP BY 1`,
+    b,
+  );
+  const wallQ = db.query<{ wall: number }>(
+    `SELECT coalesce(sum(extract(epoch FROM coalesce(finished_at, now()) - created_at)), 0)::float8 AS wall
+       FROM batches WHERE id = $1`,
     [batchId],
   );
+  const valuesQ = valueFigures(db, [batchId]);
+  const byFieldQ = db.query<{ field: string; values: number }>(
+    `SELECT f.field, count(*)::int AS values FROM runs r JOIN field_values f ON f.run_id = r.id
+      WHERE r.batch_id = $1 AND f.source IN ('provider', 'step') GROUP BY f.field`,
+    [batchId],
+  );
+  const stepsQ = db.query<BatchStepFigure>(
+    `SELECT ${STEP} AS step, min(s.completed_at)::text AS "firstCompletedAt", count(*)::int AS instances,
+            count(*) FILTER (WHERE s.status = 'found')::int AS found,
+            count(*) FILTER (WHERE s.status = 'not_found')::int AS "notFound",
+            count(*) FILTER (WHERE s.status = 'skipped')::int AS skipped,
+            coalesce(sum(s.cost_usd), 0)::float8 AS "costUsd"
+       FROM runs r JOIN run_steps s ON s.run_id = r.id
+      WHERE r.batch_id = $1
+      GROUP BY 1 ORDER BY min(s.completed_at), 1`,
+    [batchId],
+  );
+  const positionsQ = db.query<BatchPositionFigure>(POSITIONS, [batchId]);
+  const [runs, failed, wall, values, byField, steps, positions, providers, callFailures] = await Promise.all([
+    runsQ,
+    failedQ,
+    wallQ,
+    valuesQ,
+    byFieldQ,
+    stepsQ,
+    positionsQ,
+    ledgerProviderFigures(db, batchId),
+    ledgerCallFailures(db, batchId),
+  ]);
   return {
     batchId,
     stored: false,
@@ -271,8 +295,8 @@ export async function computeBatchFigures(db: Queryable, batchId: number): Promi
     valuesByField: Object.fromEntries(byField.rows.map((r) => [r.field, r.values])),
     steps: steps.rows,
     positions: positions.rows,
-    providers: await ledgerProviderFigures(db, batchId),
-    callFailures: await ledgerCallFailures(db, batchId),
+    providers,
+    callFailures,
   };
 }
 

@@ -17,6 +17,40 @@ export async function upsertPattern(
   p: PatternFile,
   origin: 'builtin' | 'user' | 'extracted',
 ): Promise<{ id: number; versionsAdded: number }> {
+  // unchanged (every learning command syncs the built-in library): a read, no write. The INSERT … ON
+  // CONFLICT below computes the row's search vector before it finds the conflict, which made the sync
+  // most of a command's refresh on a cold process.
+  const same = await db.query<{ id: number; have: number }>(
+    `SELECT p.id, (SELECT count(*) FROM pattern_versions v
+                    WHERE v.pattern_id = p.id AND v.version = ANY($14::text[]))::int AS have
+       FROM patterns p
+      WHERE p.slug = $1 AND p.origin = $15
+        AND (p.name, p.category, p.use_case, p.industries, p.stages, p.company_size, p.architecture,
+             p.failure_modes, p.tags, p.signature, p.documented, p.criteria)
+            IS NOT DISTINCT FROM
+            ($2::text, $3::text, $4::text, $5::text[], $6::text[], $7::text, $8::text, $9::text[], $10::text[],
+             $11::boolean, $12::jsonb, $13::jsonb)`,
+    [
+      p.slug,
+      p.name,
+      p.category,
+      p.use_case.trim(),
+      p.context.industries,
+      p.context.stages,
+      p.context.company_size ?? null,
+      p.sequence.join('\n'),
+      p.failure_modes,
+      p.tags,
+      p.signature,
+      JSON.stringify(p.documented),
+      JSON.stringify(p.criteria),
+      p.versions.map((v) => v.version),
+      origin,
+    ],
+  );
+  const hit = same.rows[0];
+  if (hit && hit.have === new Set(p.versions.map((v) => v.version)).size)
+    return { id: Number(hit.id), versionsAdded: 0 };
   const r = await db.query<{ id: number }>(
     `INSERT INTO patterns (slug, name, category, use_case, industries, stages, company_size, architecture,
                            failure_modes, tags, signature, documented, criteria, origin)
@@ -84,6 +118,30 @@ export async function upsertEntry(
   e: EntryFile,
   origin: 'builtin' | 'user' | 'extracted',
 ): Promise<void> {
+  const same = await db.query(
+    `SELECT 1 FROM intelligence_entries e
+      WHERE e.slug = $1 AND e.origin = $12
+        AND (e.type, e.title, e.body, e.confidence, e.tags, e.industries, e.stages, e.related_patterns,
+             e.related_engagements, e.evidence)
+            IS NOT DISTINCT FROM
+            ($2::text, $3::text, $4::text, $5::text, $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+             $11::jsonb)`,
+    [
+      e.slug,
+      e.type,
+      e.title,
+      e.body,
+      e.confidence ?? null,
+      e.tags,
+      e.industries,
+      e.stages,
+      e.related_patterns,
+      e.related_engagements,
+      JSON.stringify(e.evidence),
+      origin,
+    ],
+  );
+  if (same.rows.length) return;
   await db.query(
     `INSERT INTO intelligence_entries (slug, type, title, body, confidence, tags, industries, stages,
                                        related_patterns, related_engagements, evidence, origin)

@@ -282,17 +282,3 @@ export class DbClock {
     this.measuredAt = this.now();
   }
 }
-
-/**
- * Moves a used place later, to the latest time its call can have reached the provider (its answer
- * was back by then): bookings made after this count their window from there. For callers whose
- * calls queue at the provider (CRM batches): a call that arrived later than its place would
- * otherwise share a window with the call booked a span after it. Never moves a place earlier.
- */
-export async function delayRate(db: Queryable, booking: Pick<Booking, 'ids'>, atMs: number): Promise<void> {
-  if (booking.ids.length === 0) return;
-  await db.query('UPDATE rate_log SET at_ms = greatest(at_ms, $2) WHERE id = ANY($1::bigint[])', [
-    booking.ids,
-    atMs,
-  ]);
-}

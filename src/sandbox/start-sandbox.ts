@@ -91,7 +91,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   try {
     let port = options.port ?? 0;
     for (const [id, fake] of Object.entries(fakes)) {
-      const server = await listen(fake.app, port);
+      const server = await listen(fake.app, port, fake.stats.load);
       running.push(server);
       baseUrls[id] = server.url;
       if (port) port++;

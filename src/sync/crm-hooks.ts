@@ -133,26 +133,43 @@ const GHL_CONTACT_EVENTS = new Set([
   'ContactTagCreate',
 ]);
 
+/** Opportunity events that can move a stage (read back on the contact). */
+const GHL_OPPORTUNITY_EVENTS = new Set([
+  'OpportunityStageUpdate',
+  'OpportunityStatusUpdate',
+  'OpportunityUpdate',
+]);
+
 /**
  * GoHighLevel contact events (flat payloads: the contact's fields at the top level, no list of what
  * changed, no source): the contact is read again and put through the rules; our own writes are
- * recognised by value (echo), as ClickUp's. Events of another location than GHL_LOCATION_ID, and
- * other event types (opportunities, appointments), are acknowledged and left alone.
+ * recognised by value (echo), as ClickUp's. An opportunity's stage change is read back on its contact
+ * (`opportunity.stage`). Events of another location than GHL_LOCATION_ID, and other event types
+ * (appointments, notes), are acknowledged and left alone.
  */
 export function gohighlevelSyncSource(base: InboundSource, env?: Env, load?: LoadSync): InboundSource {
   return {
     ...base,
     async process(event, { db }) {
       const e = env ?? process.env;
-      const b = event.body as { type?: unknown; id?: unknown; locationId?: unknown } | null;
+      const b = event.body as {
+        type?: unknown;
+        id?: unknown;
+        locationId?: unknown;
+        contactId?: unknown;
+      } | null;
       if (!b || typeof b.type !== 'string') throw new CriticalError('GoHighLevel event without a type');
       if (b.type === 'ContactDelete') return { ignored: 'contact deleted' };
-      if (!GHL_CONTACT_EVENTS.has(b.type)) return { ignored: `${b.type} events are not synced back` };
-      if (typeof b.id !== 'string' || !b.id) throw new CriticalError(`GoHighLevel ${b.type} without an id`);
+      // an opportunity's stage is read back on its contact (field opportunity.stage)
+      const contact = GHL_OPPORTUNITY_EVENTS.has(b.type) ? b.contactId : b.id;
+      if (!GHL_CONTACT_EVENTS.has(b.type) && !GHL_OPPORTUNITY_EVENTS.has(b.type))
+        return { ignored: `${b.type} events are not synced back` };
+      if (typeof contact !== 'string' || !contact)
+        throw new CriticalError(`GoHighLevel ${b.type} without a contact id`);
       const location = e.GHL_LOCATION_ID?.trim();
       if (location && b.locationId !== location)
         return { ignored: `location ${String(b.locationId)} is not GHL_LOCATION_ID` };
-      return processRemoteChange(db, e, 'gohighlevel', b.id, `hook:${event.eventId}`, load);
+      return processRemoteChange(db, e, 'gohighlevel', contact, `hook:${event.eventId}`, load);
     },
   };
 }

@@ -22,6 +22,12 @@ import type {
  * the rep's: the sync never moves it.
  */
 const KEY = 'sluice_id';
+/**
+ * The stage of the contact's opportunity in its routed pipeline, as a field a definition can read
+ * back (`rule: never`, `local: contact.stage`): reps own the stage. Read with one more request per
+ * record read (webhooks); the poll's contact search does not see opportunity moves.
+ */
+export const GHL_STAGE_FIELD = 'opportunity.stage';
 /** Contact properties that are not custom fields (the sync definition's `to:` names). */
 export const GHL_STANDARD = new Set([
   'firstName',
@@ -83,7 +89,14 @@ const pipelinesBody = z.object({
   ),
 });
 const opportunitySearch = z.object({
-  opportunities: z.array(z.object({ id: z.string(), pipelineId: z.string() })),
+  opportunities: z.array(
+    z.object({
+      id: z.string(),
+      pipelineId: z.string(),
+      pipelineStageId: z.string().optional(),
+      updatedAt: z.string().optional(),
+    }),
+  ),
 });
 
 function str(v: unknown): string {
@@ -109,16 +122,18 @@ export async function createGoHighLevelSession(
     byName.set(f.name.toLowerCase(), f);
     if (f.fieldKey) byName.set(f.fieldKey.replace(/^contact\./, '').toLowerCase(), f);
   }
-  const absent = [KEY, ...target.fields.filter((f) => !GHL_STANDARD.has(f))].filter(
-    (f) => !byName.has(f.toLowerCase()),
-  );
+  const custom = (f: string) => !GHL_STANDARD.has(f) && f !== GHL_STAGE_FIELD;
+  const absent = [KEY, ...target.fields.filter(custom)].filter((f) => !byName.has(f.toLowerCase()));
   if (absent.length)
     throw new ConfigError(
       `GoHighLevel location ${locationId} has no custom field ${absent.map((a) => `"${a}"`).join(', ')}; add ${absent.length > 1 ? 'them' : 'it'} under Settings → Custom Fields (${KEY} as a single-line text) or fix the sync's fields`,
     );
-  const idToName = new Map(
-    target.fields.filter((f) => !GHL_STANDARD.has(f)).map((f) => [byName.get(f.toLowerCase())!.id, f]),
-  );
+  const idToName = new Map(target.fields.filter(custom).map((f) => [byName.get(f.toLowerCase())!.id, f]));
+  const readsStage = target.fields.includes(GHL_STAGE_FIELD);
+  if (readsStage && target.lists.length === 0)
+    throw new ConfigError(
+      `${GHL_STAGE_FIELD} is the stage of the opportunity in the routed pipeline: add routing.list ("Pipeline/Stage")`,
+    );
   const keyField = byName.get(KEY)!.id;
   const users = usersBody.parse(
     (await client.request({ method: 'GET', path: '/users/', query: { locationId } }, { idempotent: true }))
@@ -129,6 +144,7 @@ export async function createGoHighLevelSession(
 
   // routes: `Pipeline/Stage` → ids, resolved by name once (an unknown one names what exists)
   const stages = new Map<string, { pipelineId: string; stageId: string }>();
+  const stageNames = new Map<string, string>();
   if (target.lists.length) {
     const { pipelines } = pipelinesBody.parse(
       (
@@ -139,8 +155,10 @@ export async function createGoHighLevelSession(
       ).body,
     );
     for (const p of pipelines)
-      for (const st of p.stages)
+      for (const st of p.stages) {
         stages.set(`${p.name}/${st.name}`.toLowerCase(), { pipelineId: p.id, stageId: st.id });
+        stageNames.set(st.id, st.name);
+      }
     const unknown = target.lists.filter((l) => !stages.has(l.toLowerCase()));
     if (unknown.length)
       throw new ConfigError(
@@ -305,6 +323,27 @@ export async function createGoHighLevelSession(
     };
   }
 
+  /** The stage of the record's opportunity in a routed pipeline, with the opportunity's time. */
+  async function readStage(rec: RemoteRecord): Promise<void> {
+    const pipelinesRouted = new Set([...stages.values()].map((x) => x.pipelineId));
+    const res = await client.request(
+      {
+        method: 'GET',
+        path: '/opportunities/search',
+        query: { location_id: locationId, contact_id: rec.remoteId },
+      },
+      { idempotent: true },
+    );
+    const opp = opportunitySearch
+      .parse(res.body)
+      .opportunities.find((o) => pipelinesRouted.has(o.pipelineId));
+    const changedAt = opp?.updatedAt ? new Date(opp.updatedAt) : undefined;
+    rec.fields[GHL_STAGE_FIELD] = {
+      value: opp?.pipelineStageId ? (stageNames.get(opp.pipelineStageId) ?? null) : null,
+      ...(changedAt ? { changedAt } : {}),
+    };
+  }
+
   return {
     batchSize: 1,
     createNeedsOutbox: false,
@@ -389,7 +428,9 @@ export async function createGoHighLevelSession(
           { method: 'GET', path: `/contacts/${encodeURIComponent(id)}` },
           { idempotent: true },
         );
-        return toRecord(z.object({ contact: contactBody }).parse(res.body).contact);
+        const rec = toRecord(z.object({ contact: contactBody }).parse(res.body).contact);
+        if (readsStage) await readStage(rec);
+        return rec;
       } catch (err) {
         if (err instanceof CriticalError && /not found/i.test(err.message)) return undefined;
         throw err;

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Db, Queryable } from '../../db/db.ts';
 import { batchesCreatedSince } from '../../engine/batch.ts';
 import { ConfigError } from '../../errors.ts';
+import { parseSequence } from '../../outreach/load-sequence.ts';
 import { parsePipeline } from '../../pipelines/load.ts';
 import { parseSync } from '../../sync/load-sync.ts';
 import { createDeployment, ensureEngagement, patternVersionId } from '../deployments.ts';
@@ -40,7 +41,7 @@ export interface DeployRequest {
 export interface DeployedFile {
   kind: 'pipeline' | 'sync' | 'sequence';
   path: string;
-  /** Validated by its loader (sequences have none on main yet). */
+  /** Validated by its loader (pipeline, sync and sequence loaders) before anything is written. */
   validated: boolean;
   unchanged: boolean;
 }
@@ -109,7 +110,9 @@ export async function deployPattern(db: Db, req: DeployRequest): Promise<DeployR
   }
   if (v.sequence_template) {
     const text = renderTemplate(v.sequence_template, values, `${slug} v${v.version}'s sequence template`);
-    planned.push({ kind: 'sequence', path: join('sequences', `${name}.yaml`), text, validated: false });
+    const path = join('sequences', `${name}.yaml`);
+    parseSequence(text, path);
+    planned.push({ kind: 'sequence', path, text, validated: true });
   }
   const files: DeployedFile[] = [];
   for (const f of planned) {

@@ -38,6 +38,40 @@ export interface FakeControl {
 export interface FakeStats {
   requests: number;
   byPath: Record<string, number>;
+  /** Requests being answered right now, at most at once, and in-flight time summed (bench/demo.ts). */
+  load: FakeLoad;
+}
+
+/** Concurrency a fake saw: `inFlightMs / busyMs` is the mean number in flight while it was busy. */
+export interface FakeLoad {
+  inFlight: number;
+  maxInFlight: number;
+  /** Sum over requests of their time in the fake (ms). */
+  inFlightMs: number;
+  /** Time with at least one request in flight (ms). */
+  busyMs: number;
+  since: number;
+}
+
+export const emptyLoad = (): FakeLoad => ({
+  inFlight: 0,
+  maxInFlight: 0,
+  inFlightMs: 0,
+  busyMs: 0,
+  since: 0,
+});
+
+function enterLoad(l: FakeLoad, now: number) {
+  settleLoad(l, now);
+  l.inFlight++;
+  l.maxInFlight = Math.max(l.maxInFlight, l.inFlight);
+}
+function settleLoad(l: FakeLoad, now: number) {
+  if (l.inFlight > 0) {
+    l.inFlightMs += l.inFlight * (now - l.since);
+    l.busyMs += now - l.since;
+  }
+  l.since = now;
 }
 
 export interface FakeServer {
@@ -51,7 +85,7 @@ export class FakeKit {
   readonly seed: number;
   readonly apiKey: string;
   readonly control: FakeControl = { mode: undefined, slowMs: 5_000 };
-  readonly stats: FakeStats = { requests: 0, byPath: {} };
+  readonly stats: FakeStats = { requests: 0, byPath: {}, load: emptyLoad() };
   private readonly seen = new Map<string, number>();
   private readonly windows = new Map<string, { start: number; count: number }>();
 
@@ -148,10 +182,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves a Hono app on 127.0.0.1 (port 0 = any free port). */
-export function listen(app: Hono, port = 0): Promise<RunningServer> {
+/**
+ * Serves a Hono app on 127.0.0.1 (port 0 = any free port). With `load`, counts the requests in
+ * flight (from the request's arrival to its response, body included).
+ */
+export function listen(app: Hono, port = 0, load?: FakeLoad): Promise<RunningServer> {
+  const fetch = !load
+    ? app.fetch
+    : async (req: Request) => {
+        enterLoad(load, performance.now());
+        try {
+          return await app.fetch(req);
+        } finally {
+          settleLoad(load, performance.now());
+          load.inFlight--;
+        }
+      };
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+    const server = serve({ fetch, port, hostname: '127.0.0.1' }, (info: AddressInfo) => {
       resolve({
         url: `http://127.0.0.1:${info.port}`,
         port: info.port,

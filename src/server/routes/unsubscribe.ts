@@ -10,6 +10,7 @@ import type { ServerEnv } from '../server-env.ts';
  * unsubscribes (the page's button, or RFC 8058's one-click `List-Unsubscribe=One-Click` POST, whose
  * body is not needed). The logic is outreach's (src/outreach/unsubscribe.ts); this file is HTML.
  */
+const sentence = (s: string) => `${s.charAt(0).toUpperCase()}${s.slice(1)}.`;
 const esc = (s: string) =>
   s.replace(
     /[&<>"']/g,
@@ -33,7 +34,8 @@ export function registerUnsubscribeRoutes(app: OpenAPIHono<ServerEnv>): void {
   };
   app.get('/unsubscribe/:token', async (c) => {
     const check = await checkUnsubscribe(services(c), c.req.param('token'));
-    if (!check.ok) return page(c, check.status, 'This link does not work', `<p>${esc(check.message)}.</p>`);
+    if (!check.ok)
+      return page(c, check.status, 'This link does not work', `<p>${esc(sentence(check.message))}</p>`);
     if (check.unsubscribed)
       return page(
         c,
@@ -51,7 +53,7 @@ export function registerUnsubscribeRoutes(app: OpenAPIHono<ServerEnv>): void {
   });
   app.post('/unsubscribe/:token', async (c) => {
     const r = await unsubscribeByToken(services(c), c.req.param('token'));
-    if (!r.ok) return page(c, r.status, 'This link does not work', `<p>${esc(r.message)}.</p>`);
+    if (!r.ok) return page(c, r.status, 'This link does not work', `<p>${esc(sentence(r.message))}</p>`);
     return page(
       c,
       200,

@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import type { SyncErrorRow } from '../../sync/sync-status.ts';
+import type { HookRejection } from '../../webhooks/inbound/hook-rejections.ts';
 import type { Attempt, Delivery } from '../../webhooks/webhook-store.ts';
 import { short, time } from '../format.ts';
 import { Action, State } from './parts.tsx';
@@ -19,6 +20,7 @@ export interface HookEventRow {
 export function DeliveriesView(p: {
   deliveries: Delivery[];
   events: HookEventRow[];
+  rejections: HookRejection[];
   syncErrors: SyncErrorRow[];
   csrf: string;
   canWrite: boolean;
@@ -87,7 +89,7 @@ export function DeliveriesView(p: {
       <h2>Inbound events</h2>
       <p class="muted">
         Every stored event passed its source's signature or token check on receipt; a request that fails the
-        check is answered 401 and not stored (counted in <code>/metrics</code>).
+        check is answered 401, is not stored as an event, and is listed under refused requests below.
       </p>
       <table id="hook-events">
         <thead>
@@ -121,6 +123,49 @@ export function DeliveriesView(p: {
             <tr>
               <td colspan={7} class="muted">
                 no inbound event
+              </td>
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+      <h2>Refused inbound requests</h2>
+      <p class="muted">
+        Requests whose signature or URL token did not check out, newest first (the newest 1,000 per source are
+        kept; tokens are never shown). After fixing a wrong secret, <code>sluice webhooks reverify ID</code>{' '}
+        checks one again and stores it as an event if it verifies now.
+      </p>
+      <table id="hook-rejections">
+        <thead>
+          <tr>
+            <th>request</th>
+            <th>source</th>
+            <th>signature</th>
+            <th>reason</th>
+            <th>call</th>
+            <th class="num">bytes</th>
+            <th>received</th>
+          </tr>
+        </thead>
+        <tbody>
+          {p.rejections.map((r) => (
+            <tr>
+              <td>#{r.id}</td>
+              <td>{r.source}</td>
+              <td class={r.acceptedEventId === null ? 's-failed' : 's-ok'}>
+                {r.acceptedEventId === null ? 'refused' : `verified later: event #${r.acceptedEventId}`}
+              </td>
+              <td>{short(r.reason, 80)}</td>
+              <td class="muted">
+                {r.method} {short(r.url, 60)}
+              </td>
+              <td class="num">{r.bodyBytes}</td>
+              <td>{time(r.receivedAt)}</td>
+            </tr>
+          ))}
+          {p.rejections.length === 0 ? (
+            <tr>
+              <td colspan={7} class="muted">
+                no refused request
               </td>
             </tr>
           ) : null}

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../../db/db.ts';
-import { batchFigures } from '../../engine/batch-figures.ts';
+import { batchPositions } from '../../engine/batch-figures.ts';
 import { LEDGER_FACTS } from './ledger-rollup.ts';
 
 export interface OperationStats {
@@ -96,7 +96,7 @@ export async function operationStats(db: Queryable): Promise<OperationStats[]> {
 /** Latency percentiles of recent requests (an index range per provider), breaker state, today's cap. */
 export async function providerHealth(db: Queryable, providers: string[]): Promise<ProviderHealth[]> {
   const out: ProviderHealth[] = [];
-  const state = await db.query<{
+  const stateQuery = db.query<{
     provider: string;
     failures: number;
     open_until: Date | null;
@@ -104,18 +104,23 @@ export async function providerHealth(db: Queryable, providers: string[]): Promis
     exhausted_until: Date | null;
     last_error: string | null;
   }>('SELECT provider, failures, open_until, paused_until, exhausted_until, last_error FROM provider_state');
-  const caps = await db.query<{ scope: string; limit: number; spent: number }>(
+  const capsQuery = db.query<{ scope: string; limit: number; spent: number }>(
     `SELECT scope, limit_usd::float8 AS limit, spent_usd::float8 AS spent FROM budgets
       WHERE scope LIKE 'provider:%:' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   );
-  for (const provider of providers) {
-    const l = await db.query<{ p50: number | null; p95: number | null; n: number }>(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::float8 AS p50,
+  // independent reads: on server Postgres they run at once (PGlite queues them)
+  const [state, caps] = await Promise.all([stateQuery, capsQuery]);
+  // every provider's latest sample in one statement (an index range each: ledger_provider_idx)
+  const latency = await db.query<{ provider: string; p50: number | null; p95: number | null; n: number }>(
+    `SELECT p.provider, x.p50, x.p95, x.n FROM unnest($1::text[]) AS p(provider), LATERAL (
+       SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::float8 AS p50,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::float8 AS p95, count(*)::int AS n
-         FROM (SELECT latency_ms FROM ledger WHERE provider = $1 AND attempt >= 1
-                ORDER BY created_at DESC LIMIT ${LATENCY_SAMPLE}) x`,
-      [provider],
-    );
+         FROM (SELECT latency_ms FROM ledger WHERE provider = p.provider AND attempt >= 1
+                ORDER BY created_at DESC LIMIT ${LATENCY_SAMPLE}) y) x`,
+    [providers],
+  );
+  for (const provider of providers) {
+    const l = { rows: latency.rows.filter((x) => x.provider === provider) };
     const s = state.rows.find((x) => x.provider === provider);
     const cap = caps.rows.find((x) => x.scope.startsWith(`provider:${provider}:`));
     out.push({
@@ -137,5 +142,5 @@ export async function providerHealth(db: Queryable, providers: string[]): Promis
 
 /** Waterfall positions of one batch (the engine's batch figures): how often each position wins. */
 export async function waterfallPositions(db: Db, batchId: number) {
-  return (await batchFigures(db, [batchId]))[0]?.positions ?? [];
+  return batchPositions(db, batchId);
 }

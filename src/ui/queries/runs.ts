@@ -78,7 +78,7 @@ export function filterParams(f: RunFilter): Record<string, string> {
 
 const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
-/** SQL conditions on `runs r JOIN accounts a`, values appended to `params` (never spliced in). */
+/** SQL conditions on `runs r` (alias `r` only), values appended to `params` (never spliced in). */
 export function runFilterSql(f: RunFilter, params: unknown[]): string {
   const where: string[] = [];
   const p = (v: unknown) => {
@@ -94,10 +94,12 @@ export function runFilterSql(f: RunFilter, params: unknown[]): string {
   if (f.since) where.push(`r.created_at >= ${p(f.since.toISOString())}::timestamptz`);
   if (f.until) where.push(`r.created_at < ${p(f.until.toISOString())}::timestamptz`);
   if (f.q) {
+    // lower-cased text stored ahead (migration 0040): the run's errors, and its account's name, domain,
+    // website and attributes, whose matches are looked up once (an uncorrelated IN, hashed), not per run
     const q = p(likeEscape(f.q));
     where.push(
-      `(r.error ILIKE ${q} OR r.errors::text ILIKE ${q} OR a.name ILIKE ${q} OR a.domain ILIKE ${q}
-        OR a.website ILIKE ${q} OR a.attributes::text ILIKE ${q})`,
+      `(r.search_text LIKE lower(${q}) OR r.account_id IN (
+         SELECT x.account_id FROM account_search x WHERE x.search_text LIKE lower(${q})))`,
     );
   }
   return where.length > 0 ? where.join(' AND ') : 'true';
@@ -139,7 +141,8 @@ export async function listRuns(
     [...params, o.before ?? Number.MAX_SAFE_INTEGER, o.limit],
   );
   const countQuery = db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT 1 FROM runs r JOIN accounts a ON a.id = r.account_id WHERE ${where} LIMIT ${CAP + 1}) x`,
+    // no join: no condition reads the account's row (runs.account_id is a foreign key, never null)
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM runs r WHERE ${where} LIMIT ${CAP + 1}) x`,
     params,
   );
   const [rows, count] = await Promise.all([rowsQuery, countQuery]);

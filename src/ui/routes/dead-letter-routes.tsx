@@ -21,10 +21,11 @@ async function ids(c: Parameters<typeof formFields>[0]): Promise<number[]> {
 export function registerDeadLetterRoutes(ui: Hono<UiEnv>): void {
   ui.get('/dead-letters', requireSession(), async (c) => {
     const s = c.get('services');
-    const [groups, runs] = [
-      await deadGroups(s.db, s.sandbox === true),
-      await listDeadRuns(s.db, { limit: 50 }),
-    ];
+    // independent reads: on server Postgres they run at once (PGlite queues them)
+    const [groups, runs] = await Promise.all([
+      deadGroups(s.db, s.sandbox === true),
+      listDeadRuns(s.db, { limit: 50 }),
+    ]);
     const frame = await pageFrame(c, 'Dead letters', '/dead-letters');
     const session = c.get('session');
     return renderPage(

@@ -3,6 +3,7 @@
 import type { Hono } from 'hono';
 import { allows } from '../../api-keys/api-keys.ts';
 import { syncErrors } from '../../sync/sync-status.ts';
+import { listHookRejections } from '../../webhooks/inbound/hook-rejections.ts';
 import { listDeliveries, replayDelivery, showDelivery } from '../../webhooks/webhook-store.ts';
 import { pageFrame } from '../frame.ts';
 import { DeliveriesView, DeliveryDetail, type HookEventRow } from '../pages/deliveries-page.tsx';
@@ -30,6 +31,7 @@ export function registerDeliveryRoutes(ui: Hono<UiEnv>): void {
       <DeliveriesView
         deliveries={deliveries}
         events={events.rows}
+        rejections={await listHookRejections(db, { limit: 20 })}
         syncErrors={await syncErrors(db, undefined, 50)}
         csrf={session.csrf}
         canWrite={allows(session.apiKey.scopes, 'write')}

@@ -14,13 +14,20 @@ export function registerProviderRoutes(ui: Hono<UiEnv>): void {
   ui.get('/providers', requireSession(), async (c) => {
     const db = c.get('services').db;
     foldSoon(db);
-    const ops = await operationStats(db);
-    const health = await providerHealth(db, [...new Set(ops.map((o) => o.provider))]);
-    // Waterfall positions of the chosen batch, else the latest one.
+    // Waterfall positions of the chosen batch, else the latest one: read alongside the ledger figures
+    // (on server Postgres the two run at once; PGlite queues them).
     const chosen = optionalInt(c.req.query('batch'), 'batch');
-    const latest = await db.query<{ id: number }>('SELECT max(id) AS id FROM batches');
-    const batch = chosen ?? latest.rows[0]?.id ?? null;
-    const positions = batch ? await waterfallPositions(db, batch) : [];
+    const positionsRead = (async () => {
+      const latest =
+        chosen ?? (await db.query<{ id: number }>('SELECT max(id) AS id FROM batches')).rows[0]?.id;
+      const b = latest ?? null;
+      return { batch: b, positions: b ? await waterfallPositions(db, b) : [] };
+    })();
+    const ledgerRead = (async () => {
+      const ops = await operationStats(db);
+      return { ops, health: await providerHealth(db, [...new Set(ops.map((o) => o.provider))]) };
+    })();
+    const [{ ops, health }, { batch, positions }] = await Promise.all([ledgerRead, positionsRead]);
     const frame = await pageFrame(c, 'Providers and waterfalls', '/providers');
     return renderPage(
       c,

@@ -97,6 +97,8 @@ export interface GoHighLevelFake {
   subscribe(endpoint: string): void;
   /** A rep edits a contact in HighLevel's UI (record-level dateUpdated moves); the webhook goes out. */
   repEdit(id: string, changes: Partial<Record<string, unknown>>): Promise<void>;
+  /** A rep drags an opportunity to another stage of its pipeline: `OpportunityStageUpdate` goes out. */
+  repMoveOpportunity(id: string, stageName: string): void;
   /** Resolves when every webhook sent so far has been answered. */
   settled(): Promise<void>;
 }
@@ -240,15 +242,12 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
   });
   /** The flat payload of a contact event: the contact's fields at the top level, no changed list. */
   function emit(type: 'ContactCreate' | 'ContactUpdate' | 'ContactTagUpdate', t: GhlContact) {
-    if (!hooks.length) return;
     const { emailLowerCase: _lower, type: _type, dateUpdated: _updated, ...contact } = json(t);
-    const body = JSON.stringify({
-      type,
-      ...contact,
-      locationId,
-      webhookId: randomUUID(),
-      timestamp: new Date().toISOString(),
-    });
+    send({ type, ...contact, locationId });
+  }
+  function send(event: Record<string, unknown>) {
+    if (!hooks.length) return;
+    const body = JSON.stringify({ ...event, webhookId: randomUUID(), timestamp: new Date().toISOString() });
     const signature = sign(null, Buffer.from(body), keys.privateKey).toString('base64');
     for (const endpoint of hooks) {
       const p = deliver(
@@ -569,6 +568,15 @@ export function createGoHighLevelFake(options: GoHighLevelFakeOptions = {}): GoH
     custom(contact, name) {
       const f = fields.find((x) => x.name === name);
       return f ? contact.customFields.get(f.id) : undefined;
+    },
+    repMoveOpportunity(id, stageName) {
+      const o = opportunities.get(id);
+      const stage = pipelines.find((p) => p.id === o?.pipelineId)?.stages.find((x) => x.name === stageName);
+      if (!o || !stage) throw new Error(`no opportunity ${id} or stage ${stageName}`);
+      o.pipelineStageId = stage.id;
+      o.updatedAt = Math.max(Date.now(), o.updatedAt + 1);
+      const { createdAt, updatedAt: _u, ...rest } = opportunityJson(o);
+      send({ type: 'OpportunityStageUpdate', ...rest, dateAdded: createdAt, source: null });
     },
     async repEdit(id, changes) {
       const t = contacts.get(id);
