@@ -177,8 +177,11 @@ function instrument(db: Db): { db: Db; stats: DbStats } {
     },
     close: () => db.close(),
   };
-  // pg-boss finds the instance on the Db it is given.
-  return { db: Object.assign(wrapped, { pglite }), stats };
+  // pg-boss finds the instance's statements on the Db it is given.
+  return {
+    db: Object.assign(wrapped, { pglite, statements: (db as Db & { statements?: unknown }).statements }),
+    stats,
+  };
 }
 
 let fakes: Sandbox['fakes'] = {};
