@@ -12,6 +12,7 @@ import { createGoHighLevelFake, type GoHighLevelFake } from '../src/sandbox/fake
 import { listen, type RunningServer } from '../src/sandbox/fakes/fake-kit.ts';
 import { createApp } from '../src/server/app.ts';
 import { HttpMetrics } from '../src/server/http-metrics.ts';
+import type { SyncDefinition } from '../src/sync/compile-sync.ts';
 import { gohighlevelSyncSource } from '../src/sync/crm-hooks.ts';
 import { loadSync, SYNCS_DIR } from '../src/sync/load-sync.ts';
 import { runSync } from '../src/sync/run-sync.ts';
@@ -214,7 +215,11 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
   let nextEvent = 1;
   const source = gohighlevelSyncSource(gohighlevelSource, undefined, loadSync);
   /** Verifies each delivery with the published key, then processes it as the hook job would. */
-  const receive = async (batch: { body: string; headers: Record<string, string> }[], key: string) => {
+  const receive = async (
+    batch: { body: string; headers: Record<string, string> }[],
+    key: string,
+    load: (name: string) => Promise<SyncDefinition> = loadSync,
+  ) => {
     const out: { refused?: string; result?: unknown }[] = [];
     for (const { body, headers } of batch) {
       const req = {
@@ -238,7 +243,7 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
         receivedAt: new Date(),
       };
       out.push({
-        result: await gohighlevelSyncSource(gohighlevelSource, env(), loadSync).process(event, { db }),
+        result: await gohighlevelSyncSource(gohighlevelSource, env(), load).process(event, { db }),
       });
     }
     return out;
@@ -253,6 +258,18 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
   it("signed webhooks: our own writes come back as echoes; a rep's phone correction becomes a crm value; a replay changes nothing", async () => {
     expect(source.id).toBe('gohighlevel');
     await subscribe();
+    // the built-in plus `opportunity.stage` (never → contact.stage): the stage comes back too
+    const text = await readFile(join(SYNCS_DIR, 'golf-courses-gohighlevel.yaml'), 'utf8');
+    const file = join(tmpdir(), `golf-ghl-stage-field-${process.pid}.yaml`);
+    await writeFile(
+      file,
+      text.replace(
+        'fields:\n',
+        'fields:\n  - to: opportunity.stage\n    rule: never\n    local: contact.stage\n',
+      ),
+    );
+    const withStage = await loadSync(file);
+    expect(withStage.fields[0]).toMatchObject({ to: 'opportunity.stage', rule: 'never' });
     const { contacts: ids } = await seedGolf(db, 1, 2);
     await sync();
     await fake.settled();
@@ -262,7 +279,7 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
       'ContactCreate',
     ]);
     expect(ours[0]!.headers['x-ghl-signature']).toMatch(/^[A-Za-z0-9+/]+=*$/);
-    const echoes = await receive(ours, fake.webhookPublicKey);
+    const echoes = await receive(ours, fake.webhookPublicKey, async () => withStage);
     expect(echoes.every((e) => !e.refused)).toBe(true);
     expect((await decisions()).applied ?? 0).toBe(0);
 
@@ -291,7 +308,7 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
     expect((await receive(rep, stranger))[0]!.refused).toMatch(/does not match/);
     expect((await receive(rep, 'not a key'))[0]!.refused).toMatch(/not a public key/);
 
-    await receive(rep, fake.webhookPublicKey);
+    await receive(rep, fake.webhookPublicKey, async () => withStage);
     const current = (await readCurrentFieldValues(db, 'contact', [ids[0]!])).get(ids[0]!);
     expect(current?.get('phone')).toMatchObject({
       value: '+18045550199',
@@ -308,7 +325,7 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
     await fake.settled();
     const moved = bodies.splice(0);
     expect(JSON.parse(moved[0]!.body)).toMatchObject({ type: 'OpportunityStageUpdate', contactId: stacy.id });
-    await receive(moved, fake.webhookPublicKey);
+    await receive(moved, fake.webhookPublicKey, async () => withStage);
     const stage = (await readCurrentFieldValues(db, 'contact', [ids[0]!])).get(ids[0]!)?.get('stage');
     expect(stage).toMatchObject({ value: 'Contacted', source: 'crm', provider: 'gohighlevel' });
     expect(stage?.observedAt.getTime()).toBe(opp.updatedAt);
@@ -316,7 +333,7 @@ describeEachBackend('sync to GoHighLevel', (backend) => {
     // the same delivery again (a retry): nothing new; the next sync sends nothing back
     const before = await decisions();
     const values = await db.query('SELECT count(*)::int AS n FROM field_values');
-    await receive(rep, fake.webhookPublicKey);
+    await receive(rep, fake.webhookPublicKey, async () => withStage);
     expect(await decisions()).toEqual(before);
     expect((await db.query('SELECT count(*)::int AS n FROM field_values')).rows).toEqual(values.rows);
     const requests = fake.stats.requests;
