@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { type BatchFigures, batchFigures, runFigures, valueFigures } from '../engine/batch-figures.ts';
+import { type BatchFigures, batchFigures, pooledFigures } from '../engine/batch-figures.ts';
 import { histogramPercentile } from '../ledger/ledger-figures.ts';
 
 /**
@@ -99,8 +99,8 @@ export async function deploymentBatches(db: Queryable, deploymentId: number): Pr
  * The same figures over any set of batches (a pattern's figures pool all its deployments' batches), from
  * the engine's batch figures (read port engine/batch-figures.ts; stored when a batch ends). Counts and
  * costs add up over batches; distinct accounts, contacts and run-time percentiles do not, so over several
- * batches those few are counted again from the runs (runFigures, valueFigures); latency medians come
- * from the stored histograms. Pass `figures` when they were read already.
+ * batches those come from the id lists and run-time histograms each batch's figures keep (pooledFigures;
+ * counted from the raw rows while a batch is open); latency medians come from the stored histograms. Pass `figures` when they were read already.
  */
 export async function batchStats(
   db: Db,
@@ -109,8 +109,9 @@ export async function batchStats(
 ): Promise<Omit<DeploymentStats, 'deploymentId'>> {
   const figs = figures ?? (await batchFigures(db, batches));
   const one = figs.length === 1 && batches.length === 1 ? figs[0]! : null;
-  const runs = one ?? (await runFigures(db, batches));
-  const v = one ?? (await valueFigures(db, batches));
+  const pooled = one ?? (await pooledFigures(db, batches, figs));
+  const runs = pooled;
+  const v = pooled;
   const wallS = figs.reduce((s, f) => s + f.speed.wallS, 0);
 
   const steps = new Map<string, StepStat & { first: string }>();
