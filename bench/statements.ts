@@ -3,7 +3,10 @@
  * every statement Sluice and pg-boss send is counted by its text, then divided by the calls made.
  *
  *   npx tsx bench/statements.ts [records] [pglite|postgres]
+ *   PROFILE=/tmp/x npx tsx bench/statements.ts 600 pglite   # also a CPU profile of the run alone: /tmp/x-<backend>.cpuprofile
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import pg from 'pg';
 import type { Db, Queryable } from '../src/db/db.ts';
 import { chainPipeline } from '../test/helpers/fake-pipelines.ts';
@@ -88,6 +91,13 @@ for (const backend of backends) {
       Array.from({ length: records }, (_, i) => i + 1),
     );
     counting = true;
+    const session = process.env.PROFILE ? new Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    const cpu0 = process.cpuUsage();
     const r = await runInProcess({
       db: s.db,
       fakeUrl: server.url,
@@ -96,11 +106,17 @@ for (const backend of backends) {
       concurrency: backend === 'postgres' ? 64 : 32,
     });
     counting = false;
+    const cpu = process.cpuUsage(cpu0);
+    if (session) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(`${process.env.PROFILE}-${backend}.cpuprofile`, JSON.stringify(profile));
+      session.disconnect();
+    }
     const calls = r.progress.calls;
     const rows = [...counts.entries()].sort((a, b) => b[1].n - a[1].n);
     const total = rows.reduce((s, [, c]) => s + c.n, 0);
     console.log(
-      `\n${backend}: ${calls} calls, ${r.progress.enriched} runs, ${(r.wallMs / 1000).toFixed(1)} s = ${Math.round(calls / (r.wallMs / 1000))} calls/s; ${total} statements = ${(total / calls).toFixed(2)} per call`,
+      `\n${backend}: ${calls} calls, ${r.progress.enriched} runs, ${(r.wallMs / 1000).toFixed(1)} s = ${Math.round(calls / (r.wallMs / 1000))} calls/s; ${total} statements = ${(total / calls).toFixed(2)} per call; ${Math.round(calls / ((cpu.user + cpu.system) / 1e6))} calls per CPU-second of this process`,
     );
     for (const [k, c] of rows)
       if (c.n / calls >= 0.01)
