@@ -1,5 +1,12 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { type EntryFile, type PatternFile, readLibrary } from './pattern-file.ts';
+import { storeLibraryStamp } from './library-stamp.ts';
+import {
+  type EntryFile,
+  PATTERNS_DIR,
+  type PatternFile,
+  type ReadFiles,
+  readLibrary,
+} from './pattern-file.ts';
 
 /**
  * Writes the library's files into the database: built-in patterns and entries are updated from their
@@ -176,13 +183,18 @@ export async function upsertEntry(
   );
 }
 
-/** Loads the built-in library (`patterns/`) into the database; cheap and idempotent. */
-export async function syncLibrary(db: Db, root?: string): Promise<SyncResult> {
-  const lib = await readLibrary(root);
+/**
+ * Loads the built-in library (`patterns/`) into the database; cheap and idempotent. Stamps what it read
+ * (library-stamp.ts), so the next learning refresh skips it when nothing changed.
+ */
+export async function syncLibrary(db: Db, root = PATTERNS_DIR): Promise<SyncResult> {
+  const read: ReadFiles = new Map();
+  const lib = await readLibrary(root, read);
   return db.transaction(async (tx) => {
     let versions = 0;
     for (const p of lib.patterns) versions += (await upsertPattern(tx, p, 'builtin')).versionsAdded;
     for (const e of lib.entries) await upsertEntry(tx, e, 'builtin');
+    await storeLibraryStamp(tx, root, read);
     return { patterns: lib.patterns.length, versions, entries: lib.entries.length };
   });
 }
