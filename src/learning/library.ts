@@ -19,6 +19,25 @@ export interface SyncResult {
   entries: number;
 }
 
+/** A pattern's columns as $1…$13 (slug, name, category, … criteria), in the order both statements below use. */
+function patternParams(p: PatternFile): unknown[] {
+  return [
+    p.slug,
+    p.name,
+    p.category,
+    p.use_case.trim(),
+    p.context.industries,
+    p.context.stages,
+    p.context.company_size ?? null,
+    p.sequence.join('\n'),
+    p.failure_modes,
+    p.tags,
+    p.signature,
+    JSON.stringify(p.documented),
+    JSON.stringify(p.criteria),
+  ];
+}
+
 export async function upsertPattern(
   db: Queryable,
   p: PatternFile,
@@ -37,23 +56,7 @@ export async function upsertPattern(
             IS NOT DISTINCT FROM
             ($2::text, $3::text, $4::text, $5::text[], $6::text[], $7::text, $8::text, $9::text[], $10::text[],
              $11::boolean, $12::jsonb, $13::jsonb)`,
-    [
-      p.slug,
-      p.name,
-      p.category,
-      p.use_case.trim(),
-      p.context.industries,
-      p.context.stages,
-      p.context.company_size ?? null,
-      p.sequence.join('\n'),
-      p.failure_modes,
-      p.tags,
-      p.signature,
-      JSON.stringify(p.documented),
-      JSON.stringify(p.criteria),
-      p.versions.map((v) => v.version),
-      origin,
-    ],
+    [...patternParams(p), p.versions.map((v) => v.version), origin],
   );
   const hit = same.rows[0];
   if (hit && hit.have === new Set(p.versions.map((v) => v.version)).size)
@@ -78,22 +81,7 @@ export async function upsertPattern(
               EXCLUDED.company_size, EXCLUDED.architecture, EXCLUDED.failure_modes, EXCLUDED.tags,
               EXCLUDED.signature, EXCLUDED.documented, EXCLUDED.criteria)
      RETURNING id`,
-    [
-      p.slug,
-      p.name,
-      p.category,
-      p.use_case.trim(),
-      p.context.industries,
-      p.context.stages,
-      p.context.company_size ?? null,
-      p.sequence.join('\n'),
-      p.failure_modes,
-      p.tags,
-      p.signature,
-      JSON.stringify(p.documented),
-      JSON.stringify(p.criteria),
-      origin,
-    ],
+    [...patternParams(p), origin],
   );
   const id =
     r.rows[0]?.id ??
