@@ -267,4 +267,80 @@ describeEachBackend('gateway', (backend) => {
     expect(fx.server.requests).toHaveLength(5);
     expect((await getBudget(fx.db, 'batch:9'))?.spentUsd).toBeCloseTo(0.5);
   });
+
+  it('calls that start together share one preflight statement and their records are group-committed, each with its own answer', async () => {
+    fx = await gatewayFixture(sharedDb(), fakeProvider({ priceUsd: 0.1 }));
+    for (const q of ['w0', 'w1', 'w2']) await fx.gateway.call(call(q));
+    await setBatchBudget(fx.db, 5, 0.75);
+    // Statements of this gateway only, by kind (its own Db view: its own group commits).
+    const texts: string[] = [];
+    const db = Object.create(fx.db) as typeof fx.db;
+    db.query = (text, params) => {
+      texts.push(text);
+      return fx!.db.query(text, params);
+    };
+    // The answers come back together, so their records can share statements.
+    let release: () => void = () => {};
+    const answered = new Promise<void>((r) => {
+      release = r;
+    });
+    let waiting = 0;
+    const gateway = fx.newGateway(
+      {
+        fetch: async (url, init) => {
+          if (++waiting === 7) release();
+          await answered;
+          return fetch(url, init);
+        },
+      },
+      db,
+    );
+    const qs = ['w0', 'n0', 'w1', 'n1', 'n2', 'w2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8'];
+    const results = await Promise.allSettled(
+      qs.map((q, i) => gateway.call(call(q, { batchId: 5, runId: i }))),
+    );
+    const preflights = texts.filter((t) => /unnest\(\$1::text\[\]/.test(t));
+    const records = texts.filter((t) => /unnest\(\$1::bigint\[\]/.test(t));
+    expect(preflights).toHaveLength(1);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    expect(records.length).toBeLessThan(7);
+    // Each call got its own answer; 7 of the 9 misses fit the budget ($0.75 at $0.10), in call order.
+    const out = results.map((r, i) =>
+      r.status === 'fulfilled'
+        ? [qs[i], r.value.cached, (r.value.output as { value: string }).value]
+        : [qs[i], r.reason instanceof BudgetExceededError],
+    );
+    expect(out).toEqual([
+      ['w0', true, 'value-of-w0'],
+      ['n0', false, 'value-of-n0'],
+      ['w1', true, 'value-of-w1'],
+      ['n1', false, 'value-of-n1'],
+      ['n2', false, 'value-of-n2'],
+      ['w2', true, 'value-of-w2'],
+      ['n3', false, 'value-of-n3'],
+      ['n4', false, 'value-of-n4'],
+      ['n5', false, 'value-of-n5'],
+      ['n6', false, 'value-of-n6'],
+      ['n7', true],
+      ['n8', true],
+    ]);
+    expect(fx.server.requests).toHaveLength(3 + 7);
+    const ledger = await listLedger(fx.db, { batchId: 5 });
+    expect(
+      ledger.map((l) => [l.runId, l.cache, l.status, l.costUsd]).sort((a, b) => Number(a[0]) - Number(b[0])),
+    ).toEqual(
+      qs.map((q, i) => [
+        i,
+        q.startsWith('w') ? 'hit' : 'miss',
+        q.startsWith('w') ? 'found' : i >= 10 ? 'refused' : 'found',
+        q.startsWith('w') || i >= 10 ? 0 : 0.1,
+      ]),
+    );
+    expect(await getBudget(fx.db, 'batch:5')).toMatchObject({ reservedUsd: 0 });
+    expect((await getBudget(fx.db, 'batch:5'))?.spentUsd).toBeCloseTo(0.7);
+    const left = await fx.db.query<{ n: number }>(
+      'SELECT (SELECT count(*) FROM call_attempts) + (SELECT count(*) FROM cache_inflight) AS n',
+    );
+    expect(Number(left.rows[0]!.n)).toBe(0);
+  });
 });

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 
 /**
@@ -68,55 +69,80 @@ export interface Preflight {
   attemptId: number | null;
 }
 
-const sql = (claim: boolean, attempt: boolean, durable: boolean) => `
-WITH hit AS (
-  UPDATE cache_entries SET last_hit_at = now(), hits = hits + 1
-  WHERE key = $1 AND NOT $4::boolean AND expires_at > now()
-    AND ($10::float8 IS NULL OR created_at >= to_timestamp($10::float8 / 1000))
-  RETURNING found, output, cost_usd, confidence
+/**
+ * The statement, for a group of calls (group commit, src/db/group-commit.ts): the calls that start
+ * while the previous group's statement runs share the next one, each its own row of `x`. What one
+ * call's row decides (hit, marker, reservation, attempt row) is what the statement for that call
+ * alone decided; the keys of a group are distinct (one statement cannot claim one marker twice).
+ * Reservations in one budget are admitted in call order while spent + reserved + the prices so far
+ * fit; a call refused only because others of its group went first is tried alone by the budget stage.
+ */
+const sql = (durable: boolean) => `
+WITH x AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::float8[],
+                       $7::boolean[], $8::bigint[], $9::bigint[], $10::text[], $11::float8[], $12::text[],
+                       $13::numeric[], $14::text[], $15::boolean[], $16::text[], $17::int[])
+    WITH ORDINALITY AS x(key, provider, operation, refresh, owner, ttl_ms, claim, run_id, batch_id,
+                         hit_label, fresh_after_ms, batch_scope, reserve_usd, health_key, att, cache,
+                         lease_ms, ord)
+), hit AS (
+  UPDATE cache_entries c SET last_hit_at = now(), hits = c.hits + 1
+  FROM x
+  WHERE c.key = x.key AND NOT x.refresh AND c.expires_at > now()
+    AND (x.fresh_after_ms IS NULL OR c.created_at >= to_timestamp(x.fresh_after_ms / 1000))
+  RETURNING x.ord, c.found, c.output, c.cost_usd, c.confidence
 ), led AS (
   INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, saved_usd, cache_key)
-  SELECT $2, $3, $7, $8, 0, $9, CASE WHEN found THEN 'found' ELSE 'not_found' END, cost_usd, $1 FROM hit
-), claim AS (${
-  claim
-    ? `
+  SELECT x.provider, x.operation, x.run_id, x.batch_id, 0, x.hit_label,
+         CASE WHEN h.found THEN 'found' ELSE 'not_found' END, h.cost_usd, x.key
+  FROM hit h JOIN x ON x.ord = h.ord
+), claim AS (
   INSERT INTO cache_inflight (key, owner, expires_at)
-  SELECT $1, $5, now() + $6::float8 * interval '1 millisecond'
-  WHERE NOT EXISTS (SELECT 1 FROM hit)
+  SELECT x.key, x.owner, now() + x.ttl_ms * interval '1 millisecond' FROM x
+  WHERE x.claim AND NOT EXISTS (SELECT 1 FROM hit WHERE hit.ord = x.ord)
+  ORDER BY x.key
   ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
     WHERE cache_inflight.expires_at < now() OR cache_inflight.owner = EXCLUDED.owner
-  RETURNING 1`
-    : // $5 and $6 are still referenced so both variants take the same parameters.
-      'SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM hit) AND $5::text IS NOT NULL AND $6::float8 IS NOT NULL'
-}), res AS (
-  UPDATE budgets SET reserved_usd = reserved_usd + $12::numeric, updated_at = now()
-  WHERE scope = $11 AND $12::numeric > 0 AND EXISTS (SELECT 1 FROM claim)
-    AND spent_usd + reserved_usd + $12::numeric <= limit_usd
-  RETURNING 1
-)${
-  attempt
-    ? `, att AS (
+  RETURNING key
+), leaders AS (
+  -- Without a marker row (single-process PGlite coalesces in memory) a miss is always the leader.
+  SELECT key FROM claim
+  UNION ALL
+  SELECT x.key FROM x WHERE NOT x.claim AND NOT EXISTS (SELECT 1 FROM hit WHERE hit.ord = x.ord)
+), want AS (
+  SELECT x.ord, x.batch_scope, x.reserve_usd,
+         b.spent_usd + b.reserved_usd
+           + sum(x.reserve_usd) OVER (PARTITION BY x.batch_scope ORDER BY x.ord) <= b.limit_usd AS fits
+  FROM x JOIN leaders l ON l.key = x.key JOIN budgets b ON b.scope = x.batch_scope
+  WHERE x.reserve_usd > 0
+), res AS (
+  UPDATE budgets b SET reserved_usd = b.reserved_usd + t.total, updated_at = now()
+  FROM (SELECT batch_scope, sum(reserve_usd) AS total FROM want WHERE fits GROUP BY batch_scope) t
+  WHERE b.scope = t.batch_scope AND b.spent_usd + b.reserved_usd + t.total <= b.limit_usd
+  RETURNING b.scope
+), reserved AS (
+  SELECT w.ord FROM want w JOIN res r ON r.scope = w.batch_scope WHERE w.fits
+), att AS (
   INSERT INTO call_attempts (owner, provider, operation, cache_key, run_id, batch_id, cache, price_usd,
                              budget_scopes, reserved_usd, lease_ms, lease_until)
-  SELECT $5, $2, $3, $1, $7, $8, $14, $12::numeric,
-         CASE WHEN EXISTS (SELECT 1 FROM res) THEN ARRAY[$11::text] ELSE '{}'::text[] END,
-         CASE WHEN EXISTS (SELECT 1 FROM res) THEN $12::numeric ELSE 0 END,
-         $15::int, now() + $15::int * interval '1 millisecond'
-  WHERE EXISTS (SELECT 1 FROM claim)
-  RETURNING id
-)`
-    : ''
-}
-SELECT h.found, h.output, h.cost_usd, h.confidence,
-       EXISTS (SELECT 1 FROM claim) AS leader,
+  SELECT x.owner, x.provider, x.operation, x.key, x.run_id, x.batch_id, x.cache, x.reserve_usd,
+         CASE WHEN r.ord IS NULL THEN '{}'::text[] ELSE ARRAY[x.batch_scope] END,
+         CASE WHEN r.ord IS NULL THEN 0 ELSE x.reserve_usd END,
+         x.lease_ms, now() + x.lease_ms * interval '1 millisecond'
+  FROM x JOIN leaders l ON l.key = x.key LEFT JOIN reserved r ON r.ord = x.ord
+  WHERE x.att
+  RETURNING id, cache_key
+)
+SELECT x.ord, h.found, h.output, h.cost_usd, h.confidence,
+       EXISTS (SELECT 1 FROM leaders l WHERE l.key = x.key) AS leader,
        extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms,
        coalesce(s.failures, 0) AS failures,
        extract(epoch FROM s.open_until)::float8 * 1000 AS open_until_ms,
        extract(epoch FROM s.paused_until)::float8 * 1000 AS paused_until_ms,
        extract(epoch FROM s.exhausted_until)::float8 * 1000 AS exhausted_until_ms,
        b.limit_usd AS batch_limit, b.spent_usd AS batch_spent, b.reserved_usd AS batch_reserved,
-       EXISTS (SELECT 1 FROM res) AS reserved,
-       ${attempt ? '(SELECT id FROM att)' : 'NULL::bigint'} AS attempt_id,
+       EXISTS (SELECT 1 FROM reserved r WHERE r.ord = x.ord) AS reserved,
+       (SELECT a.id FROM att a WHERE a.cache_key = x.key) AS attempt_id,
        -- Nothing written here must survive a crash of the database server (a hit's ledger row and LRU
        -- clock, the marker, the reservation and the attempt row that accounts for it, lost together),
        -- so this statement's commit does not wait for the WAL flush; the statement recording a paid
@@ -124,21 +150,14 @@ SELECT h.found, h.output, h.cost_usd, h.confidence,
        -- reaper. Except on PGlite, where the database dies with the process: there the attempt row
        -- must reach the WAL before the request (PGlite runs with fsync off, so that costs a write).
        ${durable ? 'NULL' : "set_config('synchronous_commit', 'off', true)"} AS async_commit
-FROM (SELECT 1) AS one
-LEFT JOIN hit h ON true
-LEFT JOIN provider_state s ON s.provider = coalesce($13::text, $2)
-LEFT JOIN budgets b ON b.scope = $11`;
+FROM x
+LEFT JOIN hit h ON h.ord = x.ord
+LEFT JOIN provider_state s ON s.provider = coalesce(x.health_key, x.provider)
+LEFT JOIN budgets b ON b.scope = x.batch_scope
+ORDER BY x.ord`;
 
-const SQL = new Map<string, string>();
-function statement(claim: boolean, attempt: boolean, durable: boolean): string {
-  const id = `${claim}${attempt}${durable}`;
-  let text = SQL.get(id);
-  if (!text) {
-    text = prepared(sql(claim, attempt, durable));
-    SQL.set(id, text);
-  }
-  return text;
-}
+const DURABLE = prepared(sql(true));
+const ASYNC = prepared(sql(false));
 
 interface Row {
   found: boolean | null;
@@ -158,28 +177,34 @@ interface Row {
   attempt_id: string | number | null;
 }
 
-export async function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
-  const attempt = p.attempt !== undefined && p.reserveUsd > 0;
-  const params: unknown[] = [
-    p.key,
-    p.provider,
-    p.operation,
-    p.refresh,
-    p.owner,
-    p.inflightTtlMs,
-    p.runId,
-    p.batchId,
-    p.hitLabel,
-    p.freshAfterMs,
-    p.batchScope,
-    p.reserveUsd,
-    p.healthKey ?? null,
-  ];
-  if (attempt) params.push(p.attempt!.cache, Math.round(p.attempt!.leaseMs));
-  const text = statement(p.claim !== false, attempt, attempt && p.attempt!.durable === true);
-  const res = await db.query<Row>(text, params);
-  const r = res.rows[0]!;
-  return {
+/** Writes an attempt row: a paid call (a price to reserve and to count if its outcome is lost). */
+const writesAttempt = (p: PreflightParams) => p.attempt !== undefined && p.reserveUsd > 0;
+
+async function preflightGroup(db: Queryable, group: PreflightParams[]): Promise<Preflight[]> {
+  const col = <V>(f: (p: PreflightParams) => V) => group.map(f);
+  const durable = group.some((p) => writesAttempt(p) && p.attempt!.durable === true);
+  const res = await db.query<Row>(durable ? DURABLE : ASYNC, [
+    col((p) => p.key),
+    col((p) => p.provider),
+    col((p) => p.operation),
+    col((p) => p.refresh),
+    col((p) => p.owner),
+    col((p) => p.inflightTtlMs),
+    col((p) => p.claim !== false),
+    col((p) => p.runId),
+    col((p) => p.batchId),
+    col((p) => p.hitLabel),
+    col((p) => p.freshAfterMs),
+    col((p) => p.batchScope),
+    col((p) => p.reserveUsd),
+    col((p) => p.healthKey ?? null),
+    col(writesAttempt),
+    col((p) => p.attempt?.cache ?? 'miss'),
+    col((p) => Math.round(p.attempt?.leaseMs ?? 0)),
+  ]);
+  if (res.rows.length !== group.length)
+    throw new Error(`preflight: ${res.rows.length} rows for a group of ${group.length}`);
+  return res.rows.map((r) => ({
     hit:
       r.found === null
         ? undefined
@@ -195,5 +220,28 @@ export async function preflight(db: Queryable, p: PreflightParams): Promise<Pref
     batchReservedUsd: r.batch_reserved ?? 0,
     batchReserved: r.reserved,
     attemptId: r.attempt_id === null ? null : Number(r.attempt_id),
-  };
+  }));
 }
+
+/** One group commit per database: every gateway of the process shares it. */
+const groups = new WeakMap<Queryable, GroupCommit<PreflightParams, Preflight>>();
+
+/**
+ * The preflight of one call. It shares a statement with the other calls of this process that start
+ * while the previous one runs (each call still gets exactly its own answer).
+ */
+export function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
+  let group = groups.get(db);
+  if (!group) {
+    group = new GroupCommit(
+      (items) => inDistinctKeys(items, (part) => preflightGroup(db, part)),
+      MAX_GROUP,
+      parallelGroups(db),
+    );
+    groups.set(db, group);
+  }
+  return group.add(p);
+}
+
+/** Calls in one statement at most. */
+const MAX_GROUP = 256;

@@ -1,7 +1,7 @@
 import type { Db, Queryable } from '../db/db.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { type FieldObservation, writeFieldValues } from '../records/field-values.ts';
 import { type RunResult, runObservations } from './final-write.ts';
-import { GroupCommit } from './group-commit.ts';
 import type { StepError } from './pipeline-types.ts';
 import type { AttemptStats } from './run-store.ts';
 

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
-import { GroupCommit } from './group-commit.ts';
 import type { StepOutput } from './pipeline-types.ts';
 import type { AttemptStats } from './run-store.ts';
 

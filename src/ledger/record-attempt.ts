@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 
@@ -211,9 +212,148 @@ export interface AttemptRecorded {
   nowMs: number;
 }
 
+/**
+ * Writes one attempt record. The common ones (a terminal record with its ledger row and no health
+ * change or slot: a result, a refusal; a coalesced follower's row) share one statement with the other
+ * calls of this process recording at the same time (group commit, src/db/group-commit.ts); the rest
+ * (failures counted toward the circuit, throttles, slots) run their own statement.
+ */
 export async function recordAttempt(db: Queryable, r: AttemptRecord): Promise<AttemptRecorded> {
+  if (groupable(r)) return groupFor(db).add(r);
   const { text, values } = build(r);
   const res = await db.query<{ open_until_ms: number | null; now_ms: number }>(text, values);
   const row = res.rows[0];
   return { openUntilMs: row?.open_until_ms ?? null, nowMs: row?.now_ms ?? Date.now() };
+}
+
+function groupable(r: AttemptRecord): boolean {
+  return (
+    r.ledger !== undefined &&
+    r.health === 'none' &&
+    r.slot === null &&
+    (r.limiterKeys?.length ?? 0) === 0 &&
+    // A non-terminal record of a paid call also counts its attempt on the attempt row.
+    (r.terminal || (r.attemptId ?? null) === null)
+  );
+}
+
+const groups = new WeakMap<Queryable, GroupCommit<AttemptRecord & { key: string }, AttemptRecorded>>();
+
+function groupFor(db: Queryable) {
+  let group = groups.get(db);
+  if (!group) {
+    group = new GroupCommit(
+      (items) => inDistinctKeys(items, (part) => recordGroup(db, part)),
+      256,
+      parallelGroups(db),
+    );
+    groups.set(db, group);
+  }
+  return {
+    add: (r: AttemptRecord) => group.add({ ...r, key: r.cacheKey }),
+  };
+}
+
+/**
+ * The statement of `build` for a group of groupable records, one row of `x` each, every part per row
+ * as it would be alone: the attempt row deleted (and a reaped one's `unknown` ledger row corrected),
+ * the ledger row and the budget settlement fenced by that delete, the cache entry upserted, the
+ * marker dropped. Budget scopes come as (row, scope) pairs; each scope is updated once, with the sum
+ * of its rows.
+ */
+const groupSql = (durable: boolean) => `
+WITH x AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[],
+                       $7::boolean[], $8::bigint[], $9::bigint[], $10::int[], $11::text[], $12::text[],
+                       $13::int[], $14::numeric[], $15::numeric[], $16::int[], $17::text[], $18::text[],
+                       $19::boolean[], $20::jsonb[], $21::boolean[], $22::jsonb[], $23::numeric[],
+                       $24::real[], $25::float8[], $26::numeric[])
+    WITH ORDINALITY AS x(attempt_id, provider, operation, key, owner, terminal, marker, run_id, batch_id,
+                         attempt, cache, status, http_status, cost_usd, saved_usd, latency_ms,
+                         error_class, error, cache_write, input, found, output, entry_cost_usd,
+                         confidence, ttl_ms, reserved_usd, ord)
+), att AS (
+  DELETE FROM call_attempts a USING x WHERE a.id = x.attempt_id AND x.terminal
+  RETURNING x.ord, a.status = 'unknown' AS reaped, a.price_usd, a.ledger_id
+), late AS (
+  UPDATE ledger l SET cost_usd = 0, error = left(l.error || ' Its owner recorded the outcome later.', 1000)
+  FROM att WHERE att.reaped AND l.id = att.ledger_id
+), ok AS (
+  -- The record of a paid call goes ahead only in the statement that deletes its attempt row.
+  SELECT x.*, att.reaped, att.price_usd AS reaped_price FROM x LEFT JOIN att ON att.ord = x.ord
+  WHERE x.attempt_id IS NULL OR att.ord IS NOT NULL
+), led AS (
+  INSERT INTO ledger (provider, operation, run_id, batch_id, attempt, cache, status, http_status,
+                      cost_usd, saved_usd, latency_ms, error_class, error, cache_key)
+  SELECT provider, operation, run_id, batch_id, attempt, cache, status, http_status, cost_usd,
+         saved_usd, latency_ms, error_class, error, key
+  FROM ok ORDER BY ord
+), ent AS (
+  INSERT INTO cache_entries (key, provider, operation, input, found, output, cost_usd, confidence, expires_at)
+  SELECT key, provider, operation, input, found, output, entry_cost_usd, confidence,
+         now() + ttl_ms * interval '1 millisecond'
+  FROM x WHERE cache_write ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET input = EXCLUDED.input, found = EXCLUDED.found, output = EXCLUDED.output,
+    cost_usd = EXCLUDED.cost_usd, confidence = EXCLUDED.confidence, created_at = now(),
+    expires_at = EXCLUDED.expires_at, last_hit_at = now()
+), mark AS (
+  DELETE FROM cache_inflight m USING x WHERE x.terminal AND x.marker AND m.key = x.key AND m.owner = x.owner
+), bud AS (
+  UPDATE budgets b SET spent_usd = b.spent_usd + t.spent,
+                       reserved_usd = greatest(0, b.reserved_usd - t.released), updated_at = now()
+  FROM (
+    SELECT s.scope,
+           sum(ok.cost_usd - CASE WHEN ok.reaped THEN ok.reaped_price ELSE 0 END) AS spent,
+           sum(CASE WHEN ok.reaped OR NOT ok.terminal THEN 0 ELSE ok.reserved_usd END) AS released
+    FROM unnest($27::bigint[], $28::text[]) AS s(ord, scope) JOIN ok ON ok.ord = s.ord
+    GROUP BY s.scope
+  ) t
+  WHERE b.scope = t.scope
+)
+SELECT NULL::float8 AS open_until_ms, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms${
+  durable ? '' : ", set_config('synchronous_commit', 'off', true) AS async_commit"
+}`;
+
+const GROUP_DURABLE = prepared(groupSql(true));
+const GROUP_ASYNC = prepared(groupSql(false));
+
+async function recordGroup(db: Queryable, group: AttemptRecord[]): Promise<AttemptRecorded[]> {
+  const col = <V>(f: (r: AttemptRecord) => V) => group.map(f);
+  const l = (r: AttemptRecord) => r.ledger!;
+  const c = (r: AttemptRecord) => (r.cacheWrite && r.cacheWrite.ttlMs > 0 ? r.cacheWrite : undefined);
+  const scopes = group.flatMap((r, i) => r.budgetScopes.map((scope) => [i + 1, scope] as const));
+  const durable = group.some((r) => r.durable !== false);
+  const res = await db.query<{ now_ms: number }>(durable ? GROUP_DURABLE : GROUP_ASYNC, [
+    col((r) => r.attemptId ?? null),
+    col((r) => r.provider),
+    col((r) => r.operation),
+    col((r) => r.cacheKey),
+    col((r) => r.owner),
+    col((r) => r.terminal),
+    col((r) => r.marker !== false),
+    col((r) => r.runId),
+    col((r) => r.batchId),
+    col((r) => l(r).attempt),
+    col((r) => l(r).cache),
+    col((r) => l(r).status),
+    col((r) => l(r).httpStatus),
+    col((r) => l(r).costUsd),
+    col((r) => l(r).savedUsd ?? 0),
+    col((r) => Math.round(l(r).latencyMs)),
+    col((r) => l(r).errorClass),
+    // Error text is stored and shown (dlq show, the dashboard): scrubbed whatever raised it.
+    col((r) => (l(r).error == null ? null : redactSecrets(l(r).error!))),
+    col((r) => c(r) !== undefined),
+    col((r) => (c(r) ? JSON.stringify(c(r)!.input ?? null) : null)),
+    col((r) => c(r)?.found ?? null),
+    col((r) => (c(r) ? JSON.stringify(c(r)!.output ?? null) : null)),
+    col((r) => c(r)?.costUsd ?? null),
+    col((r) => c(r)?.confidence ?? null),
+    col((r) => c(r)?.ttlMs ?? null),
+    col((r) => (r.terminal ? r.reservedUsd : 0)),
+    scopes.map(([i]) => i),
+    scopes.map(([, scope]) => scope),
+  ]);
+  const nowMs = res.rows[0]?.now_ms ?? Date.now();
+  return group.map(() => ({ openUntilMs: null, nowMs }));
 }

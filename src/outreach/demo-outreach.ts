@@ -3,7 +3,7 @@ import type { Db } from '../db/db.ts';
 import type { RunEngine } from '../engine/run-executor.ts';
 import { createClickUpFake, type FakeTask } from '../sandbox/fakes/crm/clickup.ts';
 import { createSendGridFake } from '../sandbox/fakes/email/sendgrid.ts';
-import { listen, type RunningServer } from '../sandbox/fakes/fake-kit.ts';
+import { listen, type RunningServer, waitFor } from '../sandbox/fakes/fake-kit.ts';
 import type { World } from '../sandbox/world.ts';
 import { createApp } from '../server/app.ts';
 import { HttpMetrics } from '../server/http-metrics.ts';
@@ -43,15 +43,6 @@ export interface DemoOutreachReport {
     { sent: number; replied: number; auto: number; bounced: number; unsubscribed: number }
   >;
   replies: { contact: string; segment: string; text: string; task: string }[];
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
 }
 
 export async function demoOutreach(options: {

@@ -4,7 +4,7 @@ import type { RunEngine } from '../engine/run-executor.ts';
 import { readCurrentFieldValues } from '../records/read-records.ts';
 import { type ClickUpFake, createClickUpFake, type FakeTask } from '../sandbox/fakes/crm/clickup.ts';
 import { SANDBOX_REPS } from '../sandbox/fakes/crm/clickup-workspace.ts';
-import { listen, type RunningServer } from '../sandbox/fakes/fake-kit.ts';
+import { listen, type RunningServer, waitFor } from '../sandbox/fakes/fake-kit.ts';
 import { createApp } from '../server/app.ts';
 import { HttpMetrics } from '../server/http-metrics.ts';
 import { startHookProcessor } from '../webhooks/inbound/hook-events.ts';
@@ -32,15 +32,6 @@ export interface DemoCrmReport {
   sync: SyncReport['counts'];
   folders: { list: string; tasks: number; example: string | undefined }[];
   correction: { contactId: number; task: string; phone: string; recorded: boolean } | undefined;
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
 }
 
 export async function demoCrmSync(options: {

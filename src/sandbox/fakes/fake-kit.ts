@@ -214,3 +214,13 @@ export function listen(app: Hono, port = 0, load?: FakeLoad): Promise<RunningSer
     server.on('error', reject);
   });
 }
+
+/** Polls `check` every 100 ms until it holds or `ms` pass; for a demo waiting on a fake or a background loop. */
+export async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
