@@ -28,7 +28,7 @@ import type { Db } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
 import { generateWorld } from '../src/sandbox/world.ts';
-import { pacedLoad } from './paced-load.ts';
+import { pacedLoadInChild } from './paced-load.ts';
 
 interface AutocannonResult {
   duration: number;
@@ -58,9 +58,14 @@ const CONTACTS = Number(arg('contacts', '20000'));
 const BACKEND = arg('backend', 'both');
 /** `--profile DIR`: the server writes a V8 CPU profile there when it stops (node --cpu-prof). */
 const PROFILE = arg('profile', '');
+/** `--floor 0` skips the bare node:http server (bench/floor-server.ts) measured beside sluice on server Postgres. */
+const FLOOR = arg('floor', '1') !== '0';
+/** `--autocannon 0` skips the autocannon windows (bursts; a stress figure). */
+const AUTOCANNON = arg('autocannon', '1') !== '0';
 const PG_URL =
   process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
 
 async function seed(db: Db) {
   const courses = generateWorld(1).courses;
@@ -119,6 +124,33 @@ function startServe(env: Record<string, string>, extra: string[]) {
   };
 }
 
+/** bench/floor-server.ts in its own process (the tsx loader inherited from this one). */
+function startFloor(env: Record<string, string>) {
+  const child = spawn(process.execPath, [...process.execArgv, FLOOR_SERVER], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /\{"port":(\d+)\}/.exec(out);
+      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+    });
+    child.once('exit', (code) => reject(new Error(`the floor server exited with ${code}`)));
+  });
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 interface JobView {
   state: string;
   progress: {
@@ -135,6 +167,18 @@ function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+interface Dist {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+}
+const dist = (xs: number[]): Dist => {
+  const s = sorted(xs);
+  return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: s.at(-1) ?? Number.NaN, n: s.length };
+};
 
 /** CPU seconds (user + system) the server process used so far (Linux /proc; NaN elsewhere). */
 function cpuSeconds(pid: number | undefined): number {
@@ -144,74 +188,185 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** `uptime`'s load averages (1, 5, 15 min). */
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
 interface Window {
   tool: 'paced' | 'autocannon';
+  label: string;
   seconds: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  /** p99 of the paced client's own lag (due -> handed to a socket), ms; NaN for autocannon. */
+  /** Client-observed, ms: from when each request was due (paced) or sent (autocannon). */
+  client: Dist;
+  /** Client-observed from the request being handed to a socket, ms (paced only). */
+  fromSend?: Dist;
+  /** The paced client's own lag (due -> socket) and its 1 ms timer's lateness, p99 ms. */
   lagP99: number;
+  tickLateP99: number;
+  clientCpuMsPerRequest: number;
+  /** The server's own figure per answer (Server-Timing app;dur, exact), ms. */
+  serverApp?: Dist;
+  /** Its database span (Server-Timing db;dur), ms. */
+  serverDb?: Dist;
+  /** From the server's /metrics over the window: HTTP histogram, event loop, GC. */
+  runtime?: RuntimeDelta;
   answered: number;
   rate: number;
   bad: { non2xx: number; errors: number; timeouts: number };
   /** autocannon's own coordinated-omission corrected figures (whole ms). */
   acLatency?: { p50: number; p99: number };
-  /** Server-side (the app's own histogram in /metrics): share of answers within 1, 2.5, 5 ms, and the mean. */
-  server: { within: Record<string, number>; meanMs: number };
-  load: [number, number];
+  load: [string, string];
   /** Server CPU time per answered request, ms (independent of how busy the machine is). */
   cpuMsPerRequest: number;
 }
 
-/** The GET /v1/contacts/:id 200 series of /metrics: cumulative bucket counts by bound, sum, count. */
-async function serverHistogram(url: string, key: string) {
+type Buckets = Record<string, number>;
+interface Scrape {
+  http: { buckets: Buckets; sum: number; count: number };
+  loop: { buckets: Buckets; sum: number; count: number };
+  gc: { sum: number; count: number; buckets: Buckets };
+  busy: number;
+  at: number;
+}
+
+/** The series of /metrics the bench reads: GET /v1/contacts/:id 200, event-loop delay, GC pauses. */
+async function scrape(url: string, key: string): Promise<Scrape> {
   const text = await (await fetch(`${url}/metrics`, { headers: { 'x-api-key': key } })).text();
-  const buckets: Record<string, number> = {};
-  let sum = 0;
-  let count = 0;
+  const empty = () => ({ buckets: {} as Buckets, sum: 0, count: 0 });
+  const out: Scrape = { http: empty(), loop: empty(), gc: empty(), busy: 0, at: performance.now() };
   for (const line of text.split('\n')) {
-    if (
-      !line.includes('route="/v1/contacts/:id"') ||
-      !line.includes('method="GET"') ||
-      !line.includes('status="200"')
-    )
-      continue;
+    if (line.startsWith('#')) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    let into: { buckets: Buckets; sum: number; count: number } | undefined;
+    if (line.startsWith('sluice_http_request_duration_seconds')) {
+      if (
+        line.includes('route="/v1/contacts/:id"') &&
+        line.includes('method="GET"') &&
+        line.includes('status="200"')
+      )
+        into = out.http;
+    } else if (line.startsWith('sluice_event_loop_delay_seconds')) into = out.loop;
+    else if (line.startsWith('sluice_gc_pause_seconds')) into = out.gc;
+    else if (line.startsWith('sluice_event_loop_busy_seconds_total')) out.busy = value;
+    if (!into) continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (le) buckets[le] = value;
-    else if (line.startsWith('sluice_http_request_duration_seconds_sum')) sum = value;
-    else if (line.startsWith('sluice_http_request_duration_seconds_count')) count = value;
+    // GC series by kind are summed
+    if (le) into.buckets[le] = (into.buckets[le] ?? 0) + value;
+    else if (line.includes('_sum')) into.sum += value;
+    else if (line.includes('_count')) into.count += value;
   }
-  return { buckets, sum, count };
+  return out;
+}
+
+/** Prometheus' histogram_quantile over the difference of two scrapes (linear within a bucket). */
+function quantile(a: Buckets, b: Buckets, q: number): number {
+  const bounds = Object.keys(b)
+    .filter((k) => k !== '+Inf')
+    .map(Number)
+    .sort((x, y) => x - y);
+  const at = (k: number) => (b[String(k)] ?? 0) - (a[String(k)] ?? 0);
+  const total = (b['+Inf'] ?? 0) - (a['+Inf'] ?? 0);
+  if (total <= 0) return Number.NaN;
+  const rank = q * total;
+  let prevBound = 0;
+  let prevCount = 0;
+  for (const bound of bounds) {
+    const c = at(bound);
+    if (c >= rank) return prevBound + ((bound - prevBound) * (rank - prevCount)) / Math.max(1, c - prevCount);
+    prevBound = bound;
+    prevCount = c;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+interface RuntimeDelta {
+  /** Interpolated from the app's histogram, ms. */
+  httpP50: number;
+  httpP99: number;
+  httpMeanMs: number;
+  /** Event-loop delay (timer due every 10 ms), interpolated, ms; share of samples over 5 ms. */
+  loopP50: number;
+  loopP99: number;
+  loopOver5: number;
+  loopMax: string;
+  /** GC pauses in the window: how many, total ms, share of wall time. */
+  gcCount: number;
+  gcMs: number;
+  /** Share of the window the server's event loop was busy. */
+  busyShare: number;
+}
+
+function runtimeDelta(a: Scrape, b: Scrape): RuntimeDelta {
+  const n = b.http.count - a.http.count;
+  const loopN = b.loop.count - a.loop.count;
+  const over5 = loopN - ((b.loop.buckets['0.005'] ?? 0) - (a.loop.buckets['0.005'] ?? 0));
+  const bounds = Object.keys(b.loop.buckets).filter((k) => k !== '+Inf');
+  const loopMax = bounds.find((k) => (b.loop.buckets[k] ?? 0) - (a.loop.buckets[k] ?? 0) === loopN) ?? '>1';
+  return {
+    httpP50: quantile(a.http.buckets, b.http.buckets, 0.5) * 1000,
+    httpP99: quantile(a.http.buckets, b.http.buckets, 0.99) * 1000,
+    httpMeanMs: n > 0 ? ((b.http.sum - a.http.sum) / n) * 1000 : Number.NaN,
+    loopP50: quantile(a.loop.buckets, b.loop.buckets, 0.5) * 1000,
+    loopP99: quantile(a.loop.buckets, b.loop.buckets, 0.99) * 1000,
+    loopOver5: loopN > 0 ? over5 / loopN : Number.NaN,
+    loopMax: `<= ${Number(loopMax) * 1000} ms`,
+    gcCount: b.gc.count - a.gc.count,
+    gcMs: (b.gc.sum - a.gc.sum) * 1000,
+    busyShare: (b.busy - a.busy) / ((b.at - a.at) / 1000),
+  };
+}
+
+interface Target {
+  url: string;
+  /** `{id}` is a random contact id. */
+  path: string;
+  pid: number | undefined;
+  /** false: a floor server without /metrics. */
+  metrics: boolean;
 }
 
 async function measure(
-  url: string,
+  target: Target,
   seeded: { lo: number; hi: number; key: string },
   seconds: number,
-  pid: number | undefined,
   tool: 'paced' | 'autocannon',
+  label: string,
 ): Promise<Window> {
-  const cpu0 = cpuSeconds(pid);
-  const h0 = await serverHistogram(url, seeded.key);
-  const load0 = loadavg()[0]!;
+  const { url } = target;
+  const cpu0 = cpuSeconds(target.pid);
+  const h0 = target.metrics ? await scrape(url, seeded.key) : undefined;
+  const load0 = load();
   const span = seeded.hi - seeded.lo + 1;
-  const path = () => `/v1/contacts/${seeded.lo + Math.floor(Math.random() * span)}`;
-  let times: number[];
-  let lags: number[] = [];
-  let duration = seconds;
-  let bad = { non2xx: 0, errors: 0, timeouts: 0 };
-  let acLatency: { p50: number; p99: number } | undefined;
+  const path = () => target.path.replace('{id}', String(seeded.lo + Math.floor(Math.random() * span)));
+  let w: Omit<Window, 'runtime' | 'load' | 'cpuMsPerRequest' | 'tool' | 'seconds' | 'label'>;
   if (tool === 'paced') {
-    const r = await pacedLoad({ url, rate: RATE, seconds, path, headers: { 'x-api-key': seeded.key } });
-    times = r.latencies;
-    lags = r.lags.sort((a, b) => a - b);
-    const non2xx = [...r.statuses].filter(([s]) => s < 200 || s >= 300).reduce((n, [, k]) => n + k, 0);
-    bad = { non2xx, errors: r.errors, timeouts: 0 };
+    const r = await pacedLoadInChild({
+      url,
+      rate: RATE,
+      seconds,
+      path: target.path,
+      ids: [seeded.lo, seeded.hi],
+      headers: { 'x-api-key': seeded.key },
+    });
+    const non2xx = Object.entries(r.statuses)
+      .filter(([s]) => Number(s) < 200 || Number(s) >= 300)
+      .reduce((n, [, k]) => n + k, 0);
+    w = {
+      client: dist(r.latencies),
+      fromSend: dist(r.fromSend),
+      lagP99: pct(sorted(r.lags), 99),
+      tickLateP99: pct(sorted(r.tickLate), 99),
+      clientCpuMsPerRequest: r.cpuMsPerRequest,
+      ...(r.serverMs.length > 0 ? { serverApp: dist(r.serverMs) } : {}),
+      ...(r.dbMs.length > 0 ? { serverDb: dist(r.dbMs) } : {}),
+      answered: r.latencies.length,
+      rate: r.latencies.length / seconds,
+      bad: { non2xx, errors: r.errors, timeouts: 0 },
+    };
   } else {
-    times = [];
+    const times: number[] = [];
     const ac = await new Promise<AutocannonResult>((resolve, reject) => {
       const instance = autocannon(
         {
@@ -233,59 +388,64 @@ async function measure(
         if (status === 200) times.push(ms);
       });
     });
-    duration = ac.duration;
-    bad = { non2xx: ac.non2xx, errors: ac.errors, timeouts: ac.timeouts };
-    acLatency = ac.latency;
+    w = {
+      client: dist(times),
+      lagP99: Number.NaN,
+      tickLateP99: Number.NaN,
+      clientCpuMsPerRequest: Number.NaN,
+      answered: times.length,
+      rate: times.length / ac.duration,
+      bad: { non2xx: ac.non2xx, errors: ac.errors, timeouts: ac.timeouts },
+      acLatency: ac.latency,
+    };
   }
-  const load1 = loadavg()[0]!;
-  const cpu1 = cpuSeconds(pid);
-  const h1 = await serverHistogram(url, seeded.key);
-  times.sort((a, b) => a - b);
-  const n = h1.count - h0.count;
-  const within: Record<string, number> = {};
-  for (const le of ['0.001', '0.0025', '0.005'])
-    within[le] = n > 0 ? ((h1.buckets[le] ?? 0) - (h0.buckets[le] ?? 0)) / n : Number.NaN;
+  const load1 = load();
+  const cpu1 = cpuSeconds(target.pid);
+  const h1 = target.metrics ? await scrape(url, seeded.key) : undefined;
   return {
+    ...w,
     tool,
+    label,
     seconds,
-    p50: pct(times, 50),
-    p90: pct(times, 90),
-    p99: pct(times, 99),
-    max: times.at(-1) ?? Number.NaN,
-    lagP99: pct(lags, 99),
-    answered: times.length,
-    rate: times.length / duration,
-    bad,
-    ...(acLatency ? { acLatency } : {}),
-    server: { within, meanMs: n > 0 ? ((h1.sum - h0.sum) / n) * 1000 : Number.NaN },
+    ...(h0 && h1 ? { runtime: runtimeDelta(h0, h1) } : {}),
     load: [load0, load1],
-    cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, times.length),
+    cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, w.answered),
   };
 }
 
-function report(label: string, w: Window) {
-  const f = (ms: number) => `${ms.toFixed(2)} ms`;
-  const share = (x: number | undefined) => `${((x ?? Number.NaN) * 100).toFixed(1)} %`;
+const f = (ms: number) => (Number.isFinite(ms) ? ms.toFixed(2) : String(ms));
+const d3 = (x: Dist) => `p50 ${f(x.p50)}  p95 ${f(x.p95)}  p99 ${f(x.p99)}  max ${f(x.max)} ms`;
+
+function report(w: Window) {
   console.log(
-    `  ${label}, ${w.tool === 'paced' ? `paced (open loop, one request every ${(1000 / RATE).toFixed(1)} ms)` : 'autocannon (per-second quota: bursts on 16 connections)'}:`,
+    `  ${w.label}, ${w.seconds} s, ${w.tool === 'paced' ? `paced (open loop from its own process, one request every ${(1000 / RATE).toFixed(1)} ms)` : 'autocannon (per-second quota: bursts on 16 connections)'}:`,
   );
   console.log(
-    `    client latency  p50 ${f(w.p50)}  p90 ${f(w.p90)}  p99 ${f(w.p99)}  max ${f(w.max)}` +
+    `    client, from due      ${d3(w.client)}` +
       (w.acLatency
-        ? `   (autocannon's coordinated-omission corrected, whole ms: p50 ${w.acLatency.p50} ms, p99 ${w.acLatency.p99} ms)`
-        : `   (from when each request was due; client send lag p99 ${f(w.lagP99)})`),
+        ? `   (autocannon's coordinated-omission corrected, whole ms: p50 ${w.acLatency.p50}, p99 ${w.acLatency.p99})`
+        : ''),
   );
+  if (w.fromSend)
+    console.log(
+      `    client, from send     ${d3(w.fromSend)}   (client send lag p99 ${f(w.lagP99)} ms, its 1 ms timer late p99 ${f(w.tickLateP99)} ms, client CPU ${w.clientCpuMsPerRequest.toFixed(3)} ms/req)`,
+    );
+  if (w.serverApp)
+    console.log(`    server, in the app    ${d3(w.serverApp)}   (Server-Timing app;dur, every answer)`);
+  if (w.serverDb)
+    console.log(
+      `    server, db query      ${d3(w.serverDb)}   (Server-Timing db;dur: pool wait + round trip + row parsing)`,
+    );
+  const r = w.runtime;
+  if (r)
+    console.log(
+      `    server runtime        event-loop delay p50 ${f(r.loopP50)} p99 ${f(r.loopP99)} ms, max ${r.loopMax}, ${(r.loopOver5 * 100).toFixed(2)} % of samples over 5 ms; ` +
+        `GC ${r.gcCount} pauses ${f(r.gcMs)} ms; loop busy ${(r.busyShare * 100).toFixed(1)} %; app histogram mean ${f(r.httpMeanMs)} ms`,
+    );
   console.log(
     `    achieved ${w.rate.toFixed(1)} req/s answered 200 (${((w.rate / RATE) * 100).toFixed(1)} % of ${RATE}); ` +
-      `non-2xx ${w.bad.non2xx}, errors ${w.bad.errors}, timeouts ${w.bad.timeouts}`,
-  );
-  console.log(
-    `    server-side (the app's histogram): mean ${f(w.server.meanMs)}; within 1 ms ${share(w.server.within['0.001'])}, ` +
-      `2.5 ms ${share(w.server.within['0.0025'])}, 5 ms ${share(w.server.within['0.005'])}`,
-  );
-  console.log(
-    `    server process CPU ${w.cpuMsPerRequest.toFixed(2)} ms per answered request (batch work included when it runs); ` +
-      `load average ${w.load[0].toFixed(1)} -> ${w.load[1].toFixed(1)} on ${cpus().length} cores`,
+      `non-2xx ${w.bad.non2xx}, errors ${w.bad.errors}, timeouts ${w.bad.timeouts}; ` +
+      `server CPU ${f(w.cpuMsPerRequest)} ms/req; load average ${w.load[0]} -> ${w.load[1]} (${cpus().length} cores)`,
   );
 }
 
@@ -302,6 +462,7 @@ async function scenario(backend: 'postgres' | 'pglite', mode: Mode) {
   const seeded = await seed(db);
   // PGlite is one process: the server opens the data dir after the seeding closed it.
   await db.close();
+  const floor = backend === 'postgres' && FLOOR ? startFloor(env) : undefined;
   const server = startServe(env, mode === 'worker-process' ? ['--worker-processes', '1'] : []);
   try {
     const url = await server.url;
@@ -324,9 +485,39 @@ async function scenario(backend: 'postgres' | 'pglite', mode: Mode) {
       await new Promise((r) => setTimeout(r, 2000));
     }
     for (let i = 0; i < 50; i++) await api(`/v1/contacts/${seeded.lo + i}`);
+    const sluiceTarget: Target = { url, path: '/v1/contacts/{id}', pid: server.pid, metrics: true };
+    const floorUrl = floor ? await floor.url : undefined;
+    const floorTarget = (path: string): Target => ({
+      url: floorUrl!,
+      path,
+      pid: floor?.pid,
+      metrics: false,
+    });
     const idleSeconds = Math.max(3, Math.round(SECONDS / 2));
-    const idle = await measure(url, seeded, idleSeconds, server.pid, 'paced');
-    const idleBurst = await measure(url, seeded, idleSeconds, server.pid, 'autocannon');
+    const windows: Window[] = [];
+    if (floorUrl) {
+      windows.push(
+        await measure(
+          floorTarget('/hello'),
+          seeded,
+          idleSeconds,
+          'paced',
+          'floor: bare node:http, constant body, no batch',
+        ),
+      );
+      windows.push(
+        await measure(
+          floorTarget('/db/{id}'),
+          seeded,
+          idleSeconds,
+          'paced',
+          'floor: bare node:http + the same SELECT, no batch',
+        ),
+      );
+    }
+    windows.push(await measure(sluiceTarget, seeded, idleSeconds, 'paced', 'sluice, no batch'));
+    if (AUTOCANNON)
+      windows.push(await measure(sluiceTarget, seeded, idleSeconds, 'autocannon', 'sluice, no batch'));
     const job = (await api('/v1/jobs', { pipeline: 'golf-courses', ids: seeded.courseIds })) as {
       job_id: string;
     };
@@ -337,29 +528,40 @@ async function scenario(backend: 'postgres' | 'pglite', mode: Mode) {
       await new Promise((r) => setTimeout(r, 200));
       before = await progress();
     }
-    const busy = await measure(url, seeded, SECONDS, server.pid, 'paced');
-    const busyBurst = await measure(url, seeded, idleSeconds, server.pid, 'autocannon');
+    const busy = await measure(sluiceTarget, seeded, SECONDS, 'paced', 'sluice, batch running');
+    windows.push(busy);
+    if (floorUrl)
+      windows.push(
+        await measure(
+          floorTarget('/db/{id}'),
+          seeded,
+          idleSeconds,
+          'paced',
+          'floor: bare node:http + the same SELECT, batch running',
+        ),
+      );
+    if (AUTOCANNON)
+      windows.push(await measure(sluiceTarget, seeded, idleSeconds, 'autocannon', 'sluice, batch running'));
     const after = await progress();
     const settled = (p: JobView) => p.progress.enriched + p.progress.partial + p.progress.failed;
     console.log(
       `\n${backend === 'postgres' ? 'server PostgreSQL' : 'embedded PGlite'}, ${mode === 'in-process' ? 'runs worked in the server process (serve)' : 'runs worked in a child process (serve --worker-processes 1)'}:`,
     );
     console.log(
-      `  GET /v1/contacts/{random id} (${CONTACTS} contacts) at ${RATE} req/s; load from the bench process, sluice serve --sandbox in its own`,
+      `  GET /v1/contacts/{random id} (${CONTACTS} contacts) at ${RATE} req/s; each load generator and server in a process of its own`,
     );
-    report(`no batch, ${idle.seconds} s`, idle);
-    report(`no batch, ${idleBurst.seconds} s`, idleBurst);
-    report(`batch running, ${busy.seconds} s`, busy);
-    report(`batch running, ${busyBurst.seconds} s`, busyBurst);
+    for (const w of windows) report(w);
     console.log(
       `    batch meanwhile: ${settled(before)} -> ${settled(after)} of ${after.progress.total} runs settled, ` +
         `${before.progress.running} running at the start, ${after.progress.running} at the end (job ${after.state})`,
     );
+    const idle = windows.find((w) => w.label === 'sluice, no batch' && w.tool === 'paced')!;
     console.log(
-      `  p99 with batch / target 5 ms = ${(busy.p99 / 5).toFixed(2)};  p99 with batch / p99 without = ${(busy.p99 / idle.p99).toFixed(2)}`,
+      `  p99 with batch / target 5 ms = ${(busy.client.p99 / 5).toFixed(2)};  p99 with batch / p99 without = ${(busy.client.p99 / idle.client.p99).toFixed(2)}`,
     );
   } finally {
     await server.stop();
+    await floor?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
     else {
       const admin = await openDb({ databaseUrl: PG_URL, migrate: false });
@@ -371,9 +573,7 @@ async function scenario(backend: 'postgres' | 'pglite', mode: Mode) {
   }
 }
 
-console.log(
-  `bench:api  node ${process.version}, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}`,
-);
+console.log(`bench:api  node ${process.version}, ${cpus().length} cores, load average ${load()}`);
 const MODES = arg('modes', 'worker-process,in-process').split(',') as Mode[];
 if (BACKEND === 'postgres' || BACKEND === 'both') for (const mode of MODES) await scenario('postgres', mode);
 if (BACKEND === 'pglite' || BACKEND === 'both') await scenario('pglite', 'in-process');

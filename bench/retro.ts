@@ -1,5 +1,5 @@
 /**
- * `npm run bench:retro [-- --records N] [--repeat N] [--batches N] [--postgres]`
+ * `npm run bench:retro [-- --records N] [--repeat N] [--batches N] [--postgres [--keep]] [--data-dir DIR] [--profile]`
  *
  * `sluice retro` on an engagement whose deployment ran over 100,000 records (default): one batch of
  * N runs, each with a website step and an email waterfall step (3 attempts), field values for ~80% of
@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Db, Queryable } from '../src/db/db.ts';
 import { openDb } from '../src/db/open-db.ts';
 import { storeBatchFigures } from '../src/engine/batch-figures.ts';
 import {
@@ -35,7 +36,41 @@ const postgres = args.includes('--postgres');
 const profile = args.includes('--profile');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_retro_${randomBytes(4).toString('hex')}`;
-const db = postgres ? await openDb({ databaseUrl: url, schema }) : await openDb({ memory: true });
+// --profile: each statement's time, slowest first (a transaction's statements included)
+const timed: { ms: number; sql: string }[] = [];
+function timedDb<T extends Queryable>(target: T, _label: string): T {
+  // one statement at a time (statements started together would otherwise each count the queue's wait)
+  let turn: Promise<unknown> = Promise.resolve();
+  const wrap = (q: Queryable['query']) => (text: string, params?: readonly unknown[]) => {
+    const run = turn.then(async () => {
+      const s0 = performance.now();
+      const r = await q(text, params);
+      timed.push({ ms: performance.now() - s0, sql: text.replace(/\s+/g, ' ').slice(0, 110) });
+      return r;
+    });
+    turn = run.catch(() => {});
+    return run;
+  };
+  const spy = Object.create(target) as T & { transaction?: Db['transaction'] };
+  spy.query = wrap(target.query.bind(target)) as T['query'];
+  const tx = (target as unknown as Db).transaction?.bind(target);
+  if (tx)
+    spy.transaction = ((fn: (t: Queryable) => Promise<unknown>) =>
+      tx((t) => fn(timedDb(t, _label)))) as Db['transaction'];
+  return spy;
+}
+function printTimed(label: string): void {
+  console.log(`${label}: slowest statements`);
+  for (const t of timed.sort((a, b) => b.ms - a.ms).slice(0, 8))
+    console.log(`  ${t.ms.toFixed(0)} ms  ${t.sql}`);
+  timed.length = 0;
+}
+const dataDir = args.includes('--data-dir') ? args[args.indexOf('--data-dir') + 1] : undefined;
+const db = postgres
+  ? await openDb({ databaseUrl: url, schema })
+  : dataDir
+    ? await openDb({ dataDir })
+    : await openDb({ memory: true });
 const t0 = performance.now();
 try {
   await syncLibrary(db);
@@ -122,27 +157,21 @@ try {
   // what settleBatch does when the batch ends (the bench's batch was inserted as done: this is also the
   // backfill a batch that ended before migration 0043 gets on its first read)
   const f0 = performance.now();
-  for (const b of batchIds) await storeBatchFigures(db, b);
+  const figuresEach: number[] = [];
+  for (const b of batchIds) {
+    const s0 = performance.now();
+    await storeBatchFigures(profile ? timedDb(db, `store batch ${b}`) : db, b);
+    figuresEach.push(performance.now() - s0);
+  }
+  if (profile) printTimed(`store batch figures`);
   const figuresMs = performance.now() - f0;
   const r0 = performance.now();
   await refreshLearning(db);
   const refreshMs = performance.now() - r0;
   await generateRetro(db, 'bench'); // warm-up
   if (profile) {
-    // each statement's time, slowest first: where the retrospective's time goes
-    const timed: { ms: number; sql: string }[] = [];
-    const q = db.query.bind(db);
-    const spy = Object.assign(Object.create(db), {
-      query: async (text: string, params?: readonly unknown[]) => {
-        const s0 = performance.now();
-        const r = await q(text, params);
-        timed.push({ ms: performance.now() - s0, sql: text.replace(/\s+/g, ' ').slice(0, 90) });
-        return r;
-      },
-    });
-    await generateRetro(spy, 'bench');
-    for (const t of timed.sort((a, b) => b.ms - a.ms).slice(0, 8))
-      console.log(`  ${t.ms.toFixed(0)} ms  ${t.sql}`);
+    await generateRetro(timedDb(db, 'retro'), 'bench');
+    printTimed('retro');
   }
   const times: number[] = [];
   let lines = 0;
@@ -165,7 +194,9 @@ try {
   console.log(
     `process CPU per retro: median ${cpu[Math.floor(cpu.length / 2)]!.toFixed(0)} ms${postgres ? " (the server's own CPU not included)" : ''}`,
   );
-  console.log(`batch figures stored at batch end, once: ${figuresMs.toFixed(0)} ms`);
+  console.log(
+    `batch figures stored at batch end, once: ${figuresMs.toFixed(0)} ms${BATCHES > 1 ? ` (each: ${figuresEach.map((m) => m.toFixed(0)).join(', ')} ms)` : ''}`,
+  );
   console.log(`refresh (library + outcomes), once: ${refreshMs.toFixed(0)} ms`);
   console.log(
     `ratio to the 1 s target: ${(median / 1000).toFixed(2)} (retro), ${((median + refreshMs) / 1000).toFixed(2)} (retro + refresh)`,

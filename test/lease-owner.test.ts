@@ -31,10 +31,11 @@ describe.skipIf(!TEST_DATABASE_URL)('lease owners [postgres]', () => {
     opened.push({ close: () => o.stop() });
     return o;
   };
-  /** What kill -9 does to a process's sessions: the one holding the owner's lock ends. */
+  /** What kill -9 does to a process's sessions: the one holding the owner's lock ends (waited for: the
+   * backend drops its advisory lock when it exits, which a loaded machine may delay past the next sweep). */
   const endLockSession = async (admin: Db, o: LeaseOwner) => {
     const r = await admin.query<{ ok: boolean }>(
-      `SELECT pg_terminate_backend(l.pid) AS ok FROM pg_locks l JOIN lease_owners w
+      `SELECT pg_terminate_backend(l.pid, 10000) AS ok FROM pg_locks l JOIN lease_owners w
           ON l.classid = w.lock_space::oid AND l.objid = w.lock_key::oid AND l.objsubid = 2
         WHERE l.locktype = 'advisory' AND w.id = $1`,
       [o.current()],

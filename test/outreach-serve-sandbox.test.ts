@@ -1,24 +1,11 @@
 import { expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.ts';
 import { runDueSequenceSteps } from '../src/outreach/run-due-steps.ts';
 import { startSequenceFor } from '../src/outreach/start-sequence.ts';
-import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
 import { SANDBOX_OUTBOUND } from '../src/sandbox/start-sandbox.ts';
-import { openServeEngine } from '../src/server/serve-engine.ts';
-import { startServer } from '../src/server/start-server.ts';
 import { describeEachBackend, openTestDb } from './helpers/backends.ts';
 import { mondayNY, sequenceYaml, servicesFor } from './helpers/outreach-fixtures.ts';
+import { startSandboxServe, until } from './helpers/serve.ts';
 import { seedGolf } from './helpers/sync-fixtures.ts';
-
-async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /**
  * `sluice serve --sandbox` as serve.ts wires it (openServeEngine's env into the server, the email
@@ -29,19 +16,8 @@ describeEachBackend('serve --sandbox and outreach', (backend) => {
   it('sends to the sandbox email fakes, and their signed events come back and stop the sequence', async () => {
     const db = await openTestDb(backend);
     // the CLI's environment has no email keys at all: everything must come from the sandbox
-    const { engine, sandbox, env } = await openServeEngine(loadConfig({}), db, {
-      sandbox: true,
-      sandboxLatencyScale: 0,
-    });
-    const server = await startServer({
-      db,
-      engine,
-      env,
-      port: 0,
-      workers: 0,
-      pollMs: 100,
-      callbacks: SANDBOX_OUTBOUND,
-    });
+    const serve = await startSandboxServe(db, { pollMs: 100, callbacks: SANDBOX_OUTBOUND });
+    const { server, sandbox, env } = serve;
     try {
       expect(env.SENDGRID_API_KEY).toBe(sandbox!.email.sendgrid.apiKey);
       const { contacts } = await seedGolf(db, 2, 1);
@@ -82,11 +58,7 @@ describeEachBackend('serve --sandbox and outreach', (backend) => {
       const suppressed = await db.query('SELECT email FROM outreach_suppressions');
       expect(suppressed.rows).toHaveLength(2);
     } finally {
-      await server.stop();
-      await engine.queue.stop();
-      await sandbox?.stop();
-      if (db.connection)
-        await db.exec(`DROP SCHEMA IF EXISTS "${bossSchemaFor(db.connection.schema)}" CASCADE`);
+      await serve.stop();
       await db.close();
     }
   }, 180_000);

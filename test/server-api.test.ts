@@ -4,9 +4,10 @@ import { openServerHarness, type ServerHarness } from './helpers/server-harness.
 
 describeEachBackend('HTTP API in-process', (backend) => {
   let h: ServerHarness;
+  // opening the database and migrating it took over 60 s at a load of 15 on 2 cores
   beforeAll(async () => {
     h = await openServerHarness(backend);
-  });
+  }, 180_000);
   afterAll(async () => {
     await h?.close();
   });

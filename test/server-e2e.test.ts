@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApiKey } from '../src/api-keys/api-keys.ts';
-import { loadConfig } from '../src/config/config.ts';
-import { bossSchemaFor } from '../src/queue/pg-boss-driver.ts';
 import type { Sandbox } from '../src/sandbox/start-sandbox.ts';
-import { openServeEngine } from '../src/server/serve-engine.ts';
-import { type RunningServer, startServer } from '../src/server/start-server.ts';
+import type { RunningServer } from '../src/server/start-server.ts';
 import { parseTriggerConfig } from '../src/triggers/trigger-config.ts';
 import { describeEachBackend, openTestDb, type TestDb } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
+import { type SandboxServe, startSandboxServe } from './helpers/serve.ts';
 import { HOOK_ENV } from './helpers/server-harness.ts';
 
 const RULES = parseTriggerConfig(
@@ -26,33 +24,24 @@ const RULES = parseTriggerConfig(
 
 describeEachBackend('sluice serve on a real port, sandbox providers', (backend) => {
   let db: TestDb;
+  let serve: SandboxServe;
   let server: RunningServer;
-  let sandbox: Sandbox | undefined;
+  let sandbox: Sandbox;
   let key: string;
-  let stopEngine: () => Promise<void>;
   beforeAll(async () => {
     db = await openTestDb(backend);
-    const opened = await openServeEngine(loadConfig({}), db, { sandbox: true, sandboxLatencyScale: 0 });
-    sandbox = opened.sandbox;
-    stopEngine = () => opened.engine.queue.stop();
     key = (await createApiKey(db, { name: 'e2e', scopes: ['read', 'write'] })).key;
-    server = await startServer({
-      db,
-      engine: opened.engine,
+    serve = await startSandboxServe(db, {
       env: HOOK_ENV,
-      port: 0,
       workers: 8,
       rules: RULES,
       callbacks: { allowLoopback: true },
       pollMs: 200,
     });
+    ({ server, sandbox } = serve);
   });
   afterAll(async () => {
-    await server?.stop();
-    await stopEngine?.();
-    await sandbox?.stop();
-    if (db?.connection)
-      await db.exec(`DROP SCHEMA IF EXISTS "${bossSchemaFor(db.connection.schema)}" CASCADE`);
+    await serve?.stop();
     await db?.close();
   });
 
@@ -66,7 +55,7 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
   it('POST /api/enrich-course answers a job id at once; the signed callback carries the seed shape', async () => {
     const receiver = await startReceiver([200]);
     try {
-      const course = sandbox!.world.courses.find((c) => c.website && c.staffPath)!;
+      const course = sandbox.world.courses.find((c) => c.website && c.staffPath)!;
       const res = await api('/api/enrich-course', {
         course_name: course.name,
         state: 'Virginia',
@@ -192,4 +181,31 @@ describeEachBackend('sluice serve on a real port, sandbox providers', (backend) 
       { rule: 'rb2b-visitors', state: 'completed', names: ['Fairway Golf'] },
     ]);
   }, 150_000);
+
+  it('says what each answer cost inside the app (Server-Timing) and exposes the event loop and GC in /metrics', async () => {
+    const ids = await db.query<{ id: number }>(
+      `INSERT INTO contacts (full_name, email) VALUES ('Timing Person', 'timing@example.com') RETURNING id`,
+    );
+    const res = await api(`/v1/contacts/${ids.rows[0]!.id}`);
+    expect(res.status).toBe(200);
+    const timing = res.headers.get('server-timing') ?? '';
+    expect(timing).toMatch(/^app;dur=\d+\.\d{3}, db;dur=\d+\.\d{3}$/);
+    const [app, dbMs] = [...timing.matchAll(/dur=([\d.]+)/g)].map((m) => Number(m[1]));
+    // the database's span is part of the app's
+    expect(dbMs!).toBeLessThanOrEqual(app!);
+    const missing = await api('/v1/contacts/999999999');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('server-timing')).toMatch(/^app;dur=/);
+    // the event-loop sampler ticks every 10 ms: within a second it has samples
+    await new Promise((r) => setTimeout(r, 300));
+    const metrics = await (await api('/metrics')).text();
+    const count = Number(/^sluice_event_loop_delay_seconds_count (\d+)$/m.exec(metrics)?.[1]);
+    expect(count).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^sluice_event_loop_delay_seconds_bucket\{le="0\.005"\} \d+$/m);
+    expect(metrics).toMatch(/^sluice_event_loop_busy_seconds_total [\d.e-]+$/m);
+    expect(metrics).toContain('# TYPE sluice_gc_pause_seconds histogram');
+    expect(metrics).toMatch(
+      /^sluice_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/contacts\/:id",status="200",le="0\.0005"\} \d+$/m,
+    );
+  });
 });

@@ -19,6 +19,27 @@ export async function evictCache(db: Queryable, maxEntries: number): Promise<num
   return r.rowCount;
 }
 
+/**
+ * Read port: when the newest answer of each (provider, operation) was written (a cache write, first or
+ * refresh, sets `created_at`), as one string; it changes whenever one of those answers may have. For
+ * readers that derive something from the cache's answers (learning's verifier outcomes) and want to
+ * know whether to look again. Uses the (provider, operation, created_at) index.
+ */
+export async function cacheWatermark(
+  db: Queryable,
+  scopes: readonly { provider: string; operation: string }[],
+): Promise<string> {
+  const parts: string[] = [];
+  for (const s of scopes) {
+    const r = await db.query<{ at: string | null }>(
+      'SELECT max(created_at)::text AS at FROM cache_entries WHERE provider = $1 AND operation = $2',
+      [s.provider, s.operation],
+    );
+    parts.push(`${s.provider}/${s.operation}:${r.rows[0]?.at ?? ''}`);
+  }
+  return parts.join(' ');
+}
+
 export interface PurgeFilter {
   provider?: string;
   operation?: string;

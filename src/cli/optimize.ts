@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { pct, usd } from '../learning/format-pattern.ts';
-import { applyOrder } from '../learning/optimizer/apply-order.ts';
-import { type OptimizeReport, recommendOrder } from '../learning/optimizer/recommend-order.ts';
+import type { OptimizeReport } from '../learning/optimizer/recommend-order.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
 
@@ -28,6 +27,11 @@ export function registerOptimize(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, o: OptimizeOptions) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [{ recommendOrder }, { applyOrder }] = await Promise.all([
+          import('../learning/optimizer/recommend-order.ts'),
+          import('../learning/optimizer/apply-order.ts'),
+        ]);
         const db = await ctx.db();
         const report = await recommendOrder(db, {
           pipeline: o.pipeline,

@@ -1,16 +1,30 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { deployPattern } from '../learning/deploy/deploy-pattern.ts';
-import { type MissingParam, type ParamValue, parseParamArgs } from '../learning/deploy/render-template.ts';
-import { extractPattern } from '../learning/extract-pattern.ts';
-import { formatPattern, pct, usd } from '../learning/format-pattern.ts';
-import { listPatternRows, patternReport } from '../learning/pattern-stats.ts';
-import { refreshLearning } from '../learning/refresh.ts';
-import { loadEvidence } from '../learning/search/evidence.ts';
-import { type SearchQuery, searchLibrary } from '../learning/search/search.ts';
+import type { MissingParam, ParamValue } from '../learning/deploy/render-template.ts';
+import type { SearchQuery } from '../learning/search/search.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
+
+/**
+ * What most pattern commands use, loaded in their actions: `sluice --help` registers every command and
+ * needs none of it.
+ */
+async function learning() {
+  const [refresh, stats, format] = await Promise.all([
+    import('../learning/refresh.ts'),
+    import('../learning/pattern-stats.ts'),
+    import('../learning/format-pattern.ts'),
+  ]);
+  return {
+    refreshLearning: refresh.refreshLearning,
+    listPatternRows: stats.listPatternRows,
+    patternReport: stats.patternReport,
+    formatPattern: format.formatPattern,
+    pct: format.pct,
+    usd: format.usd,
+  };
+}
 
 /** `sluice patterns list|show|…`: the pattern library with figures measured from recorded runs. */
 export function registerPatterns(program: Command): void {
@@ -24,6 +38,7 @@ export function registerPatterns(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, _o: { json?: boolean }) => {
+        const { refreshLearning, listPatternRows, patternReport, pct, usd } = await learning();
         const db = await ctx.db();
         await refreshLearning(db);
         const reports = [];
@@ -57,6 +72,7 @@ export function registerPatterns(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, _o: { json?: boolean }, slug: string) => {
+        const { refreshLearning, listPatternRows, patternReport, formatPattern } = await learning();
         const db = await ctx.db();
         await refreshLearning(db);
         const row = (await listPatternRows(db, slug))[0];
@@ -80,6 +96,7 @@ export function registerPatterns(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, _o: { json?: boolean }) => {
+        const { refreshLearning, listPatternRows, patternReport, pct } = await learning();
         const db = await ctx.db();
         const refreshed = await refreshLearning(db);
         const reports = [];
@@ -127,6 +144,8 @@ export function registerPatterns(program: Command): void {
         const id = Number(batch);
         if (!Number.isInteger(id) || id < 1)
           throw new ConfigError(`batch must be a batch id (got "${batch}")`, { exitCode: 2 });
+        const { refreshLearning } = await learning();
+        const { extractPattern } = await import('../learning/extract-pattern.ts');
         const db = await ctx.db();
         await refreshLearning(db);
         const r = await extractPattern(db, id, { out: o.out, ...(o.slug ? { slug: o.slug } : {}) });
@@ -171,6 +190,11 @@ export function registerPatterns(program: Command): void {
           },
           pattern: string,
         ) => {
+          const { refreshLearning } = await learning();
+          const [{ deployPattern }, { parseParamArgs }] = await Promise.all([
+            import('../learning/deploy/deploy-pattern.ts'),
+            import('../learning/deploy/render-template.ts'),
+          ]);
           const db = await ctx.db();
           await refreshLearning(db);
           const interactive = !o.yes && !o.json && process.stdin.isTTY && process.stderr.isTTY;
@@ -234,6 +258,11 @@ export function registerPatterns(program: Command): void {
             );
           if (o.kind && o.kind !== 'pattern' && o.kind !== 'entry')
             throw new ConfigError(`--kind must be pattern or entry (got "${o.kind}")`, { exitCode: 2 });
+          const { refreshLearning } = await learning();
+          const [{ searchLibrary }, { loadEvidence }] = await Promise.all([
+            import('../learning/search/search.ts'),
+            import('../learning/search/evidence.ts'),
+          ]);
           const db = await ctx.db();
           await refreshLearning(db);
           const q: SearchQuery = {

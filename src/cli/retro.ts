@@ -1,7 +1,5 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { refreshLearning } from '../learning/refresh.ts';
-import { generateRetro } from '../learning/retro/write-retro.ts';
 import { action } from './context.ts';
 
 interface RetroOptions {
@@ -23,6 +21,11 @@ export function registerRetro(program: Command): void {
     .option('--json', 'print one JSON object (figures and markdown)')
     .action(
       action(async (ctx, o: RetroOptions, slug: string) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [{ refreshLearning }, { generateRetro }] = await Promise.all([
+          import('../learning/refresh.ts'),
+          import('../learning/retro/write-retro.ts'),
+        ]);
         const db = await ctx.db();
         const refreshed = performance.now();
         await refreshLearning(db);

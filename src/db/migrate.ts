@@ -36,8 +36,14 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     name text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
   )`);
+  // one read first: on an up-to-date database (every command opens one) that is all, instead of a
+  // transaction per migration; pending ones are still checked again under the lock below
+  const recorded = new Set(
+    (await db.query<{ id: number }>('SELECT id FROM sluice_migrations')).rows.map((r) => Number(r.id)),
+  );
   const applied: string[] = [];
   for (const m of migrations) {
+    if (recorded.has(m.id)) continue;
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       const seen = await tx.query('SELECT 1 FROM sluice_migrations WHERE id = $1', [m.id]);

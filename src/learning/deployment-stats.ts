@@ -1,6 +1,11 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { type BatchFigures, batchFigures, pooledFigures } from '../engine/batch-figures.ts';
-import { histogramPercentile } from '../ledger/ledger-figures.ts';
+import {
+  type BatchFigures,
+  type BatchPositionFigure,
+  batchFigures,
+  pooledFigures,
+} from '../engine/batch-figures.ts';
+import { histogramPercentile, type LedgerProviderFigure } from '../ledger/ledger-figures.ts';
 
 /**
  * Measured figures of one deployment, computed from its batches' runs, memoized steps, field values,
@@ -46,32 +51,14 @@ export interface StepStat {
   costUsd: number;
 }
 
-export interface ProviderStat {
-  provider: string;
-  operation: string;
-  calls: number;
-  requests: number;
-  found: number;
-  notFound: number;
-  errors: number;
-  costUsd: number;
+/** The ledger's figure of a provider and operation (LedgerProviderFigure), with the median latency taken from its histogram. */
+export type ProviderStat = Omit<LedgerProviderFigure, 'cacheHits' | 'latencyMs'> & {
   /** Median latency of the calls that reached the provider (ms), over `requests`. */
   p50LatencyMs: number | null;
-}
+};
 
-/** A waterfall's providers by position: how often each was tried and how often it won the value. */
-export interface PositionStat {
-  step: string;
-  position: number;
-  provider: string;
-  operation: string;
-  tried: number;
-  wins: number;
-  rejected: number;
-  notFound: number;
-  errors: number;
-  skipped: number;
-}
+/** A waterfall's providers by position (the engine's batch figure, pooled over batches). */
+export type PositionStat = BatchPositionFigure;
 
 export interface QualityStat {
   field: string;

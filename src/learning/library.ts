@@ -1,5 +1,12 @@
 import type { Db, Queryable } from '../db/db.ts';
-import { type EntryFile, type PatternFile, readLibrary } from './pattern-file.ts';
+import { storeLibraryStamp } from './library-stamp.ts';
+import {
+  type EntryFile,
+  PATTERNS_DIR,
+  type PatternFile,
+  type ReadFiles,
+  readLibrary,
+} from './pattern-file.ts';
 
 /**
  * Writes the library's files into the database: built-in patterns and entries are updated from their
@@ -10,6 +17,25 @@ export interface SyncResult {
   patterns: number;
   versions: number;
   entries: number;
+}
+
+/** A pattern's columns as $1…$13 (slug, name, category, … criteria), in the order both statements below use. */
+function patternParams(p: PatternFile): unknown[] {
+  return [
+    p.slug,
+    p.name,
+    p.category,
+    p.use_case.trim(),
+    p.context.industries,
+    p.context.stages,
+    p.context.company_size ?? null,
+    p.sequence.join('\n'),
+    p.failure_modes,
+    p.tags,
+    p.signature,
+    JSON.stringify(p.documented),
+    JSON.stringify(p.criteria),
+  ];
 }
 
 export async function upsertPattern(
@@ -30,23 +56,7 @@ export async function upsertPattern(
             IS NOT DISTINCT FROM
             ($2::text, $3::text, $4::text, $5::text[], $6::text[], $7::text, $8::text, $9::text[], $10::text[],
              $11::boolean, $12::jsonb, $13::jsonb)`,
-    [
-      p.slug,
-      p.name,
-      p.category,
-      p.use_case.trim(),
-      p.context.industries,
-      p.context.stages,
-      p.context.company_size ?? null,
-      p.sequence.join('\n'),
-      p.failure_modes,
-      p.tags,
-      p.signature,
-      JSON.stringify(p.documented),
-      JSON.stringify(p.criteria),
-      p.versions.map((v) => v.version),
-      origin,
-    ],
+    [...patternParams(p), p.versions.map((v) => v.version), origin],
   );
   const hit = same.rows[0];
   if (hit && hit.have === new Set(p.versions.map((v) => v.version)).size)
@@ -71,22 +81,7 @@ export async function upsertPattern(
               EXCLUDED.company_size, EXCLUDED.architecture, EXCLUDED.failure_modes, EXCLUDED.tags,
               EXCLUDED.signature, EXCLUDED.documented, EXCLUDED.criteria)
      RETURNING id`,
-    [
-      p.slug,
-      p.name,
-      p.category,
-      p.use_case.trim(),
-      p.context.industries,
-      p.context.stages,
-      p.context.company_size ?? null,
-      p.sequence.join('\n'),
-      p.failure_modes,
-      p.tags,
-      p.signature,
-      JSON.stringify(p.documented),
-      JSON.stringify(p.criteria),
-      origin,
-    ],
+    [...patternParams(p), origin],
   );
   const id =
     r.rows[0]?.id ??
@@ -176,13 +171,18 @@ export async function upsertEntry(
   );
 }
 
-/** Loads the built-in library (`patterns/`) into the database; cheap and idempotent. */
-export async function syncLibrary(db: Db, root?: string): Promise<SyncResult> {
-  const lib = await readLibrary(root);
+/**
+ * Loads the built-in library (`patterns/`) into the database; cheap and idempotent. Stamps what it read
+ * (library-stamp.ts), so the next learning refresh skips it when nothing changed.
+ */
+export async function syncLibrary(db: Db, root = PATTERNS_DIR): Promise<SyncResult> {
+  const read: ReadFiles = new Map();
+  const lib = await readLibrary(root, read);
   return db.transaction(async (tx) => {
     let versions = 0;
     for (const p of lib.patterns) versions += (await upsertPattern(tx, p, 'builtin')).versionsAdded;
     for (const e of lib.entries) await upsertEntry(tx, e, 'builtin');
+    await storeLibraryStamp(tx, root, read);
     return { patterns: lib.patterns.length, versions, entries: lib.entries.length };
   });
 }

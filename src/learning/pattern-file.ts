@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { LIBRARY_DIR } from './library-stamp.ts';
 
 /**
  * The pattern library's files: `patterns/<slug>/pattern.yaml` (a pattern, its documented benchmarks
@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.ts';
  * (an intelligence entry: YAML front matter, then the markdown body). Read and validated here; written
  * into the database by library.ts.
  */
-export const PATTERNS_DIR = fileURLToPath(new URL('../../patterns/', import.meta.url));
+export const PATTERNS_DIR = LIBRARY_DIR;
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" or "-"');
 
@@ -138,9 +138,14 @@ function issues(file: string, error: z.ZodError): ConfigError {
   return new ConfigError(`invalid library file:\n  ${lines.join('\n  ')}`, { exitCode: 2 });
 }
 
-async function readText(file: string, what: string): Promise<string> {
+/** Files read, path → text (the library's stamp is made of them: library-stamp.ts). */
+export type ReadFiles = Map<string, string>;
+
+async function readText(file: string, what: string, read?: ReadFiles): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    const text = await readFile(file, 'utf8');
+    read?.set(file, text);
+    return text;
   } catch (err) {
     throw new ConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
@@ -154,13 +159,17 @@ function parseYaml(text: string, file: string): unknown {
 }
 
 /** Reads and validates one pattern.yaml; templates are read from the files it names. */
-export async function readPatternFile(file: string, root = PATTERNS_DIR): Promise<PatternFile> {
+export async function readPatternFile(
+  file: string,
+  root = PATTERNS_DIR,
+  read?: ReadFiles,
+): Promise<PatternFile> {
   const shown = relative(process.cwd(), file) || file;
-  const parsed = patternFileSchema.safeParse(parseYaml(await readText(file, 'pattern file'), shown));
+  const parsed = patternFileSchema.safeParse(parseYaml(await readText(file, 'pattern file', read), shown));
   if (!parsed.success) throw issues(shown, parsed.error);
   const dir = dirname(file);
   const template = async (p: string | undefined) =>
-    p === undefined ? null : await readText(join(dir, p), `template of ${shown}`);
+    p === undefined ? null : await readText(join(dir, p), `template of ${shown}`, read);
   const versions: PatternVersionFile[] = [];
   for (const v of parsed.data.versions) {
     versions.push({
@@ -185,9 +194,9 @@ export async function readPatternFile(file: string, root = PATTERNS_DIR): Promis
 }
 
 /** Reads an intelligence entry: `---` front matter `---`, then the markdown body. */
-export async function readEntryFile(file: string): Promise<EntryFile> {
+export async function readEntryFile(file: string, read?: ReadFiles): Promise<EntryFile> {
   const shown = relative(process.cwd(), file) || file;
-  const text = await readText(file, 'intelligence entry');
+  const text = await readText(file, 'intelligence entry', read);
   const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?([\s\S]*)$/.exec(text);
   if (!m) throw new ConfigError(`${shown}: must start with YAML front matter between "---" lines`);
   const parsed = entrySchema.safeParse(parseYaml(m[1]!, shown));
@@ -196,9 +205,10 @@ export async function readEntryFile(file: string): Promise<EntryFile> {
   return { ...parsed.data, slug: name, file: shown, body: m[2]!.trim() };
 }
 
-/** Every pattern and entry of a library folder (default: the built-in `patterns/`). */
+/** Every pattern and entry of a library folder (default: the built-in `patterns/`); `read` collects the files read. */
 export async function readLibrary(
   root = PATTERNS_DIR,
+  read?: ReadFiles,
 ): Promise<{ patterns: PatternFile[]; entries: EntryFile[] }> {
   const names = await readdir(root, { withFileTypes: true }).catch(() => []);
   const patterns: PatternFile[] = [];
@@ -207,8 +217,8 @@ export async function readLibrary(
     if (!d.isDirectory()) continue;
     if (d.name === 'intelligence') {
       const files = (await readdir(join(root, d.name))).filter((f) => f.endsWith('.md')).sort();
-      for (const f of files) entries.push(await readEntryFile(join(root, d.name, f)));
-    } else patterns.push(await readPatternFile(join(root, d.name, 'pattern.yaml'), root));
+      for (const f of files) entries.push(await readEntryFile(join(root, d.name, f), read));
+    } else patterns.push(await readPatternFile(join(root, d.name, 'pattern.yaml'), root, read));
   }
   return { patterns, entries };
 }

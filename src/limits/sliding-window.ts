@@ -5,16 +5,17 @@ import type { RateLimitSpec } from '../providers/define-provider.ts';
 /**
  * Rate limits as providers count them: "at most N calls in any W" (a sliding window). Each window of
  * an account keeps, in Postgres, the places of its recent calls (`rate_log`). A call is first BOOKED
- * in every window of its account at once (`sluice_book_rate`, migrations/0020): a place at the
+ * in every window of its account at once (`sluice_book_rate`, migrations/0020, 0046): a place at the
  * earliest time that is at least W + margin after the N-th latest place of each window, so a batch
  * bursts up to N at once and waits only when a window is full, across every process sharing the
- * database. A little before that place it CLAIMS it (`sluice_claim_rate`, migrations/0037): from the
- * calls already sent (and the places booked before it), on the database clock, the time it may
- * leave, recorded as sent. A provider counts arrivals, and a booked place says little about those (a
- * late timer, a busy event loop, a new connection): a call that leaves or arrives much later than
- * its claim has its rows moved there (`sentRate`) before the calls a window later claim, so they
- * are placed from where it really went, and it costs nobody else a place (docs/gateway.md "Rate
- * limits").
+ * database. A little before that place it CLAIMS it (`sluice_claim_rate`, migrations/0037, 0046):
+ * from the calls already sent (and the places booked before it), on the database clock, the time it
+ * may leave, recorded as sent; a claim that would leave more than a little after now is not taken
+ * (the call comes back then), so a claim never relies on calls still on their way. A booking whose
+ * place is that close is claimed at once. A provider counts arrivals: a call whose request reaches
+ * its socket later than claimed has its rows moved there (`sentRate`, src/limits/written-at.ts), long
+ * before the calls a window later claim, so they are placed from where it really went
+ * (docs/gateway.md "Rate limits").
  */
 export interface LimitWindow {
   /** `<account>:<W>ms`, or `<account>.<operation>:<W>ms` for an operation's own window. */
@@ -71,6 +72,8 @@ export interface Booking {
   nowMs: number;
   /** The place's rows (one per window), for `releaseRate`. */
   ids: string[];
+  /** Claimed at once (the place was within `claimWithinMs`): the call may leave at `atMs`. */
+  sent: boolean;
 }
 
 export interface BookOptions {
@@ -80,10 +83,12 @@ export interface BookOptions {
   leadMs?: number;
   /** Record the place this much later than given (the call may leave, or arrive, that late). Default 0. */
   extraMs?: number;
+  /** A place at most this far from now is claimed at once (`sent`, no `extraMs`). Default never. */
+  claimWithinMs?: number;
 }
 
 const BOOK = prepared(
-  'SELECT wait_ms, at_ms, now_ms, ids::text[] AS ids FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6)',
+  'SELECT wait_ms, at_ms, now_ms, ids::text[] AS ids, sent FROM sluice_book_rate($1::text[], $2::int[], $3::float8[], $4, $5, $6, $7)',
 );
 
 /** Books one call in every window at once (one statement). */
@@ -92,18 +97,23 @@ export async function bookRate(
   windows: readonly LimitWindow[],
   options: BookOptions,
 ): Promise<Booking> {
-  if (windows.length === 0) return { granted: true, waitMs: 0, atMs: null, nowMs: Number.NaN, ids: [] };
-  const res = await db.query<{ wait_ms: number; at_ms: number | null; now_ms: number; ids: string[] | null }>(
-    BOOK,
-    [
-      windows.map((w) => w.key),
-      windows.map((w) => w.limit),
-      windows.map((w) => w.spanMs),
-      options.leadMs ?? 0,
-      options.maxWaitMs,
-      options.extraMs ?? 0,
-    ],
-  );
+  if (windows.length === 0)
+    return { granted: true, waitMs: 0, atMs: null, nowMs: Number.NaN, ids: [], sent: true };
+  const res = await db.query<{
+    wait_ms: number;
+    at_ms: number | null;
+    now_ms: number;
+    ids: string[] | null;
+    sent: boolean;
+  }>(BOOK, [
+    windows.map((w) => w.key),
+    windows.map((w) => w.limit),
+    windows.map((w) => w.spanMs),
+    options.leadMs ?? 0,
+    options.maxWaitMs,
+    options.extraMs ?? 0,
+    options.claimWithinMs ?? -1,
+  ]);
   const row = res.rows[0]!;
   return {
     granted: row.at_ms !== null,
@@ -111,6 +121,7 @@ export async function bookRate(
     atMs: row.at_ms,
     nowMs: row.now_ms,
     ids: row.ids ?? [],
+    sent: row.sent,
   };
 }
 
@@ -128,40 +139,58 @@ export interface Claim {
   claimed: number;
   /** Database clock, one per claimed call: when it may leave (not before the claim). */
   atMs: number[];
-  /** When fewer than all were claimed: the next one would have waited this long (> maxWaitMs). */
+  /** When fewer than all were claimed: the next one would have waited this long. */
   waitMs: number;
+  /**
+   * When fewer than all were claimed: the next one would leave more than `aheadMs` from now (but
+   * within `maxWaitMs`); its rows were moved there, still booked, and it claims again then.
+   */
+  later: boolean;
   /** The database clock when the claim was taken. */
   nowMs: number;
 }
 
 const CLAIM = prepared(
-  'SELECT claimed, at_ms, wait_ms, now_ms FROM sluice_claim_rate($1::bigint[], $2::text[], $3::int[], $4::float8[], $5)',
+  'SELECT claimed, at_ms, wait_ms, now_ms, later FROM sluice_claim_rate($1::bigint[], $2::text[], $3::int[], $4::float8[], $5, $6)',
 );
 
 /**
  * Claims booked places whose calls are about to leave (one statement for a burst): in the order given
  * (the order they were booked), each gets the time it may leave, computed from the calls already sent,
  * and is recorded as sent then; a call that would wait more than `maxWaitMs` stops the claim (it and
- * the ones after it are not claimed). Every booking must be of `windows`.
+ * the ones after it are not claimed); so does a call that would leave more than `aheadMs` from now
+ * (`later`: claim it again then, when the calls it is placed from have gone). Every booking must be
+ * of `windows`.
  */
 export async function claimRate(
   db: Queryable,
   windows: readonly LimitWindow[],
   bookings: readonly Pick<Booking, 'ids'>[],
   maxWaitMs: number,
+  aheadMs: number = maxWaitMs,
 ): Promise<Claim> {
-  const res = await db.query<{ claimed: number; at_ms: number[] | null; wait_ms: number; now_ms: number }>(
-    CLAIM,
-    [
-      bookings.flatMap((b) => b.ids),
-      windows.map((w) => w.key),
-      windows.map((w) => w.limit),
-      windows.map((w) => w.spanMs),
-      maxWaitMs,
-    ],
-  );
+  const res = await db.query<{
+    claimed: number;
+    at_ms: number[] | null;
+    wait_ms: number;
+    now_ms: number;
+    later: boolean;
+  }>(CLAIM, [
+    bookings.flatMap((b) => b.ids),
+    windows.map((w) => w.key),
+    windows.map((w) => w.limit),
+    windows.map((w) => w.spanMs),
+    maxWaitMs,
+    aheadMs,
+  ]);
   const row = res.rows[0]!;
-  return { claimed: row.claimed, atMs: row.at_ms ?? [], waitMs: Math.max(0, row.wait_ms), nowMs: row.now_ms };
+  return {
+    claimed: row.claimed,
+    atMs: row.at_ms ?? [],
+    waitMs: Math.max(0, row.wait_ms),
+    nowMs: row.now_ms,
+    later: row.later,
+  };
 }
 
 const SENT = prepared('SELECT sluice_sent_rate($1::bigint[], $2::float8[])');

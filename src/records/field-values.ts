@@ -27,6 +27,15 @@ export interface FieldObservation {
   observedAt?: Date | string;
 }
 
+/**
+ * Read port: the newest observation's id (field_values is append-only, so a new value raises it), for
+ * readers that derive something from values written and want to know whether to look again.
+ */
+export async function fieldValuesWatermark(db: Queryable): Promise<number> {
+  const r = await db.query<{ id: string | number | null }>('SELECT max(id) AS id FROM field_values');
+  return Number(r.rows[0]?.id ?? 0);
+}
+
 /** Observations per INSERT statement: one round trip each, arrays passed as 12 parameters. */
 const BATCH = 5000;
 const SOURCES = new Set<FieldSource>([

@@ -27,5 +27,10 @@ export interface ServerServices {
 }
 
 export interface ServerEnv {
-  Variables: { services: ServerServices; apiKey: ApiKey };
+  Variables: {
+    services: ServerServices;
+    apiKey: ApiKey;
+    /** Named spans of this request, ms, sent with `app` in `Server-Timing` (see `timed`). */
+    timings?: Record<string, number>;
+  };
 }

@@ -136,6 +136,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
       : undefined;
   const presence = startPresence(db, 'serve', workers, onError('presence'));
   const metrics = new HttpMetrics();
+  const unwatch = metrics.watchRuntime();
   const app = createApp(
     {
       db,
@@ -171,6 +172,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
         await Promise.all([worker?.done, ...loops.map((l) => l.stop())]);
         await owner?.stop();
         await presence.stop();
+        unwatch();
       })();
       return stopping;
     },

@@ -34,6 +34,8 @@ export interface FakeApiStats {
   arrivals: { q: string; at: number }[];
   /** Most requests seen in any window of each spec window (`windowMs` → count), accepted ones. */
   maxInWindow: Record<string, number>;
+  /** Every request answered 429 by a sliding window, with its arrival (epoch ms, like `arrivals`). */
+  rejections: { q: string; at: number }[];
 }
 
 /**
@@ -56,6 +58,7 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
       perSecond: [],
       arrivals: [],
       maxInWindow: {},
+      rejections: [],
     };
     recent[id] = [];
     logs[id] = (apis[id]!.windows ?? []).map((w) => ({ ...w, times: [] as number[] }));
@@ -93,6 +96,7 @@ export async function startFakeLimitedServer(apis: Record<string, FakeApiSpec>) 
     }
     if (over) {
       s.throttled += 1;
+      s.rejections.push({ q: url.searchParams.get('q') ?? '', at: performance.timeOrigin + now });
       res
         .writeHead(429, { 'content-type': 'application/json' })
         .end('{"error":"rate limited (sliding window)"}');

@@ -1,5 +1,6 @@
 import { ThrottledError } from '../../errors.ts';
 import { type Booking, bookRate, claimRate, releaseRate, sentRate } from '../../limits/sliding-window.ts';
+import { type WriteWatch, watchWrites } from '../../limits/written-at.ts';
 import type { CallContext, GatewayState, Stage } from '../call-context.ts';
 import { refuse } from '../record.ts';
 
@@ -7,93 +8,118 @@ import { refuse } from '../record.ts';
  * The account's rate limits for one attempt (src/limits/sliding-window.ts): books this call's place in
  * every window of its account at once, on the database clock, and sleeps until a little before it on
  * this process's clock (DbClock). Then it claims the place: from the calls already sent, the claim
- * gives the time it may leave and records it there; the call sleeps until then, and if it leaves
- * later (a late timer), its row is moved to when it left, right away, long before the calls a window
- * later claim. So every call is counted where it went, and the margin only has to cover the way from
- * here to the provider's counter. The calls of a burst share timers, one claim statement and one
- * move. A place farther than `maxWaitMs` books nothing and ends the call with ThrottledError (the
- * run is rescheduled); so does a claim that would wait longer than that.
+ * gives the time it may leave and records it there (a place booked that close is claimed by the
+ * booking itself; a claim that would leave more than a little after now is taken again then). The
+ * call sleeps until then and goes; when its request reaches its socket (src/limits/written-at.ts)
+ * later than claimed, its row is moved there at once, long before the calls a window later claim. So
+ * every call is counted where it went, a first request on a new connection included, and the margin
+ * only has to cover the way from the socket to the provider's counter. The calls of a burst share
+ * timers, one claim statement and one move. A place farther than `maxWaitMs` books nothing and ends
+ * the call with ThrottledError (the run is rescheduled); so does a claim that would wait longer.
  */
 export const rateLimit: Stage = async (ctx, next) => {
   const { gw, account } = ctx;
   if (account.windows.length === 0) return next();
-  // A process's first call to an account opens a connection (TCP, TLS) and runs cold code, so it
-  // may arrive much later than it was claimed: it goes alone (this process's other calls to the
-  // account book meanwhile but claim only after its answer), and once answered it is moved to the
-  // answer's time, the latest it can have been counted. The calls a window later claim after that,
-  // so they see where it went.
-  if (!gw.warm.has(account.id)) {
-    gw.warm.add(account.id);
-    return coldCall(ctx, next);
-  }
   const sent = await placed(ctx);
+  const watch: WriteWatch = {
+    now: () => gw.clock.now(),
+    requested: false,
+    writtenAt: undefined,
+    answeredAt: undefined,
+    newConnection: false,
+    onWrite: (at) => written(ctx, sent, at),
+  };
   try {
-    await next();
+    await watchWrites(watch, next);
   } finally {
-    answered(ctx, sent);
+    answered(ctx, sent, watch);
   }
 };
-
-/**
- * The provider counted the call before its answer left, so at the latest the quickest answer this
- * process has seen for the account before its answer came back (the answer time itself until a few
- * answers are known; now, without an answer). A call that arrived that much later than it was
- * recorded (a new connection, a slow path, a starved process) moves its row there (one statement
- * per burst), long before the calls a window later claim. Delays within half the margin are left
- * to the margin: moving every row by its jitter would push each burst later by it, window after
- * window.
- */
-function answered(ctx: CallContext, sent: Sent): void {
-  const { gw, account } = ctx;
-  const now = gw.clock.now();
-  const quickest = ctx.httpStatus === null ? 0 : quickestAnswer(gw, account.id, now - sent.atMs);
-  const latest = now - Math.min(quickest, now - sent.atMs);
-  if (latest - sent.recordedMs > gw.marginMs / 2) movedTo(gw, sent.booking, latest + gw.dbClock.offsetNow);
-}
-
 interface Sent {
   booking: Booking;
-  /** When it was handed to the next stage (local ms). */
-  atMs: number;
+  /** When it was claimed to leave (local ms). */
+  goMs: number;
   /** Where its rows are (local ms). */
   recordedMs: number;
 }
 
-/** Answers seen and the quickest, per gateway and account, ms; it may creep up (a slower route). */
-const quickest = new WeakMap<object, Map<string, { n: number; ms: number }>>();
+/**
+ * How late a request may reach its socket before its row is moved there: the margin covers this
+ * much and the way from the socket to the provider's counter. Moving every row by its jitter would
+ * push each burst later by it, window after window.
+ */
+function unrecordedMs(gw: GatewayState): number {
+  return gw.marginMs / 2;
+}
 
-/** Answers before the quickest is trusted: a first burst opens new connections, all slow alike. */
-const QUICKEST_AFTER = 30;
-
-function quickestAnswer(gw: GatewayState, accountId: string, rttMs: number): number {
-  let byAccount = quickest.get(gw);
-  if (!byAccount) {
-    byAccount = new Map();
-    quickest.set(gw, byAccount);
-  }
-  const seen = byAccount.get(accountId);
-  if (!seen) {
-    byAccount.set(accountId, { n: 1, ms: rttMs });
-    return 0;
-  }
-  const known = seen.n >= QUICKEST_AFTER ? seen.ms : 0;
-  seen.n++;
-  seen.ms = Math.min(rttMs, seen.ms + 0.01 * (rttMs - seen.ms));
-  return known;
+/** The request reached its socket: a row written later than claimed is moved there. */
+function written(ctx: CallContext, sent: Sent, at: number): void {
+  const { gw, account } = ctx;
+  const recorded = at - sent.goMs > unrecordedMs(gw) ? at : sent.goMs;
+  if (recorded > sent.goMs) movedTo(gw, sent.booking, recorded + gw.dbClock.offsetNow);
+  sent.recordedMs = recorded;
+  gw.options.onLimitedSend?.({ account: account.id, input: ctx.input, bookedAtMs: recorded, sentAtMs: at });
 }
 
 /**
- * How long before its place a call claims it (a quarter of the shortest span at most). Any time is
- * right (a claim computes the time to leave from the calls sent); earlier keeps a slow claim from
- * delaying the call, but a claim sees only the moves (`answered`) that landed before it.
+ * The answer is back: the provider counted the request between its write and now. How long after
+ * the write is not known, but at most the answer's time less the quickest answer seen on a used
+ * connection (what the way back and the provider's own work take at least): a provider slow to count
+ * it (a busy server, a new connection accepted late) moves its row there, still long before the
+ * calls a window later claim. A request on a new connection, before any such answer, or through a
+ * fetch that says nothing about its writes, is moved to the answer's time.
+ */
+function answered(ctx: CallContext, sent: Sent, watch: WriteWatch): void {
+  const { gw, account } = ctx;
+  // When the answer came in (its headers), not when this stage sees it: reading the body and the
+  // stages between take time that is no part of the way to the provider.
+  const now = watch.answeredAt ?? gw.clock.now();
+  if (watch.requested && watch.writtenAt === undefined) return; // never written: never counted
+  if (!watch.requested) written(ctx, sent, now);
+  const at = watch.writtenAt ?? now;
+  const quickest = quickestAnswers(gw);
+  const known = quickest.get(account.id) ?? Number.POSITIVE_INFINITY;
+  let latest = now;
+  if (watch.requested && !watch.newConnection && ctx.httpStatus !== null) {
+    if (Number.isFinite(known)) latest = Math.max(at, now - known);
+    quickest.set(account.id, Math.min(known, now - at));
+  }
+  if (latest - sent.recordedMs > unrecordedMs(gw)) movedTo(gw, sent.booking, latest + gw.dbClock.offsetNow);
+}
+
+/** Quickest answer after its write on a used connection, by gateway and account, ms. */
+const quickestByGateway = new WeakMap<object, Map<string, number>>();
+
+function quickestAnswers(gw: GatewayState): Map<string, number> {
+  let m = quickestByGateway.get(gw);
+  if (!m) {
+    m = new Map();
+    quickestByGateway.set(gw, m);
+  }
+  return m;
+}
+
+/**
+ * How long before its place a call claims it (a quarter of the shortest span at most). A claim
+ * computes the time to leave from the calls already sent, and sees only the moves (`written`) that
+ * landed before it: so it is taken shortly before the call leaves, never long before.
  */
 const CLAIM_AHEAD_MS = 100;
 /** Claims whose places fall in the same slot of this size are taken together. */
 const CLAIM_GRID_MS = 10;
 
+function claimAheadMs(ctx: CallContext): number {
+  return Math.min(CLAIM_AHEAD_MS, ...ctx.account.windows.map((w) => w.spanMs / 4));
+}
+
 /** Books a place, sleeps until it and claims it; returns when the call may go (its booking), or throws. */
-async function placed(ctx: CallContext, cold = false): Promise<Sent> {
+async function placed(ctx: CallContext): Promise<Sent> {
   const { gw, account } = ctx;
+  const ahead = claimAheadMs(ctx);
+  // A claim is taken at most this long before its call leaves (the grid, the statement's own time).
+  const claimWithin = ahead + CLAIM_GRID_MS + 20;
+  // A call that wakes this late may find calls a window later already claimed from its place.
+  const tooLate = Math.min(...account.windows.map((w) => w.spanMs)) / 2;
   for (;;) {
     // Calls that passed the preflight before a throttle came back wait for the pause too.
     const paused = (gw.pauses.get(account.healthKey) ?? 0) - gw.clock.now();
@@ -105,44 +131,49 @@ async function placed(ctx: CallContext, cold = false): Promise<Sent> {
       maxWaitMs: gw.maxWaitMs,
       leadMs: gw.dbClock.leadMs,
       extraMs: gw.dbClock.claimLatenessMs,
+      claimWithinMs: claimWithin,
     });
     gw.dbClock.observe(gw.clock.now() - t0);
     if (!place.granted || place.atMs === null) await tooLong(ctx, place.waitMs);
     try {
-      // Claimed a little before the place, so the claim's answer is back by then even when the
-      // database is slow; calls whose places are close share one wake-up and one claim statement.
-      const ahead = Math.min(CLAIM_AHEAD_MS, ...account.windows.map((w) => w.spanMs / 4));
-      const claimAt = Math.floor((place.atMs! - offset - ahead) / CLAIM_GRID_MS) * CLAIM_GRID_MS;
-      if (claimAt > gw.clock.now()) await wakeAt(ctx, claimAt, true);
-      // Behind a first call still in flight (see rateLimit).
-      if (!cold) await warmUps.get(gw)?.get(account.id);
+      let at = place.atMs!;
+      if (!place.sent) {
+        // Claimed a little before the place, so the claim's answer is back by then even when the
+        // database is slow; calls whose places are close share one wake-up and one claim statement.
+        let claimAt = Math.floor((at - offset - ahead) / CLAIM_GRID_MS) * CLAIM_GRID_MS;
+        for (;;) {
+          if (claimAt > gw.clock.now()) await wakeAt(ctx, claimAt, true);
+          const claim = await claimed(ctx, place, claimWithin);
+          if (claim.atMs !== null) {
+            at = claim.atMs;
+            break;
+          }
+          if (!claim.later) {
+            gw.stats.rebooked++;
+            await releaseRate(gw.db, place);
+            await tooLong(ctx, claim.waitMs);
+          }
+          // Its time is farther than a claim may look ahead: claimed again a little before it.
+          claimAt = Math.floor((gw.clock.now() + claim.waitMs - ahead) / CLAIM_GRID_MS) * CLAIM_GRID_MS;
+        }
+        gw.dbClock.observeClaim(at - place.atMs!);
+      }
       // A throttle answered in this process while it slept (the database may not have it yet):
       // the place is given up and the call books again after the pause.
       if ((gw.pauses.get(account.healthKey) ?? 0) > gw.clock.now()) {
         await releaseRate(gw.db, place);
         continue;
       }
-      const claim = await claimed(ctx, place);
-      if (claim.atMs === null) {
+      const go = at - offset;
+      if (go > gw.clock.now()) await wakeAt(ctx, go, false);
+      const woke = gw.clock.now();
+      if (woke - go > tooLate) {
+        // A starved process: the calls placed from this one may have claimed; it books again.
         gw.stats.rebooked++;
         await releaseRate(gw.db, place);
-        await tooLong(ctx, claim.waitMs);
+        continue;
       }
-      const go = claim.atMs! - offset;
-      if (go > gw.clock.now()) await wakeAt(ctx, go, false);
-      const sent = gw.clock.now();
-      // Left much later than claimed (a late timer): the row goes where the call went, at once
-      // (one statement per burst). Within half the margin, the margin covers it (see `answered`).
-      const recorded = sent - go > gw.marginMs / 2 ? sent : go;
-      if (recorded > go) movedTo(gw, place, sent + offset);
-      gw.dbClock.observeClaim(recorded + offset - place.atMs!);
-      gw.options.onLimitedSend?.({
-        account: account.id,
-        input: ctx.input,
-        bookedAtMs: recorded,
-        sentAtMs: sent,
-      });
-      return { booking: place, atMs: sent, recordedMs: recorded };
+      return { booking: place, goMs: go, recordedMs: go };
     } catch (err) {
       // A cancelled call or a failed statement: the place counts against nobody.
       if (!(err instanceof ThrottledError)) await releaseRate(gw.db, place).catch(() => {});
@@ -172,22 +203,33 @@ function movedTo(gw: GatewayState, booking: Booking, atMs: number): void {
   });
 }
 
+interface ClaimResult {
+  /** When it may leave (database clock), or null. */
+  atMs: number | null;
+  waitMs: number;
+  /** Not claimed because it would leave more than `aheadMs` from now: claim again then. */
+  later: boolean;
+}
+
 interface Claimant {
   booking: Booking;
   first: number;
-  done: (r: { atMs: number | null; waitMs: number }) => void;
+  done: (r: ClaimResult) => void;
   fail: (err: unknown) => void;
 }
 
 /** Calls of one process waiting to claim, by gateway and window set; one claim statement at a time. */
-const claimQueues = new WeakMap<object, Map<string, { waiting: Claimant[]; running: boolean }>>();
+const claimQueues = new WeakMap<
+  object,
+  Map<string, { waiting: Claimant[]; running: boolean; aheadMs: number }>
+>();
 
 /**
  * Claims this call's place, together with every call of this process that woke for the same windows
  * meanwhile (a burst: one statement). `atMs` is when it may leave (database clock), or null when that
- * would be more than `maxWaitMs` away (`waitMs`).
+ * would be more than `maxWaitMs` away (`waitMs`), or more than `aheadMs` (`later`).
  */
-function claimed(ctx: CallContext, booking: Booking): Promise<{ atMs: number | null; waitMs: number }> {
+function claimed(ctx: CallContext, booking: Booking, aheadMs: number): Promise<ClaimResult> {
   const { gw, account } = ctx;
   let byWindows = claimQueues.get(gw);
   if (!byWindows) {
@@ -197,7 +239,7 @@ function claimed(ctx: CallContext, booking: Booking): Promise<{ atMs: number | n
   const key = account.windows.map((w) => w.key).join(' ');
   let queue = byWindows.get(key);
   if (!queue) {
-    queue = { waiting: [], running: false };
+    queue = { waiting: [], running: false, aheadMs };
     byWindows.set(key, queue);
   }
   const q = queue;
@@ -215,7 +257,7 @@ function claimed(ctx: CallContext, booking: Booking): Promise<{ atMs: number | n
 async function drain(
   gw: GatewayState,
   windows: CallContext['account']['windows'],
-  q: { waiting: Claimant[] },
+  q: { waiting: Claimant[]; aheadMs: number },
 ): Promise<void> {
   while (q.waiting.length > 0) {
     const batch = q.waiting.splice(0).sort((a, b) => a.first - b.first);
@@ -225,50 +267,19 @@ async function drain(
         windows,
         batch.map((c) => c.booking),
         gw.maxWaitMs,
+        q.aheadMs,
       );
+      // Calls after the first unclaimed one were not looked at: they come back with it.
       batch.forEach((c, i) => {
-        c.done({ atMs: i < claim.claimed ? claim.atMs[i]! : null, waitMs: claim.waitMs });
+        c.done(
+          i < claim.claimed
+            ? { atMs: claim.atMs[i]!, waitMs: 0, later: false }
+            : { atMs: null, waitMs: claim.waitMs, later: claim.later },
+        );
       });
     } catch (err) {
       for (const c of batch) c.fail(err);
     }
-  }
-}
-
-/** First calls in flight, by gateway and account: the others wait for their answer. */
-const warmUps = new WeakMap<object, Map<string, Promise<void>>>();
-
-async function coldCall(ctx: CallContext, next: () => Promise<void>): Promise<void> {
-  const { gw, account } = ctx;
-  let byAccount = warmUps.get(gw);
-  if (!byAccount) {
-    byAccount = new Map();
-    warmUps.set(gw, byAccount);
-  }
-  let done: () => void = () => {};
-  byAccount.set(
-    account.id,
-    new Promise<void>((resolve) => {
-      done = resolve;
-    }),
-  );
-  try {
-    const { booking } = await placed(ctx, true);
-    try {
-      await next();
-    } finally {
-      // Moved to when its answer came back (database clock).
-      const at = gw.clock.now() + (await gw.dbClock.offset());
-      await sentRate(gw.db, [{ booking, atMs: at }]).catch((err: unknown) =>
-        gw.options.logger?.warn({ err }, 'rate limit: moving a first call failed'),
-      );
-    }
-  } finally {
-    // After the stages outside this one have taken the answer in (a throttle's pause is set there).
-    setImmediate(() => {
-      byAccount.delete(account.id);
-      done();
-    });
   }
 }
 
@@ -291,7 +302,8 @@ function wakeAt(ctx: CallContext, target: number, learn: boolean): Promise<numbe
         await gw.clock.sleep(target - gw.clock.now() - 30);
         await learnPause(ctx).catch(() => {});
       }
-      await gw.clock.sleep(Math.max(0, target - gw.clock.now()));
+      // Never before the place: a timer may fire a little early on the wall clock.
+      while (gw.clock.now() < target) await gw.clock.sleep(Math.max(1, target - gw.clock.now()));
       byPlace.delete(place);
       return gw.clock.now();
     })();

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Db, Queryable } from '../../db/db.ts';
-import { batchesCreatedSince } from '../../engine/batch.ts';
+import type { Db } from '../../db/db.ts';
 import { ConfigError } from '../../errors.ts';
 import { parseSequence } from '../../outreach/load-sequence.ts';
 import { parsePipeline } from '../../pipelines/load.ts';
@@ -21,7 +20,7 @@ import {
  * `sluice patterns deploy`: a pattern version's templates, filled with the deployment's parameters,
  * validated (the pipeline by the pipeline loader with the provider registry, a sync by the sync loader)
  * and written; the deployment is recorded with `attach_runs`, so the batches that run the written file
- * become its batches (attachDeployedBatches). Missing parameters are asked for (`ask`), or refused with
+ * become its batches (attachDeployedBatches, attach-batches.ts). Missing parameters are asked for (`ask`), or refused with
  * the list of what is missing.
  */
 export interface DeployRequest {
@@ -156,40 +155,4 @@ export async function deployPattern(db: Db, req: DeployRequest): Promise<DeployR
     pipeline: pipelinePath,
     files,
   };
-}
-
-/**
- * Batches queued after a deployer-made deployment whose pipeline is its file (the same path, as given to
- * `sluice run --pipeline`, resolved against `cwd`) become its batches. The latest such deployment wins.
- */
-export async function attachDeployedBatches(db: Queryable, cwd = process.cwd()): Promise<number> {
-  const deps = (
-    await db.query<{ id: number; pipeline: string; at: string }>(
-      `SELECT id, pipeline, deployed_at::text AS at FROM deployments WHERE attach_runs ORDER BY deployed_at DESC, id DESC`,
-    )
-  ).rows;
-  if (!deps.length) return 0;
-  const since = deps.reduce((m, d) => (Date.parse(d.at) < Date.parse(m) ? d.at : m), deps[0]!.at);
-  const recent = await batchesCreatedSince(db, since);
-  const taken = new Set(
-    (
-      await db.query<{ batch_id: number }>(
-        'SELECT batch_id FROM deployment_batches WHERE batch_id = ANY($1::bigint[])',
-        [recent.map((b) => b.id)],
-      )
-    ).rows.map((r) => Number(r.batch_id)),
-  );
-  const batches = recent.filter((b) => !taken.has(b.id));
-  let attached = 0;
-  for (const b of batches) {
-    const path = resolve(cwd, b.pipeline);
-    const d = deps.find((x) => resolve(cwd, x.pipeline) === path && Date.parse(x.at) <= Date.parse(b.at));
-    if (!d) continue;
-    const r = await db.query(
-      'INSERT INTO deployment_batches (deployment_id, batch_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [d.id, b.id],
-    );
-    attached += r.rowCount;
-  }
-  return attached;
 }

@@ -14,6 +14,7 @@ import { writeFieldValues } from '../../records/field-values.ts';
 import { readLineage } from '../../records/lineage.ts';
 import { flattenRow, readRecord } from '../../records/read-records.ts';
 import { ENTITY_TABLE, type EntityType } from '../../records/record-fields.ts';
+import { timed } from '../http-metrics.ts';
 import { ApiProblem, notFound, problemResponses } from '../problem.ts';
 import type { ServerEnv } from '../server-env.ts';
 import { decodeCursor, encodeCursor, ListQuery } from './list-query.ts';
@@ -122,7 +123,7 @@ export function registerRecordRoutes(app: OpenAPIHono<ServerEnv>, type: EntityTy
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const record = await readRecord(c.get('services').db, type, id);
+      const record = await timed(c, 'db', readRecord(c.get('services').db, type, id));
       if (!record) throw notFound(`${type} ${id}`);
       return c.json(record, 200);
     },
