@@ -432,6 +432,10 @@ function report(w: Window) {
     );
   if (w.serverApp)
     console.log(`    server, in the app    ${d3(w.serverApp)}   (Server-Timing app;dur, every answer)`);
+  if (w.serverDb)
+    console.log(
+      `    server, db query      ${d3(w.serverDb)}   (Server-Timing db;dur: pool wait + round trip + row parsing)`,
+    );
   const r = w.runtime;
   if (r)
     console.log(

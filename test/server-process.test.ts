@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createApiKey } from '../src/api-keys/api-keys.ts';
+import { WORKER_NICE } from '../src/server/worker-processes.ts';
 import { listDeliveries } from '../src/webhooks/webhook-store.ts';
 import { backends, describeEachBackend } from './helpers/backends.ts';
 import { startReceiver } from './helpers/callback-receiver.ts';
@@ -208,8 +209,9 @@ describeEachBackend('sluice serve / worker processes', (backend) => {
           const h = (await api('/health')) as { workers: { serve: number; worker: number; working: number } };
           return h.workers.worker === 1 && h;
         }, 120_000);
-        // the server itself works no runs: the child does
+        // the server itself works no runs: the child does, at a lower CPU priority (nice 10 more)
         expect(health.workers).toMatchObject({ serve: 1, worker: 1, working: 1 });
+        expect(getPriority(childPid)).toBe(Math.min(19, getPriority(s.child.pid!) + WORKER_NICE));
         const accepted = await api('/v1/jobs', {
           pipeline: 'tag.yaml',
           records: [{ name: 'Split Golf Club', state: 'VA' }],

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -7,7 +8,8 @@ import { fileURLToPath } from 'node:url';
  * servers in `--sandbox`) are CPU work that an event loop does in slices of many milliseconds; in the
  * same process every API request waiting behind such a slice waits as long (bench/api.ts: p99 of
  * GET /v1/contacts/{id} while a batch runs). In their own processes the kernel shares the CPU between
- * them and the API instead, and each has its own connection pool.
+ * them and the API instead, and each has its own connection pool. The children run at a lower CPU
+ * priority (nice 10, `WORKER_NICE`), so under CPU contention the API is scheduled first.
  *
  * A child that exits unexpectedly is started again (after 1 s, then up to 30 s between attempts).
  * Each child's stdin is a pipe from this process: when this process dies, even by SIGKILL, the pipe
@@ -21,6 +23,23 @@ export interface WorkerProcesses {
   stop(): Promise<void>;
 }
 
+/**
+ * The children's niceness: when the API and a batch want the same CPU (2 cores, a database and other
+ * programs on them), the kernel gives it to the API first and the batch takes what is left. With idle
+ * CPU it changes nothing: nice only weighs runnable processes against each other.
+ */
+export const WORKER_NICE = 10;
+
+function lowerPriority(child: ChildProcess, nice: number, log: (line: string) => void) {
+  if (nice === 0 || child.pid === undefined) return;
+  try {
+    setPriority(child.pid, Math.min(19, getPriority() + nice));
+  } catch (err) {
+    // not fatal: the children then compete with the API at the same priority
+    log(`worker process ${child.pid}: cannot lower its CPU priority: ${(err as Error).message}`);
+  }
+}
+
 /** bin/sluice.js, from src/server (tsx) and dist/server (built) alike. */
 const BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
 
@@ -32,6 +51,8 @@ export function startWorkerProcesses(o: {
   sandbox: boolean;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /** The children's CPU niceness (default 10; 0 = the server's own priority). */
+  nice?: number;
 }): WorkerProcesses {
   const children = new Set<ChildProcess>();
   let stopping = false;
@@ -47,6 +68,7 @@ export function startWorkerProcesses(o: {
     ];
     const child = spawn(process.execPath, args, { env: o.env, stdio: ['pipe', 'ignore', 'pipe'] });
     children.add(child);
+    lowerPriority(child, o.nice ?? WORKER_NICE, o.log);
     const startedAt = Date.now();
     child.stderr!.setEncoding('utf8');
     let partial = '';
