@@ -6,8 +6,9 @@ import { subscribe } from 'node:diagnostics_channel';
  * request when it receives it, and between the limiter letting a call go and the request's headers
  * being written there may be a new connection (TCP, TLS), cold code, a busy event loop (PGlite runs
  * in it), a slow proxy. Node's fetch (undici) publishes `undici:request:create` synchronously inside
- * `fetch()`, where the async context is the caller's, and `undici:client:sendHeaders` when the
- * headers are written; `watchWrites` runs a call in a context that ties the two together.
+ * `fetch()`, where the async context is the caller's, `undici:client:sendHeaders` when the headers
+ * are written and `undici:request:headers` when the answer's headers come in; `watchWrites` runs a
+ * call in a context that ties them together.
  *
  * A fetch that is not undici's (a test double, another HTTP stack) publishes nothing: `requested`
  * stays false and the caller falls back to what it knows (the answer's time, the latest the provider
@@ -25,6 +26,8 @@ export interface WriteWatch {
    * may take much longer to count it (accepting the connection, a TLS handshake on its side).
    */
   newConnection: boolean;
+  /** When the first request's answer headers came in (before its body is read), or undefined. */
+  answeredAt: number | undefined;
   /** Called once, synchronously, when the first request's headers are written. */
   onWrite?: (at: number) => void;
 }
@@ -52,7 +55,16 @@ function listen(): void {
     if (!watch || watch.writtenAt !== undefined) return;
     watch.newConnection = !used;
     watch.writtenAt = watch.now();
-    watch.onWrite?.(watch.writtenAt);
+    // A subscriber's exception would be rethrown on the next tick, uncaught.
+    try {
+      watch.onWrite?.(watch.writtenAt);
+    } catch {}
+  });
+  subscribe('undici:request:headers', (message) => {
+    const request = (message as { request?: object }).request;
+    const watch = request ? byRequest.get(request) : undefined;
+    if (watch && watch.writtenAt !== undefined && watch.answeredAt === undefined)
+      watch.answeredAt = watch.now();
   });
 }
 

@@ -25,6 +25,7 @@ export const rateLimit: Stage = async (ctx, next) => {
     now: () => gw.clock.now(),
     requested: false,
     writtenAt: undefined,
+    answeredAt: undefined,
     newConnection: false,
     onWrite: (at) => written(ctx, sent, at),
   };
@@ -70,7 +71,9 @@ function written(ctx: CallContext, sent: Sent, at: number): void {
  */
 function answered(ctx: CallContext, sent: Sent, watch: WriteWatch): void {
   const { gw, account } = ctx;
-  const now = gw.clock.now();
+  // When the answer came in (its headers), not when this stage sees it: reading the body and the
+  // stages between take time that is no part of the way to the provider.
+  const now = watch.answeredAt ?? gw.clock.now();
   if (watch.requested && watch.writtenAt === undefined) return; // never written: never counted
   if (!watch.requested) written(ctx, sent, now);
   const at = watch.writtenAt ?? now;
