@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { openDb } from '../db/open-db.ts';
 import type { DemoReport } from '../demo/demo-report.ts';
-import { runDemo } from '../demo/run-demo.ts';
 import { SANDBOX_BANNER } from '../sandbox/start-sandbox.ts';
 import { action } from './context.ts';
 import { table } from './output.ts';
@@ -39,6 +37,11 @@ export function registerDemo(program: Command): void {
     )
     .action(
       action(async (ctx, o: DemoOptions) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [{ openDb }, { runDemo }] = await Promise.all([
+          import('../db/open-db.ts'),
+          import('../demo/run-demo.ts'),
+        ]);
         const records = o.records !== undefined ? parsePositive('--records', o.records) : undefined;
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '48');
         ctx.out.warn(SANDBOX_BANNER);

@@ -1,24 +1,8 @@
 import type { Command } from 'commander';
-import { batchProgress, createBatch, resumeBatch, settleBatch } from '../engine/batch.ts';
-import { redriveBatch } from '../engine/dead-letter.ts';
-import { findProvider, openRunEngine } from '../engine/engine-services.ts';
-import { type Forecast, forecastBatch } from '../engine/forecast.ts';
+import type { Forecast } from '../engine/forecast.ts';
 import type { PipelineDefinition } from '../engine/pipeline-types.ts';
 import type { CallCounters } from '../engine/run-gateway.ts';
-import {
-  FILTER_COLUMNS,
-  knownFilterFields,
-  parseWhere,
-  selectAccountsSql,
-  unknownAccountIds,
-  validateWhere,
-} from '../engine/selection.ts';
-import { startWorker } from '../engine/worker-loop.ts';
 import { ConfigError } from '../errors.ts';
-import { PipelineFileError } from '../pipelines/load.ts';
-import { loadPipeline, resolvePipeline } from '../pipelines/resolve.ts';
-import { checkCredentialsFor } from '../providers/credentials.ts';
-import { runDueSyncs } from '../sync/sync-schedule.ts';
 import { confirmLargeSelection } from './confirm.ts';
 import { action, warnError } from './context.ts';
 import { type Output, table } from './output.ts';
@@ -79,6 +63,35 @@ export function registerRun(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (ctx, o: RunOptions) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [
+          { batchProgress, createBatch, resumeBatch, settleBatch },
+          { redriveBatch },
+          { findProvider, openRunEngine },
+          { forecastBatch },
+          {
+            FILTER_COLUMNS,
+            knownFilterFields,
+            parseWhere,
+            selectAccountsSql,
+            unknownAccountIds,
+            validateWhere,
+          },
+          { startWorker },
+          { loadPipeline, resolvePipeline },
+          { checkCredentialsFor },
+          { runDueSyncs },
+        ] = await Promise.all([
+          import('../engine/batch.ts'),
+          import('../engine/dead-letter.ts'),
+          import('../engine/engine-services.ts'),
+          import('../engine/forecast.ts'),
+          import('../engine/selection.ts'),
+          import('../engine/worker-loop.ts'),
+          import('../pipelines/resolve.ts'),
+          import('../providers/credentials.ts'),
+          import('../sync/sync-schedule.ts'),
+        ]);
         // Everything that needs no database is checked first: flags, the filter's syntax, the pipeline.
         const existing = o.resume ?? o.retryFailed;
         if (o.resume && o.retryFailed)
@@ -393,6 +406,10 @@ const DEFERRED: PipelineDefinition = { name: '(checked with the database)', step
  * vouch for (those are checked against the database right after).
  */
 async function preCheckPipeline(ref: string): Promise<PipelineDefinition> {
+  const [{ loadPipeline }, { PipelineFileError }] = await Promise.all([
+    import('../pipelines/resolve.ts'),
+    import('../pipelines/load.ts'),
+  ]);
   try {
     return (await loadPipeline(ref)).definition;
   } catch (err) {

@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { loadSequence } from '../outreach/load-sequence.ts';
 import { SANDBOX_BANNER, SANDBOX_OUTBOUND } from '../sandbox/start-sandbox.ts';
-import { startScheduleRunner } from '../schedules/schedule-runner.ts';
-import { openServeEngine } from '../server/serve-engine.ts';
-import { startServer } from '../server/start-server.ts';
-import { startWorkerProcesses } from '../server/worker-processes.ts';
-import { loadTriggerConfig } from '../triggers/trigger-config.ts';
 import { action } from './context.ts';
 import { onShutdownSignal } from './run-options.ts';
 
@@ -61,6 +55,22 @@ export function registerServe(program: Command): void {
     .option('--no-schedules', 'do not run schedules in this process (`sluice schedules list`)')
     .action(
       action(async (ctx, o: ServeOptions) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [
+          { loadSequence },
+          { startScheduleRunner },
+          { openServeEngine },
+          { startServer },
+          { startWorkerProcesses },
+          { loadTriggerConfig },
+        ] = await Promise.all([
+          import('../outreach/load-sequence.ts'),
+          import('../schedules/schedule-runner.ts'),
+          import('../server/serve-engine.ts'),
+          import('../server/start-server.ts'),
+          import('../server/worker-processes.ts'),
+          import('../triggers/trigger-config.ts'),
+        ]);
         const port = nonNegative('--port', o.port);
         const workers = nonNegative('--workers', o.workers);
         const workerProcesses = nonNegative('--worker-processes', o.workerProcesses);

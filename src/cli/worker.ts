@@ -1,8 +1,4 @@
 import type { Command } from 'commander';
-import { startWorker } from '../engine/worker-loop.ts';
-import { startScheduleRunner } from '../schedules/schedule-runner.ts';
-import { startPresence } from '../server/presence.ts';
-import { openServeEngine } from '../server/serve-engine.ts';
 import { action, warnError } from './context.ts';
 import { onShutdownSignal, parsePositive } from './run-options.ts';
 
@@ -35,6 +31,14 @@ export function registerWorker(program: Command): void {
     )
     .action(
       action(async (ctx, o: WorkerOptions) => {
+        // loaded here, not at the top: `sluice --help` registers every command and needs none of this
+        const [{ startWorker }, { startScheduleRunner }, { startPresence }, { openServeEngine }] =
+          await Promise.all([
+            import('../engine/worker-loop.ts'),
+            import('../schedules/schedule-runner.ts'),
+            import('../server/presence.ts'),
+            import('../server/serve-engine.ts'),
+          ]);
         const concurrency = parsePositive('--concurrency', o.concurrency ?? '10');
         const heartbeatSeconds = Math.max(
           10,

@@ -194,7 +194,8 @@ async function quality(
   valuesByField: Record<string, number>,
 ): Promise<QualityStat[]> {
   // outcomes are few: start from them, and reach each one's value and run by primary key (LATERAL … OFFSET 0 keeps
-  // an unanalyzed database from planning a loop over every value of the batches, or a scan of them all)
+  // an unanalyzed database from planning a loop over every value of the batches, or a scan of them all),
+  // through the records' read view of values with their run's batch (migration 0050)
   const outcomes = await db.query<Omit<QualityStat, 'values'>>(
     `SELECT f.field,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'verified')::int AS verified,
@@ -202,9 +203,9 @@ async function quality(
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'corrected')::int AS corrected,
             count(DISTINCT o.field_value_id) FILTER (WHERE o.outcome = 'replied')::int AS replied
        FROM value_outcomes o
-            CROSS JOIN LATERAL (SELECT x.field, x.run_id FROM field_values x
-                                 WHERE x.id = o.field_value_id AND x.source IN ('provider', 'step') OFFSET 0) f
-            CROSS JOIN LATERAL (SELECT 1 FROM runs r WHERE r.id = f.run_id AND r.batch_id = ANY($1::bigint[]) OFFSET 0) r
+            CROSS JOIN LATERAL (SELECT x.field FROM run_field_values x
+                                 WHERE x.id = o.field_value_id AND x.source IN ('provider', 'step')
+                                   AND x.batch_id = ANY($1::bigint[]) OFFSET 0) f
       WHERE o.field_value_id IS NOT NULL
       GROUP BY f.field ORDER BY f.field`,
     [batches],

@@ -85,16 +85,17 @@ export async function feedVerifierOutcomes(db: Queryable, batches: number[]): Pr
       // both sides materialized first and joined on the lowercased address: without statistics (a fresh
       // data dir is never analyzed) the planner looped over the verifier's cache entries per value (1.5 s
       // for the demo's 200 records)
+      // the cache's and the records' read views (migration 0050), not their tables
       `WITH v AS MATERIALIZED (
          SELECT lower(coalesce(c.input->>$4, c.input #>> '{}')) AS k, c.provider, c.operation,
                 c.output->>$5 AS status, c.created_at
-           FROM cache_entries c
+           FROM cache_answers c
           WHERE c.provider = $2 AND c.operation = $3 AND c.found
             AND (c.output->>$5 = ANY($6::text[]) OR c.output->>$5 = ANY($8::text[]))),
        f AS MATERIALIZED (
          SELECT f.id, f.entity_type, f.entity_id, f.field, f.value, f.run_id, lower(f.value #>> '{}') AS k
-           FROM runs r JOIN field_values f ON f.run_id = r.id
-          WHERE r.batch_id = ANY($1::bigint[]) AND f.field = $7 AND f.source = 'provider')
+           FROM run_field_values f
+          WHERE f.batch_id = ANY($1::bigint[]) AND f.field = $7 AND f.source = 'provider')
        INSERT INTO value_outcomes (entity_type, entity_id, field, value, field_value_id, outcome, source,
                                    provider, operation, run_id, detail, observed_at)
        SELECT f.entity_type, f.entity_id, f.field, f.value, f.id,
