@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts';
+import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { StepOutput } from './pipeline-types.ts';
@@ -48,19 +49,39 @@ export interface LoadedRun extends ClaimedRun {
  * trip (the hot path of every run; PGlite serialises statements, so each one saved is throughput).
  * The newest job to claim a run owns it: a job redelivered after its worker died takes over, and a
  * stale duplicate can no longer finish it (finishRun's fence). Undefined when the run is already final.
+ * The claims of runs that start while the previous claim runs share one statement (group commit,
+ * src/db/group-commit.ts); two claims of one run go in two statements, in the order they came.
  */
-export async function claimAndLoadRun(
-  db: Queryable,
-  runId: number,
-  jobId: string,
-): Promise<LoadedRun | undefined> {
-  const r = await db.query<LoadedRun>(
-    prepared(`WITH claimed AS (
-       UPDATE runs SET state = 'running', attempts = attempts + 1, job_id = $2,
-              started_at = coalesce(started_at, now()), updated_at = now()
-        WHERE id = $1 AND state IN ('queued', 'running')
-       RETURNING *)
-     SELECT c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
+export function claimAndLoadRun(db: Queryable, runId: number, jobId: string): Promise<LoadedRun | undefined> {
+  let group = claims.get(db);
+  if (!group) {
+    group = new GroupCommit(
+      (items) => inDistinctKeys(items, (part) => claimGroup(db, part)),
+      256,
+      parallelGroups(db),
+    );
+    claims.set(db, group);
+  }
+  return group.add({ key: String(runId), runId, jobId });
+}
+
+interface Claim {
+  key: string;
+  runId: number;
+  jobId: string;
+}
+
+const claims = new WeakMap<Queryable, GroupCommit<Claim, LoadedRun | undefined>>();
+
+const CLAIM = prepared(`WITH x AS (
+       SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(id, job_id, ord)
+     ), claimed AS (
+       UPDATE runs r SET state = 'running', attempts = r.attempts + 1, job_id = x.job_id,
+              started_at = coalesce(r.started_at, now()), updated_at = now()
+         FROM x
+        WHERE r.id = x.id AND r.state IN ('queued', 'running')
+       RETURNING r.*, x.ord)
+     SELECT c.ord, c.id, c.batch_id AS "batchId", c.pipeline, c.account_id AS "accountId", c.attempts, c.failures,
             c.throttles, c.redrives, coalesce(extract(epoch FROM now() - c.throttled_since) * 1000, 0)::float8 AS "throttledMs",
             coalesce(b.refresh, false) AS refresh, b.status AS "batchStatus", b.budget_usd AS "budgetUsd",
             (SELECT to_jsonb(a) FROM accounts a WHERE a.id = c.account_id) AS account,
@@ -68,10 +89,18 @@ export async function claimAndLoadRun(
                FROM contacts ct WHERE ct.account_id = c.account_id) AS contacts,
             (SELECT coalesce(jsonb_object_agg(s.step_key, s.output), '{}'::jsonb)
                FROM run_steps s WHERE s.run_id = c.id) AS memo
-       FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`),
-    [runId, jobId],
-  );
-  return r.rows[0];
+       FROM claimed c LEFT JOIN batches b ON b.id = c.batch_id`);
+
+async function claimGroup(db: Queryable, group: Claim[]): Promise<(LoadedRun | undefined)[]> {
+  // Run order keeps row-lock order the same in every process.
+  const order = group.map((c, i) => [c, i] as const).sort((a, b) => a[0].runId - b[0].runId);
+  const r = await db.query<LoadedRun & { ord: number }>(CLAIM, [
+    order.map(([c]) => c.runId),
+    order.map(([c]) => c.jobId),
+  ]);
+  const out = new Array<LoadedRun | undefined>(group.length).fill(undefined);
+  for (const { ord, ...run } of r.rows) out[order[Number(ord) - 1]![1]] = run;
+  return out;
 }
 
 /**
