@@ -4,7 +4,7 @@ import { afterEach, expect, it } from 'vitest';
 import { InfrastructureError, RetryableError, ThrottledError } from '../src/errors.ts';
 import { listLedger } from '../src/ledger/ledger-query.ts';
 import { busiestWindow } from '../src/limits/limit-spec.ts';
-import { bookRate, claimRate, limitWindows, sentRate } from '../src/limits/sliding-window.ts';
+import { bookRate, claimRate, DbClock, limitWindows, sentRate } from '../src/limits/sliding-window.ts';
 import type { RateLimitSpec } from '../src/providers/define-provider.ts';
 import { describeEachBackend, TEST_DATABASE_URL, type TestDb } from './helpers/backends.ts';
 import { fakeEnv, fakeProvider, startFakeServerProcess } from './helpers/fake-provider.ts';
@@ -490,4 +490,32 @@ describeEachBackend('sliding-window limiter', (backend) => {
       expect(busiestWindow(at, 3_000)).toBe(12);
     },
   );
+});
+
+it('the database clock keeps a precise offset over a later, imprecise one (a jump would send calls early)', async () => {
+  // Local clock and database clock: the database is 1000 ms ahead. Each round trip takes `rtt` ms, and
+  // the database answers at `skew` ms into it (a loaded machine: the answer sits in a queue).
+  let local = 0;
+  let rtt = 1;
+  let skew = 0.5;
+  const db = {
+    async query() {
+      const ms = local + skew + 1000;
+      local += rtt;
+      return { rows: [{ ms }], rowCount: 1 };
+    },
+    async exec() {},
+  } as unknown as import('../src/db/db.ts').Queryable;
+  const clock = new DbClock(db, () => local, 60_000);
+  expect(await clock.offset()).toBeCloseTo(1000, 5);
+  // A minute on, every round trip takes 40 ms and the answers come 35 ms into them: the estimate
+  // would be 15 ms too high, and every send of this process would move 15 ms earlier.
+  local += 61_000;
+  rtt = 40;
+  skew = 35;
+  expect(await clock.offset()).toBeCloseTo(1000, 5);
+  // The clocks really moved apart (beyond both error bounds): taken.
+  local += 61_000;
+  skew = 20 + 200;
+  expect(await clock.offset()).toBeCloseTo(1200, 5);
 });

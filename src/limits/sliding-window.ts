@@ -231,7 +231,8 @@ export function maxRatePerSecond(windows: readonly LimitWindow[]): number {
  * a busy event loop) delaying the send; it is estimated from the fastest of a few round trips (NTP's
  * rule: the error is at most half that round trip), again after `maxAgeMs`. `leadMs` is how far
  * ahead of now a booking should be, so its answer is back before the place: a smoothed booking
- * round trip, times 1.5.
+ * round trip, times 1.5. A later measurement replaces the estimate only if it is as precise, or
+ * contradicts it beyond both error bounds.
  */
 export class DbClock {
   private offsetMs = 0;
@@ -306,8 +307,15 @@ export class DbClock {
         offset = r.rows[0]!.ms - (t0 + t1) / 2;
       }
     }
-    this.offsetMs = offset;
-    this.bestRttMs = best;
     this.measuredAt = this.now();
+    // A new estimate moves every later send of this process by the difference, against the calls
+    // already placed: a larger offset sends them earlier. So a measurement only replaces one that
+    // was as precise (a loaded machine's round trips are slow, its estimate far off), or one it
+    // contradicts beyond both error bounds (the clocks really moved apart).
+    const differs = Math.abs(offset - this.offsetMs) > (best + this.bestRttMs) / 2;
+    if (best <= this.bestRttMs || differs) {
+      this.offsetMs = offset;
+      this.bestRttMs = best;
+    }
   }
 }
