@@ -35,6 +35,7 @@ export const rateLimit: Stage = async (ctx, next) => {
     answered(ctx, sent, watch);
   }
 };
+
 interface Sent {
   booking: Booking;
   /** When it was claimed to leave (local ms). */
