@@ -45,9 +45,10 @@ interface Sent {
 }
 
 /**
- * How late a request may reach its socket before its row is moved there: the margin covers this
- * much and the way from the socket to the provider's counter. Moving every row by its jitter would
- * push each burst later by it, window after window.
+ * Lateness left to the margin: a row is only moved when its call may have been counted more than
+ * this after it, and then to this much before that time (the margin covers this much and the way
+ * from the socket to the provider's counter). Moving every row by all its jitter would push each
+ * burst later by it, window after window.
  */
 function unrecordedMs(gw: GatewayState): number {
   return gw.marginMs / 2;
@@ -56,7 +57,7 @@ function unrecordedMs(gw: GatewayState): number {
 /** The request reached its socket: a row written later than claimed is moved there. */
 function written(ctx: CallContext, sent: Sent, at: number): void {
   const { gw, account } = ctx;
-  const recorded = at - sent.goMs > unrecordedMs(gw) ? at : sent.goMs;
+  const recorded = at - sent.goMs > unrecordedMs(gw) ? at - unrecordedMs(gw) : sent.goMs;
   if (recorded > sent.goMs) movedTo(gw, sent.booking, recorded + gw.dbClock.offsetNow);
   sent.recordedMs = recorded;
   gw.options.onLimitedSend?.({ account: account.id, input: ctx.input, bookedAtMs: recorded, sentAtMs: at });
@@ -85,7 +86,10 @@ function answered(ctx: CallContext, sent: Sent, watch: WriteWatch): void {
     if (Number.isFinite(known)) latest = Math.max(at, now - known);
     quickest.set(account.id, Math.min(known, now - at));
   }
-  if (latest - sent.recordedMs > unrecordedMs(gw)) movedTo(gw, sent.booking, latest + gw.dbClock.offsetNow);
+  if (latest - sent.recordedMs > unrecordedMs(gw)) {
+    sent.recordedMs = latest - unrecordedMs(gw);
+    movedTo(gw, sent.booking, sent.recordedMs + gw.dbClock.offsetNow);
+  }
 }
 
 /** Quickest answer after its write on a used connection, by gateway and account, ms. */
