@@ -115,13 +115,16 @@ function startServe(env: Record<string, string>, extra: string[]) {
   return {
     url,
     pid: child.pid,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
+}
+
+/** SIGTERM to a child process, resolved when it has exited (at once if it already has). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 /** bench/floor-server.ts in its own process (the tsx loader inherited from this one). */
@@ -142,12 +145,7 @@ function startFloor(env: Record<string, string>) {
   return {
     url,
     pid: child.pid,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 

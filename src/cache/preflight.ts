@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts';
-import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
+import { groupPerDb } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 
 /**
@@ -224,24 +224,15 @@ async function preflightGroup(db: Queryable, group: PreflightParams[]): Promise<
 }
 
 /** One group commit per database: every gateway of the process shares it. */
-const groups = new WeakMap<Queryable, GroupCommit<PreflightParams, Preflight>>();
 
 /**
  * The preflight of one call. It shares a statement with the other calls of this process that start
  * while the previous one runs (each call still gets exactly its own answer).
  */
 export function preflight(db: Queryable, p: PreflightParams): Promise<Preflight> {
-  let group = groups.get(db);
-  if (!group) {
-    group = new GroupCommit(
-      (items) => inDistinctKeys(items, (part) => preflightGroup(db, part)),
-      MAX_GROUP,
-      parallelGroups(db),
-    );
-    groups.set(db, group);
-  }
-  return group.add(p);
+  return groups(db).add(p);
 }
 
 /** Calls in one statement at most. */
 const MAX_GROUP = 256;
+const groups = groupPerDb(preflightGroup, MAX_GROUP);

@@ -96,3 +96,26 @@ export async function inDistinctKeys<T extends { key: string }, R>(
 export function parallelGroups(db: object): number {
   return (db as { backend?: string }).backend === 'postgres' ? 2 : 1;
 }
+
+/**
+ * A group commit per database, made on first use: `write` gets parts whose keys are distinct
+ * (inDistinctKeys), with as many groups in flight as the backend gains from (parallelGroups).
+ */
+export function groupPerDb<D extends object, T extends { key: string }, R>(
+  write: (db: D, part: T[]) => Promise<R[]>,
+  maxGroup: number,
+): (db: D) => GroupCommit<T, R> {
+  const groups = new WeakMap<D, GroupCommit<T, R>>();
+  return (db) => {
+    let group = groups.get(db);
+    if (!group) {
+      group = new GroupCommit(
+        (items) => inDistinctKeys(items, (part) => write(db, part)),
+        maxGroup,
+        parallelGroups(db),
+      );
+      groups.set(db, group);
+    }
+    return group;
+  };
+}

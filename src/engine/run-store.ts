@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts';
-import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
+import { groupPerDb } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { StepOutput } from './pipeline-types.ts';
@@ -53,16 +53,7 @@ export interface LoadedRun extends ClaimedRun {
  * src/db/group-commit.ts); two claims of one run go in two statements, in the order they came.
  */
 export function claimAndLoadRun(db: Queryable, runId: number, jobId: string): Promise<LoadedRun | undefined> {
-  let group = claims.get(db);
-  if (!group) {
-    group = new GroupCommit(
-      (items) => inDistinctKeys(items, (part) => claimGroup(db, part)),
-      256,
-      parallelGroups(db),
-    );
-    claims.set(db, group);
-  }
-  return group.add({ key: String(runId), runId, jobId });
+  return claims(db).add({ key: String(runId), runId, jobId });
 }
 
 interface Claim {
@@ -71,7 +62,7 @@ interface Claim {
   jobId: string;
 }
 
-const claims = new WeakMap<Queryable, GroupCommit<Claim, LoadedRun | undefined>>();
+const claims = groupPerDb(claimGroup, 256);
 
 const CLAIM = prepared(`WITH x AS (
        SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(id, job_id, ord)

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts';
-import { GroupCommit, inDistinctKeys, parallelGroups } from '../db/group-commit.ts';
+import { groupPerDb } from '../db/group-commit.ts';
 import { prepared } from '../db/prepared.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 
@@ -237,18 +237,13 @@ function groupable(r: AttemptRecord): boolean {
   );
 }
 
-const groups = new WeakMap<Queryable, GroupCommit<AttemptRecord & { key: string }, AttemptRecorded>>();
+const groups = groupPerDb(
+  (db: Queryable, part: (AttemptRecord & { key: string })[]) => recordGroup(db, part),
+  256,
+);
 
 function groupFor(db: Queryable) {
-  let group = groups.get(db);
-  if (!group) {
-    group = new GroupCommit(
-      (items) => inDistinctKeys(items, (part) => recordGroup(db, part)),
-      256,
-      parallelGroups(db),
-    );
-    groups.set(db, group);
-  }
+  const group = groups(db);
   return {
     add: (r: AttemptRecord) => group.add({ ...r, key: r.cacheKey }),
   };
